@@ -1,0 +1,73 @@
+"""find_lr: the range test as one function call, for notebooks and scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrfind.config import SweepConfig
+from lrfind.device import describe, resolve_device
+from lrfind.errors import ConfigError
+from lrfind.result import SweepResult, analyse
+from lrfind.runtime import seeded, stop_on_interrupt
+from lrfind.sweep import Progress, run_sweep
+from lrfind.task import OptimizerFactory, Task
+
+
+def find_lr(
+    model: nn.Module | Task,
+    train_loader: Iterable[Any] | None = None,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    *,
+    optimizer: OptimizerFactory | torch.optim.Optimizer | None = None,
+    val_loader: Iterable[Any] | None = None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    config: SweepConfig | None = None,
+    progress: Progress | None = None,
+    **settings: Any,
+) -> SweepResult:
+    """Run an LR range test on a copy of `model` and suggest a learning rate.
+
+    `model`, the optimizer you pass and the global RNG states are left exactly
+    as they were. Settings come from `config` (a SweepConfig), overridden by
+    keyword arguments of the same names (`steps=200, device="cuda"`). The
+    first Ctrl-C ends the sweep at the next step with stop_reason
+    "interrupted"; nothing is printed and no file is written.
+
+    Example:
+        >>> result = find_lr(model, loader, nn.CrossEntropyLoss(), end_lr=1)  # doctest: +SKIP
+        >>> result.suggested_lr, result.stop_reason  # doctest: +SKIP
+        (0.0031, 'diverged')
+    """
+    if isinstance(model, Task):
+        if train_loader is not None or loss_fn is not None:
+            raise TypeError("pass either a Task or (model, train_loader, loss_fn), not both")
+        task = model
+    else:
+        task = Task(model, train_loader, loss_fn, optimizer, val_loader, step_fn)  # type: ignore[arg-type]
+    config = config or SweepConfig()
+    if settings:
+        known = {f.name for f in dataclasses.fields(SweepConfig)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
+            )
+        config = dataclasses.replace(config, **settings)
+    device = resolve_device(config.device)
+    with seeded(config.seed, device), stop_on_interrupt() as interrupted:
+        start = time.perf_counter()
+        history = run_sweep(task, config, device, progress, interrupted)
+        sweep_s = time.perf_counter() - start
+    return analyse(
+        history,
+        config,
+        device=describe(device),
+        sweep_s=sweep_s,
+        loss_source="train" if task.val_loader is None else "validation",
+    )

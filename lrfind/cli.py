@@ -1,0 +1,244 @@
+"""The `lrfind` command: parse, call lrfind.run.execute, render.
+
+Only typer, rich and lrfind's light modules are imported at start-up; torch,
+numpy and matplotlib load inside the command, so --help and usage errors are
+instant.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from lrfind import __version__
+from lrfind.config import METHOD_NAMES, OPTIMIZERS, Mode
+from lrfind.errors import ConfigError, LrfindError
+from lrfind.resolve import resolve
+
+if TYPE_CHECKING:
+    from lrfind.run import RunOutcome
+
+Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
+
+EXAMPLES = """
+Examples:
+
+  lrfind run sample_models/digits_mlp.py:build
+
+  lrfind run my_project.model:build --device cuda --arg batch_size=128
+
+  lrfind run --config configs/digits_mlp.toml --end-lr 1
+
+  lrfind run model.py:build --json > lr.json
+"""
+
+app = typer.Typer(
+    name="lrfind",
+    help="Find a good learning rate for a PyTorch model with an LR range test.",
+    epilog=EXAMPLES,
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"lrfind {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Find a good learning rate for a PyTorch model with an LR range test."""
+
+
+@app.command(epilog=EXAMPLES)
+def run(
+    spec: Annotated[
+        str | None,
+        typer.Argument(
+            help="path/to/file.py:build or package.module:build (or spec in --config).",
+            show_default=False,
+            metavar="SPEC",
+        ),
+    ] = None,
+    config: Annotated[str | None, typer.Option("--config", "-c", help="TOML config file.")] = None,
+    device: Annotated[
+        str | None, typer.Option(help="auto, cpu, cuda, cuda:N or mps. [default: auto]")
+    ] = None,
+    start_lr: Annotated[
+        float | None, typer.Option(help="First LR of the sweep. [default: 1e-7]")
+    ] = None,
+    end_lr: Annotated[
+        float | None, typer.Option(help="Last LR of the sweep. [default: 10]")
+    ] = None,
+    steps: Annotated[
+        int | None, typer.Option(help="Optimizer steps in the sweep. [default: 100]")
+    ] = None,
+    mode: Annotated[Mode | None, typer.Option(help="How the LR grows. [default: exp]")] = None,
+    smoothing: Annotated[
+        float | None, typer.Option(help="EMA weight of the newest loss, 0 = off. [default: 0.05]")
+    ] = None,
+    diverge_threshold: Annotated[
+        float | None, typer.Option(help="Stop when smoothed loss > this x its best. [default: 4]")
+    ] = None,
+    optimizer: Annotated[
+        str | None,
+        typer.Option(
+            help=f"torch.optim name: {', '.join(OPTIMIZERS)}. [default: build's, else sgd]"
+        ),
+    ] = None,
+    method: Annotated[
+        Method | None, typer.Option(help="Headline suggestion method. [default: min_div_10]")
+    ] = None,
+    arg: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--arg", "-a", help="key=value passed to build(); repeatable. Values are TOML literals."
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for build and sweep. [default: 0]")] = None,
+    out_dir: Annotated[
+        str | None,
+        typer.Option(help="Folder for report.json and lr_finder.png. [default: lrfind-out]"),
+    ] = None,
+    no_plot: Annotated[
+        bool, typer.Option("--no-plot", help="Skip the plot (and matplotlib).")
+    ] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print only the report JSON on stdout.")
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only the suggested LR.")
+    ] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+) -> None:
+    """Run an LR range test on the model that SPEC's build() returns and suggest an LR."""
+    started = time.perf_counter()
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    cli = {
+        "start_lr": start_lr,
+        "end_lr": end_lr,
+        "steps": steps,
+        "mode": mode.value if mode else None,
+        "smoothing": smoothing,
+        "diverge_threshold": diverge_threshold,
+        "seed": seed,
+        "device": device,
+        "method": method.value if method else None,
+        "optimizer": optimizer,
+        "out_dir": out_dir,
+        "plot": False if no_plot else None,
+    }
+    try:
+        cfg = resolve(spec, cli, arg, config)
+        from lrfind.run import execute
+
+        with _progress(err, enabled=not quiet and err.is_terminal) as progress:
+            outcome = execute(cfg, progress, started)
+    except LrfindError as e:
+        _fail(err, e, debug)
+    except KeyboardInterrupt:
+        err.print("Interrupted before the sweep started: nothing was written.")
+        raise typer.Exit(130) from None
+    _render(outcome, err, json_out=json_out, quiet=quiet)
+
+
+def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -> NoReturn:
+    result = outcome.result
+    s = result.suggestion
+    if json_out:
+        sys.stdout.write(json.dumps(outcome.report, indent=2, allow_nan=False) + "\n")
+    elif quiet:
+        if s.lr is not None:
+            typer.echo(f"{s.lr:.6g}")
+    else:
+        from lrfind.table import result_table
+
+        out = Console(highlight=False)
+        out.print(result_table(result))
+        for warning in result.warnings:
+            err.print(f"[yellow]Warning:[/] {warning}")
+        files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
+        err.print(f"[dim]Wrote {', '.join(files)}[/]")
+        stop = f"{result.stop_reason} after {result.steps_run} steps"
+        if s.lr is not None:
+            out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
+    if s.lr is None:
+        err.print(f"Error: no learning rate can be suggested: {s.reason} ({s.method})")
+        raise typer.Exit(1)
+    raise typer.Exit(130 if result.stop_reason == "interrupted" else 0)
+
+
+def _fail(err: Console, e: LrfindError, debug: bool) -> NoReturn:
+    if debug:
+        err.print("".join(traceback.format_exception(e)), markup=False)
+    problems = e.problems if isinstance(e, ConfigError) else [str(e)]
+    if len(problems) == 1:
+        err.print(f"Error: {problems[0]}", markup=False)
+    else:
+        err.print(f"Error: {len(problems)} problems in the settings:", markup=False)
+        for p in problems:
+            err.print(f"  - {p}", markup=False)
+    outcome = getattr(e, "outcome", None)
+    if outcome is not None:
+        err.print(f"The partial report was written to {outcome.report_path}", markup=False)
+    raise typer.Exit(e.exit_code)
+
+
+class _progress:
+    """A rich progress bar on stderr, as a `progress(step, total)` callback."""
+
+    def __init__(self, console: Console, enabled: bool) -> None:
+        self.console, self.enabled = console, enabled
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Any:
+        if not self.enabled:
+            return None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        self.bar = Progress(
+            "{task.description}",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.bar.start()
+        self.task = self.bar.add_task("loading", total=None)
+        return self.update
+
+    def update(self, step: int, total: int) -> None:
+        if step == 1:
+            self.bar.update(self.task, description="sweeping", total=total)
+        self.bar.update(self.task, completed=step)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The pure math of a range test: the LR schedule, smoothing and the stop rule.
+
+No torch, no numpy: plain floats, so every piece is exact and easy to test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+
+def lr_at(step: int, start: float, end: float, steps: int, mode: str = "exp") -> float:
+    """The LR of `step` (0-based) in a sweep of `steps` steps; both ends included.
+
+    >>> [round(lr_at(i, 1e-5, 0.1, 5), 12) for i in range(5)]
+    [1e-05, 0.0001, 0.001, 0.01, 0.1]
+    """
+    if step == steps - 1:
+        return float(end)  # exactly, whatever the rounding of the power below
+    t = step / (steps - 1)
+    if mode == "exp":
+        return start * (end / start) ** t
+    return start + (end - start) * t
+
+
+def lr_schedule(start: float, end: float, steps: int, mode: str = "exp") -> list[float]:
+    """Every LR of the sweep, first to last."""
+    return [lr_at(i, start, end, steps, mode) for i in range(steps)]
+
+
+class Ema:
+    """Exponential moving average with bias correction.
+
+    `smoothing` is the weight of the newest value (0 turns smoothing off). An
+    EMA started at 0 is biased towards 0 for its first steps, which would put a
+    false minimum at the start of the curve; dividing by 1 - beta**n removes
+    that bias, so a constant input gives that constant back from the first step.
+    Non-finite inputs give NaN and leave the average as it was.
+    """
+
+    def __init__(self, smoothing: float) -> None:
+        self.weight = smoothing
+        self.beta = 1.0 - smoothing
+        self.avg = 0.0
+        self.count = 0
+
+    def update(self, value: float) -> float:
+        if not math.isfinite(value):
+            return math.nan
+        if self.weight == 0:
+            return value
+        self.count += 1
+        self.avg = self.beta * self.avg + self.weight * value
+        return self.avg / (1.0 - self.beta**self.count)
+
+
+def smooth(values: Iterable[float], smoothing: float) -> list[float]:
+    """Bias-corrected EMA of a whole curve (see Ema)."""
+    ema = Ema(smoothing)
+    return [ema.update(float(v)) for v in values]
+
+
+def grace_steps(steps: int) -> int:
+    """Steps at the start during which the divergence rule is not applied.
+
+    The first few smoothed values rest on one or two batches; a single noisy
+    batch must not end the sweep before it has started.
+    """
+    return min(steps, max(3, steps // 20))
+
+
+class DivergenceRule:
+    """Decides, point by point, when a sweep should stop.
+
+    Stops at once on a non-finite loss ("nan"); after the grace period, stops
+    when the smoothed loss rises above `threshold` x its best ("diverged").
+    That ratio only means something for positive losses, so when the best
+    smoothed loss is <= 0 the rise is measured against the larger of |best|
+    and how far the curve has come down from its first value; a loss that
+    sits at 0 from the start therefore never triggers a stop.
+    """
+
+    def __init__(self, threshold: float, grace: int) -> None:
+        self.threshold = threshold
+        self.grace = grace
+        self.best = math.inf
+        self.first = math.nan
+        self.seen = 0
+
+    def update(self, raw: float, smoothed: float) -> str | None:
+        """Feed one point; return "nan", "diverged" or None (keep going)."""
+        self.seen += 1
+        if not (math.isfinite(raw) and math.isfinite(smoothed)):
+            return "nan"
+        if self.seen == 1:
+            self.first = smoothed
+        if smoothed < self.best:
+            self.best = smoothed
+            return None
+        if self.seen <= self.grace:
+            return None
+        best = self.best
+        if best > 0:
+            return "diverged" if smoothed > self.threshold * best else None
+        scale = max(-best, self.first - best)
+        if scale > 0 and smoothed - best > (self.threshold - 1.0) * scale:
+            return "diverged"
+        return None

@@ -1,0 +1,91 @@
+"""Choosing the device once, and moving (nested) batches to it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from lrfind.errors import UsageError
+
+
+def resolve_device(name: str | torch.device = "auto") -> torch.device:
+    """Turn "auto", "cpu", "cuda", "cuda:N" or "mps" into an available torch.device.
+
+    "auto" picks CUDA, then MPS, then the CPU. Asking for a device that is not
+    there is a UsageError, raised before anything is built.
+
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(name, torch.device):
+        name = str(name)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(
+            f"--device {name!r} is not a device: use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            built = torch.version.cuda or "none"
+            raise UsageError(
+                f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
+                f"CUDA build: {built}); use --device cpu or --device auto"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise UsageError(
+                f"--device {name}: there are only {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+            )
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
+    elif device.type == "mps":
+        if not _mps_available():
+            raise UsageError(
+                f"--device {name}: MPS is not available here; use --device cpu or auto"
+            )
+    elif device.type != "cpu":
+        raise UsageError(f"--device {name!r}: lrfind supports auto, cpu, cuda, cuda:N and mps")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """A human label for reports, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def move_to(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """Move every tensor nested in tuples, lists and dicts to `device`.
+
+    Other values (strings, numbers, None) pass through unchanged; named tuples
+    and dict subclasses keep their type where they can be rebuilt.
+    """
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, Mapping):
+        moved = {k: move_to(v, device, non_blocking) for k, v in batch.items()}
+        try:
+            return type(batch)(moved)
+        except TypeError:  # a Mapping whose constructor takes something else
+            return moved
+    if isinstance(batch, tuple):
+        items = [move_to(v, device, non_blocking) for v in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
+    if isinstance(batch, list):
+        return [move_to(v, device, non_blocking) for v in batch]
+    return batch
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())

@@ -1,0 +1,113 @@
+"""SweepResult: a finished range test, its suggestions and what to watch out for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lrfind.config import SweepConfig
+from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
+from lrfind.sweep import History
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Everything a range test produced; what the report, plot and table show.
+
+    Attributes:
+        history: LR, raw loss and smoothed loss per step, and the stop reason.
+        suggestions: every method's Suggestion, by name.
+        method: the headline method (config.method).
+        warnings: plain-language caveats, e.g. "raise --end-lr".
+        config: the settings the sweep ran with.
+        device: where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
+        sweep_s: wall time of the sweep itself.
+        loss_source: "train", or "validation" when a val_loader was given.
+    """
+
+    history: History
+    suggestions: dict[str, Suggestion]
+    method: str
+    warnings: list[str]
+    config: SweepConfig
+    device: str = "cpu"
+    sweep_s: float = 0.0
+    loss_source: str = "train"
+    min_index: int | None = field(default=None)
+
+    @property
+    def suggestion(self) -> Suggestion:
+        """The headline method's suggestion."""
+        return self.suggestions[self.method]
+
+    @property
+    def suggested_lr(self) -> float | None:
+        return self.suggestion.lr
+
+    @property
+    def lr_at_min_loss(self) -> float | None:
+        return None if self.min_index is None else self.history.lrs[self.min_index]
+
+    @property
+    def min_smoothed_loss(self) -> float | None:
+        return None if self.min_index is None else self.history.smoothed[self.min_index]
+
+    @property
+    def stop_reason(self) -> str:
+        return self.history.stop_reason
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.history.stop_reason != "completed"
+
+    @property
+    def steps_run(self) -> int:
+        return self.history.steps_run
+
+
+def analyse(
+    history: History,
+    config: SweepConfig,
+    *,
+    device: str = "cpu",
+    sweep_s: float = 0.0,
+    loss_source: str = "train",
+) -> SweepResult:
+    """Run every suggestion method over the history and collect warnings."""
+    suggestions = suggest_all(history.lrs, history.smoothed)
+    min_index = curve_minimum(history.lrs, history.smoothed)
+    return SweepResult(
+        history=history,
+        suggestions=suggestions,
+        method=config.method,
+        warnings=curve_warnings(history, min_index, config.steps),
+        config=config,
+        device=device,
+        sweep_s=sweep_s,
+        loss_source=loss_source,
+        min_index=min_index,
+    )
+
+
+def curve_warnings(history: History, min_index: int | None, planned_steps: int) -> list[str]:
+    """Caveats about the curve, each ending in what to do about it."""
+    n = history.steps_run
+    warnings = []
+    if history.stop_reason == "interrupted":
+        warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
+    if history.stop_reason == "nan" and n <= 1:
+        warnings.append("the loss was NaN/inf from the first step: check the data and the model")
+    if min_index is None:
+        return warnings
+    lo, hi = edges(n)
+    few = max(1, (hi - lo) // 20)
+    if min_index < lo + few:
+        warnings.append(
+            f"the minimum is in the first points of the sweep (lr {history.lrs[min_index]:.3g}): "
+            "lower --start-lr to see the curve before it"
+        )
+    elif history.stop_reason == "completed" and min_index >= hi - few:
+        warnings.append(
+            f"the loss never diverged and its minimum is at the end of the sweep "
+            f"(lr {history.lrs[min_index]:.3g}): raise --end-lr"
+        )
+    return warnings

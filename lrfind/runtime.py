@@ -1,0 +1,63 @@
+"""Leaving the user's process as we found it: RNG states and Ctrl-C."""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+import numpy as np
+import torch
+
+
+@contextmanager
+def seeded(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch, numpy and random for the block; restore their states after.
+
+    The sweep is then reproducible (same seed, same data order and dropout
+    masks), and the caller's own random streams continue as if it never ran.
+    """
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    # torch.manual_seed reseeds every CUDA device, so every initialised one is saved.
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    if device.type == "cuda" and not cuda:
+        cuda = [device.index or 0]
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            random.setstate(py_state)
+            np.random.set_state(np_state)
+
+
+@contextmanager
+def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
+    """Turn the first Ctrl-C into a polite request to stop; yield a poll function.
+
+    The sweep polls it once per step, so it ends at a step boundary with its
+    history intact. A second Ctrl-C raises KeyboardInterrupt as usual. Outside
+    the main thread signals cannot be caught, and the poll is always False.
+    """
+    requested = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield requested.is_set
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if requested.is_set():
+            raise KeyboardInterrupt
+        requested.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield requested.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)

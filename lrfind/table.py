@@ -1,0 +1,56 @@
+"""The terminal view: about 20 rows of LR vs loss, spaced evenly in log LR."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+
+from lrfind.result import SweepResult
+
+
+def table_rows(lrs: list[float], rows: int = 20) -> list[int]:
+    """Indices of about `rows` points spaced evenly in log LR, first and last included."""
+    n = len(lrs)
+    if n <= rows:
+        return list(range(n))
+    lo, hi = math.log(lrs[0]), math.log(lrs[-1])
+    picked: set[int] = set()
+    j = 0
+    for k in range(rows):
+        target = lo + (hi - lo) * k / (rows - 1)
+        # lrs rise monotonically: walk forward to the point nearest the target.
+        while j + 1 < n and abs(math.log(lrs[j + 1]) - target) <= abs(math.log(lrs[j]) - target):
+            j += 1
+        picked.add(j)
+    return sorted(picked)
+
+
+def result_table(result: SweepResult, rows: int = 20) -> Table:
+    """A rich Table of step, LR, raw and smoothed loss; minimum and suggestion marked."""
+    h = result.history
+    marks: dict[int, str] = {}
+    if result.min_index is not None:
+        marks[result.min_index] = "◀ minimum"
+    s = result.suggestion
+    if s.index is not None:
+        marks[s.index] = (marks.get(s.index, "") + f" ◀ suggested {s.lr:.2e}").strip()
+    indices = sorted(set(table_rows(h.lrs, rows)) | set(marks))
+
+    table = Table(title=f"LR range test ({result.steps_run} steps)", title_justify="left")
+    table.add_column("step", justify="right")
+    table.add_column("lr", justify="right")
+    table.add_column("loss", justify="right")
+    table.add_column("smoothed", justify="right")
+    table.add_column("")
+    for i in indices:
+        mark = marks.get(i, "")
+        style = "bold green" if "suggested" in mark else "bold red" if mark else None
+        table.add_row(
+            str(i + 1), f"{h.lrs[i]:.2e}", _num(h.losses[i]), _num(h.smoothed[i]), mark, style=style
+        )
+    return table
+
+
+def _num(x: float) -> str:
+    return f"{x:.4g}" if math.isfinite(x) else str(x)

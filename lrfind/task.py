@@ -1,0 +1,130 @@
+"""Task: what a `build()` entrypoint returns, in one typed shape."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrfind.errors import SpecError
+
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+@dataclass
+class Task:
+    """A model, its training data and how to compute its loss.
+
+    `build()` may return this directly, a dict with these keys, or a tuple
+    `(model, train_loader)` / `(model, train_loader, loss_fn)`.
+
+    Attributes:
+        model: the model; lrfind sweeps a deep copy and never modifies it.
+        train_loader: any iterable of batches (a DataLoader); cycled if short.
+        loss_fn: `loss_fn(output, targets)`; None when the model returns its loss.
+        optimizer: a factory `params -> Optimizer` (e.g. `partial(AdamW,
+            weight_decay=0.05)`), or an Optimizer built on `model` whose param
+            groups (and their LR ratios) the sweep keeps. None: SGD, momentum 0.9.
+        val_loader: if given, the loss recorded at each step is the mean loss
+            over this loader (slower, less noisy).
+        step_fn: `step_fn(model, batch) -> loss` for batches of any other shape.
+
+    Example:
+        >>> Task(model, loader, nn.CrossEntropyLoss())  # doctest: +SKIP
+    """
+
+    model: nn.Module
+    train_loader: Iterable[Any]
+    loss_fn: Callable[..., torch.Tensor] | None = None
+    optimizer: OptimizerFactory | torch.optim.Optimizer | None = None
+    val_loader: Iterable[Any] | None = None
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None
+
+    def __post_init__(self) -> None:
+        problems = _check_fields(self)
+        if problems:
+            raise SpecError("; ".join(problems))
+
+
+TASK_KEYS = tuple(f.name for f in fields(Task))
+
+
+def task_from_build(returned: object, origin: str) -> Task:
+    """Turn whatever `build` returned into a Task, or explain what is wrong.
+
+    `origin` names the function in messages, e.g. "build() in model.py".
+    """
+    if isinstance(returned, Task):
+        return returned
+    if returned is None:
+        raise SpecError(f"{origin} returned None: return (model, train_loader, loss_fn)")
+    if isinstance(returned, nn.Module):
+        raise SpecError(
+            f"{origin} returned only a model: return (model, train_loader, loss_fn) "
+            "or (model, train_loader) if the model computes its own loss"
+        )
+    if isinstance(returned, Mapping):
+        unknown = sorted(str(k) for k in returned if k not in TASK_KEYS)
+        if unknown:
+            raise SpecError(
+                f"{origin} returned a dict with unknown key(s) {', '.join(unknown)}: "
+                f"allowed keys are {', '.join(TASK_KEYS)}"
+            )
+        missing = [k for k in ("model", "train_loader") if k not in returned]
+        if missing:
+            raise SpecError(f"{origin} returned a dict without {' and '.join(missing)}")
+        return _make(origin, **returned)
+    if isinstance(returned, tuple | list):
+        if len(returned) in (2, 3):
+            return _make(origin, *returned)
+        raise SpecError(
+            f"{origin} returned a {len(returned)}-tuple: return (model, train_loader) "
+            "or (model, train_loader, loss_fn), or a dict for more fields"
+        )
+    raise SpecError(
+        f"{origin} returned a {type(returned).__name__}: return (model, train_loader, loss_fn), "
+        "a dict or an lrfind.Task"
+    )
+
+
+def _make(origin: str, *args: Any, **kwargs: Any) -> Task:
+    try:
+        return Task(*args, **kwargs)
+    except SpecError as e:
+        raise SpecError(f"{origin} returned {e}") from None
+
+
+def _check_fields(task: Task) -> list[str]:
+    problems = []
+    if not isinstance(task.model, nn.Module):
+        problems.append(f"a {_kind(task.model)} as the model: expected a torch.nn.Module")
+    for name in ("train_loader", "val_loader"):
+        value = getattr(task, name)
+        if value is None and name == "val_loader":
+            continue
+        if isinstance(value, str | bytes | Mapping | torch.Tensor) or not isinstance(
+            value, Iterable
+        ):
+            problems.append(
+                f"a {_kind(value)} as {name}: expected an iterable of batches (a DataLoader)"
+            )
+    for name in ("loss_fn", "step_fn"):
+        value = getattr(task, name)
+        if value is not None and not callable(value):
+            problems.append(f"a {_kind(value)} as {name}: expected a callable")
+    opt = task.optimizer
+    if opt is not None and not (isinstance(opt, torch.optim.Optimizer) or callable(opt)):
+        problems.append(
+            f"a {_kind(opt)} as optimizer: expected a factory params -> Optimizer "
+            "(e.g. functools.partial(torch.optim.AdamW, weight_decay=0.01)) or an Optimizer"
+        )
+    return problems
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"Tensor of shape {list(value.shape)}"
+    return type(value).__name__

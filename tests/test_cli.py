@@ -1,0 +1,200 @@
+"""The command line, through typer's CliRunner (in process) and one real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lrfind.cli import app
+
+from .conftest import TINY
+
+runner = CliRunner()
+
+
+def _run(*args: str, out: Path | None = None) -> object:
+    extra = ["--out-dir", str(out)] if out is not None else []
+    return runner.invoke(app, ["run", *args, *extra])
+
+
+def test_success_writes_report_and_plot(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:build", "--steps", "60", out=tmp_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    png = (tmp_path / "lr_finder.png").read_bytes()
+    assert png.startswith(b"\x89PNG")
+    assert report["schema_version"] == 1 and report["suggested_lr"] > 0
+    assert report["stop_reason"] == "diverged" and report["steps_run"] < 60
+    assert "Suggested learning rate:" in result.stdout
+    assert "◀ minimum" in result.stdout and "◀ suggested" in result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("Suggested learning rate:")
+    assert f"{report['suggested_lr']:.3g}" in last
+
+
+def test_report_schema(tmp_path: Path) -> None:
+    _run(f"{TINY}:build", "--steps", "40", "--arg", "hidden=4", out=tmp_path)
+    report = json.loads((tmp_path / "report.json").read_text())
+    for key in [
+        "suggested_lr",
+        "method",
+        "lr_at_min_loss",
+        "min_smoothed_loss",
+        "stopped_early",
+        "stop_reason",
+        "steps_run",
+        "suggestions",
+        "history",
+        "config",
+        "environment",
+        "timing",
+    ]:
+        assert key in report, key
+    assert set(report["suggestions"]) == {"min_div_10", "steepest", "valley"}
+    assert len(report["history"]["lr"]) == report["steps_run"] == len(report["history"]["loss"])
+    assert report["config"]["spec"] == f"{TINY}:build"
+    assert report["config"]["build_kwargs"] == {"hidden": 4}
+    assert report["config"]["steps"] == 40 and report["config"]["seed"] == 0
+    assert report["environment"]["device"] == "cpu"
+    assert (
+        report["timing"]["sweep_s"] > 0
+        and report["timing"]["total_s"] >= report["timing"]["sweep_s"]
+    )
+    assert report["suggested_lr"] == pytest.approx(report["lr_at_min_loss"] / 10)
+
+
+def test_json_stdout_is_pure_json(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:build", "--steps", "40", "--json", out=tmp_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report == json.loads((tmp_path / "report.json").read_text())
+
+
+def test_quiet_prints_only_the_lr(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:build", "--steps", "40", "--quiet", out=tmp_path)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert result.stdout.strip() == f"{report['suggested_lr']:.6g}"
+    assert result.stderr == ""
+
+
+def test_no_plot(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:build", "--steps", "20", "--no-plot", out=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "report.json").exists() and not (tmp_path / "lr_finder.png").exists()
+
+
+def test_unsuggestable_sweep_exits_1_and_keeps_the_report(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:nan_loss", out=tmp_path)
+    assert result.exit_code == 1, result.output
+    assert "Error: no learning rate can be suggested" in result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["suggested_lr"] is None and report["stop_reason"] == "nan"
+    assert report["history"]["loss"] == [None]  # NaN is written as null
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["model.py"], "needs a function"),
+        ([f"{TINY}:nope"], "has no function 'nope'"),
+        ([f"{TINY}:returns_four"], "returned a 4-tuple"),
+        ([f"{TINY}:build", "--steps", "1"], "--steps 1: must be an integer from 2"),
+        ([f"{TINY}:build", "--start-lr", "1", "--end-lr", "0.1"], "--end-lr 0.1: must be greater"),
+        ([f"{TINY}:build", "--optimizer", "lion"], "--optimizer 'lion': unknown optimizer"),
+        ([f"{TINY}:build", "--arg", "oops"], "--arg 'oops' is malformed"),
+        ([f"{TINY}:build", "--config", "nope.toml"], "config file nope.toml does not exist"),
+        ([f"{TINY}:build", "--device", "tpu"], "--device 'tpu': must be auto, cpu"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+    result = _run(*args, out=tmp_path)
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ") and message in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_bad_config_lists_every_problem(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[sweep]\nstepz = 10\nmode = 3\n")
+    result = _run(f"{TINY}:build", "--config", str(config), out=tmp_path)
+    assert result.exit_code == 2
+    assert "2 problems" in result.stderr
+    assert "'stepz'" in result.stderr and "mode = 3" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = _run(f"{TINY}:raises", "--debug", out=tmp_path)
+    assert result.exit_code == 2
+    assert "Traceback" in result.stderr and "RuntimeError: dataset folder missing" in result.stderr
+
+
+def test_config_file_and_precedence_in_the_report(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(
+        f'spec = "{TINY}:build"\n[sweep]\nsteps = 30\nend_lr = 1.0\n[build]\nhidden = 5\n'
+        f'[output]\nout_dir = "{tmp_path / "o"}"\nplot = false\n'
+    )
+    result = runner.invoke(
+        app, ["run", "--config", str(config), "--steps", "25", "--arg", "hidden=6"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "o" / "report.json").read_text())
+    assert report["config"]["steps"] == 25 and report["config"]["end_lr"] == 1.0
+    assert report["config"]["build_kwargs"] == {"hidden": 6}
+    assert not (tmp_path / "o" / "lr_finder.png").exists()
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("lrfind ")
+
+
+def _modules_after(args: list[str]) -> set[str]:
+    code = (
+        "import sys\nfrom lrfind.cli import app\n"
+        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'numpy', 'matplotlib') if m in sys.modules]\n"
+        "print('heavy:' + ','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    last = out.stdout.strip().splitlines()[-1]
+    assert last.startswith("heavy:"), out.stdout
+    return set(filter(None, last.removeprefix("heavy:").split(",")))
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["run", "--help"], ["--version"], ["run", "m.py:build", "--steps", "1"]]
+)
+def test_help_and_usage_errors_do_not_import_heavy_modules(args: list[str]) -> None:
+    assert _modules_after(args) == set()
+
+
+def test_python_dash_m_runs_a_real_process(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lrfind",
+            "run",
+            f"{TINY}:build",
+            "--steps",
+            "30",
+            "--json",
+            "--no-plot",
+            "--out-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["suggested_lr"] > 0

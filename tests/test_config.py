@@ -1,0 +1,171 @@
+"""Settings: validation, TOML files, --arg parsing and precedence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lrfind.config import SweepConfig
+from lrfind.errors import ConfigError, UsageError
+from lrfind.resolve import parse_build_args, resolve
+
+NONE = dict.fromkeys(
+    [
+        "start_lr",
+        "end_lr",
+        "steps",
+        "mode",
+        "smoothing",
+        "diverge_threshold",
+        "seed",
+        "device",
+        "method",
+        "optimizer",
+        "out_dir",
+        "plot",
+    ]
+)
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_defaults_match_the_design() -> None:
+    c = SweepConfig()
+    assert (c.start_lr, c.end_lr, c.steps, c.mode) == (1e-7, 10.0, 100, "exp")
+    assert (c.smoothing, c.diverge_threshold, c.method, c.device) == (
+        0.05,
+        4.0,
+        "min_div_10",
+        "auto",
+    )
+
+
+def test_sweepconfig_reports_every_problem_at_once() -> None:
+    with pytest.raises(ConfigError) as e:
+        SweepConfig(start_lr=0, steps=1, smoothing=1.0, diverge_threshold=1.0)
+    names = [p.split(" =")[0] for p in e.value.problems]
+    assert names == ["start_lr", "steps", "smoothing", "diverge_threshold"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("start_lr", -1.0),
+        ("end_lr", 1e-9),
+        ("steps", 10**9),
+        ("mode", "cosine"),
+        ("smoothing", -0.1),
+        ("diverge_threshold", 0.5),
+        ("seed", -1),
+        ("device", "tpu"),
+        ("method", "magic"),
+        ("optimizer", "lion"),
+        ("steps", 2.5),
+        ("start_lr", True),
+    ],
+)
+def test_invalid_values_are_rejected(field: str, value: object) -> None:
+    with pytest.raises(ConfigError, match=field):
+        SweepConfig(**{field: value})
+
+
+def test_optimizer_kwargs_cannot_set_lr() -> None:
+    with pytest.raises(ConfigError, match="lr"):
+        SweepConfig(optimizer="adamw", optimizer_kwargs={"lr": 1.0})
+
+
+def test_build_args_are_toml_literals_else_strings() -> None:
+    assert parse_build_args(["a=1", "b=2.5", "c=true", "d=[1, 2]", "e=hello", "f=", "g=a=b"]) == {
+        "a": 1,
+        "b": 2.5,
+        "c": True,
+        "d": [1, 2],
+        "e": "hello",
+        "f": "",
+        "g": "a=b",
+    }
+
+
+@pytest.mark.parametrize("bad", ["noequals", "=1", "1x=2", "a b=1"])
+def test_malformed_build_args(bad: str) -> None:
+    with pytest.raises(UsageError, match="--arg"):
+        parse_build_args([bad])
+
+
+def test_precedence_cli_over_file_over_defaults(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'spec = "file.py:build"\n[sweep]\nsteps = 50\nend_lr = 1.0\n[build]\nwidth = 8\ndepth = 2\n'
+        '[output]\nout_dir = "from-file"\nplot = false\n',
+    )
+    cfg = resolve(None, {**NONE, "steps": 70}, ["width=16"], path)
+    assert cfg.sweep.steps == 70  # command line wins
+    assert cfg.sweep.end_lr == 1.0  # file beats default
+    assert cfg.sweep.start_lr == 1e-7  # default
+    assert cfg.spec == "file.py:build"
+    assert cfg.build_kwargs == {"width": 16, "depth": 2}
+    assert (str(cfg.out_dir), cfg.plot) == ("from-file", False)
+    assert resolve("cli.py:build", NONE, None, path).spec == "cli.py:build"
+
+
+def test_optimizer_table(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path, '[optimizer]\nname = "AdamW"\nweight_decay = 0.1\nbetas = [0.9, 0.95]\n'
+    )
+    cfg = resolve("m.py:build", NONE, None, path)
+    assert cfg.sweep.optimizer == "adamw"
+    assert dict(cfg.sweep.optimizer_kwargs) == {"weight_decay": 0.1, "betas": [0.9, 0.95]}
+    # A different optimizer on the command line drops the file's kwargs (they belong to adamw).
+    cfg = resolve("m.py:build", {**NONE, "optimizer": "sgd"}, None, path)
+    assert cfg.sweep.optimizer == "sgd" and dict(cfg.sweep.optimizer_kwargs) == {}
+
+
+def test_unknown_keys_and_wrong_types_are_reported_together(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'spc = "typo"\n[sweep]\nstep = 10\nend_lr = "big"\n[output]\nplot = "yes"\n[extra]\n',
+    )
+    with pytest.raises(ConfigError) as e:
+        resolve("m.py:build", NONE, None, path)
+    text = str(e.value)
+    assert len(e.value.problems) == 5
+    for needle in ["'spc'", "'step'", "end_lr = 'big'", "plot = 'yes'", "'extra'"]:
+        assert needle in text
+    assert all(p.startswith(path) for p in e.value.problems)
+
+
+def test_out_of_range_value_names_its_source(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[sweep]\nsmoothing = 1.5\n")
+    with pytest.raises(ConfigError, match=r"c\.toml: \[sweep\] smoothing = 1\.5: must be in"):
+        resolve("m.py:build", NONE, None, path)
+    with pytest.raises(ConfigError, match="--start-lr 0.0"):
+        resolve("m.py:build", {**NONE, "start_lr": 0.0}, None, None)
+
+
+def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[sweep]\nsteps = 10\nend_lr = = 3\n")
+    with pytest.raises(ConfigError, match="line 3"):
+        resolve("m.py:build", NONE, None, path)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve("m.py:build", NONE, None, str(tmp_path / "nope.toml"))
+
+
+def test_no_spec_anywhere() -> None:
+    with pytest.raises(UsageError, match="no SPEC"):
+        resolve(None, NONE, None, None)
+
+
+def test_shipped_configs_are_valid() -> None:
+    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.toml"))
+    assert configs, "configs/ should ship TOML files"
+    for path in configs:
+        assert path.read_text().startswith("#"), f"{path} should open with a comment"
+        resolve("x.py:build", NONE, None, str(path))

@@ -1,0 +1,87 @@
+"""report.json, the plot and the table, from a hand-made result."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lrfind import SweepConfig, plot_result, read_report, report_dict, result_table, save_plot
+from lrfind.report import write_atomic, write_report
+from lrfind.result import analyse
+from lrfind.sweep import History
+from lrfind.table import table_rows
+
+
+def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
+    lrs = list(np.geomspace(1e-6, 1.0, 61))
+    losses = [1.0 + (math.log10(lr) + 2) ** 2 / 4 for lr in lrs]
+    if nan_at_end:
+        losses[-1] = math.nan
+    history = History(lrs, losses, losses, stop)
+    return analyse(history, SweepConfig(steps=61))
+
+
+def test_report_turns_nan_into_null_and_is_strict_json(tmp_path: Path) -> None:
+    report = report_dict(_result("nan", nan_at_end=True), total_s=1.5)
+    assert report["history"]["loss"][-1] is None
+    path = write_report(report, tmp_path / "report.json")
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert read_report(path) == report
+    assert report["suggested_lr"] == pytest.approx(1e-3)
+    assert report["lr_at_min_loss"] == pytest.approx(1e-2)
+    assert report["stopped_early"] is True and report["timing"]["total_s"] == 1.5
+
+
+def test_report_replaces_the_old_one_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    path.write_text('{"old": true}')
+
+    def fail_half_way(f: object) -> None:
+        f.write(b'{"half": ')
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomic(path, fail_half_way)
+    assert json.loads(path.read_text()) == {"old": True}  # untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
+    write_report({"new": 1}, path)
+    assert read_report(path) == {"new": 1}
+
+
+def test_plot_is_a_png_with_log_axis_and_labels(tmp_path: Path) -> None:
+    result = _result()
+    fig = plot_result(result)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    texts = " ".join(t.get_text() for t in ax.texts)
+    assert "minimum" in texts and "suggested lr" in texts and "0.001" in texts
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels[:2] == ["loss (raw)", "loss (smoothed)"]
+    path = save_plot(result, tmp_path / "lr.png")
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert "matplotlib.pyplot" not in sys.modules  # no global pyplot state
+
+
+def test_table_rows_are_log_spaced() -> None:
+    lrs = list(np.geomspace(1e-7, 10, 100))
+    rows = table_rows(lrs, 20)
+    assert rows[0] == 0 and rows[-1] == 99
+    assert 18 <= len(rows) <= 20
+    steps = np.diff(np.log10([lrs[i] for i in rows]))
+    assert steps.max() - steps.min() < 0.1  # evenly spaced in log LR
+    assert table_rows(lrs[:5], 20) == [0, 1, 2, 3, 4]
+
+
+def test_table_marks_minimum_and_suggestion() -> None:
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(result_table(_result()))
+    text = console.export_text()
+    assert "◀ minimum" in text and "◀ suggested 1.00e-03" in text

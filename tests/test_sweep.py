@@ -1,0 +1,270 @@
+"""The sweep through the Python API: behaviour, state safety, determinism."""
+
+from __future__ import annotations
+
+import random
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lrfind import ConfigError, SpecError, SweepConfig, SweepError, Task, find_lr
+from lrfind.curve import lr_schedule
+from lrfind.device import move_to
+from lrfind.optim import group_ratios, prepare
+from lrfind.sweep import run_sweep
+
+from .assets import tiny
+
+NEVER = 1e12  # a divergence threshold that never triggers
+
+
+def _snapshot(model: nn.Module) -> dict[str, Any]:
+    return {
+        "state": {k: v.clone() for k, v in model.state_dict(keep_vars=True).items()},
+        "ids": {k: id(v) for k, v in model.state_dict(keep_vars=True).items()},
+        "grad": {k: p.requires_grad for k, p in model.named_parameters()},
+        "training": [m.training for m in model.modules()],
+    }
+
+
+def _assert_same(model: nn.Module, before: dict[str, Any]) -> None:
+    after = model.state_dict(keep_vars=True)
+    assert {k: id(v) for k, v in after.items()} == before["ids"]
+    for k, v in before["state"].items():
+        assert torch.equal(after[k], v), k  # bitwise
+    assert {k: p.requires_grad for k, p in model.named_parameters()} == before["grad"]
+    assert [m.training for m in model.modules()] == before["training"]
+
+
+def _bn_model() -> nn.Module:
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1))
+    model[0].bias.requires_grad_(False)
+    return model.eval()  # the sweep must train a copy without flipping this
+
+
+def test_model_untouched_after_success() -> None:
+    model = _bn_model()
+    _, loader, loss = tiny.build()
+    before = _snapshot(model)
+    result = find_lr(model, loader, loss, steps=30, device="cpu")
+    assert result.steps_run > 5
+    _assert_same(model, before)
+
+
+class Exploding(nn.Module):
+    """Raises inside forward on its 4th call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _bn_model()
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 4:
+            raise ValueError("shape mismatch in layer 3")
+        return self.inner(x)
+
+
+def test_model_untouched_after_an_exception_mid_sweep() -> None:
+    model = Exploding()
+    _, loader, loss = tiny.build()
+    before = _snapshot(model)
+    rng_before = torch.get_rng_state()
+    with pytest.raises(SweepError, match=r"step 4/30 .*ValueError: shape mismatch in layer 3") as e:
+        find_lr(model, loader, loss, steps=30)
+    assert e.value.history.steps_run == 3  # what ran before the failure is kept
+    assert model.calls == 0  # the copy raised, not the original
+    _assert_same(model, before)
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+
+def test_global_rng_states_untouched() -> None:
+    task = tiny.build()
+    torch.manual_seed(123)
+    random.seed(5)
+    np.random.seed(7)
+    states = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy())
+    find_lr(*task, steps=10)
+    assert torch.equal(torch.get_rng_state(), states[0])
+    assert random.getstate() == states[1]
+    assert np.array_equal(np.random.get_state()[1], states[2])
+
+
+def test_same_seed_same_history() -> None:
+    task = tiny.build()
+    a = find_lr(*task, steps=40, seed=3).history
+    b = find_lr(*task, steps=40, seed=3).history
+    c = find_lr(*task, steps=40, seed=4).history
+    assert a.losses == b.losses and a.smoothed == b.smoothed and a.lrs == b.lrs
+    assert a.losses != c.losses  # the seed drives the data order
+
+
+@pytest.mark.parametrize("mode", ["exp", "linear"])
+def test_recorded_lrs_are_the_schedule(mode: str) -> None:
+    result = find_lr(*tiny.build(), steps=25, end_lr=1e-2, mode=mode, diverge_threshold=NEVER)
+    assert result.stop_reason == "completed"
+    assert result.history.lrs == lr_schedule(1e-7, 1e-2, 25, mode)
+
+
+class RecordingSGD(torch.optim.SGD):
+    log: list[list[float]] = []  # class attribute: shared by deep copies
+
+    def step(self, closure: Any = None) -> Any:
+        RecordingSGD.log.append([g["lr"] for g in self.param_groups])
+        return super().step(closure)
+
+
+def test_param_group_ratios_are_kept() -> None:
+    model, loader, loss = tiny.build()
+    optimizer = RecordingSGD(
+        [
+            {"params": model[0].parameters(), "lr": 0.01},
+            {"params": model[2].parameters(), "lr": 0.03},
+        ],
+        momentum=0.9,
+    )
+    RecordingSGD.log = []
+    result = find_lr(model, loader, loss, optimizer=optimizer, steps=20, end_lr=1.0)
+    assert len(RecordingSGD.log) >= result.steps_run
+    for (lr0, lr1), swept in zip(RecordingSGD.log, result.history.lrs, strict=False):
+        assert lr0 == swept
+        assert lr1 == pytest.approx(3 * swept)
+    assert [g["lr"] for g in optimizer.param_groups] == [0.01, 0.03]  # the user's is untouched
+    assert optimizer.state == {}
+
+
+def test_named_optimizer_keeps_groups_from_build() -> None:
+    task = Task(**tiny.build_groups())  # SGD, groups at lr 0.01 and 0.1
+    config = SweepConfig(optimizer="adamw", optimizer_kwargs={"weight_decay": 0.5})
+    _, optimizer = prepare(task, config, torch.device("cpu"))
+    assert type(optimizer) is torch.optim.AdamW
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.5, 0.5]
+    assert group_ratios(optimizer) == pytest.approx([1.0, 10.0])
+
+
+def test_default_optimizer_is_sgd_with_momentum() -> None:
+    _, optimizer = prepare(Task(*tiny.build()), SweepConfig(), torch.device("cpu"))
+    assert type(optimizer) is torch.optim.SGD
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+
+
+def test_optimizer_factory_from_build_is_used() -> None:
+    _, optimizer = prepare(Task(**tiny.build_dict()), SweepConfig(), torch.device("cpu"))
+    assert type(optimizer) is torch.optim.AdamW
+    assert optimizer.param_groups[0]["weight_decay"] == 0.01
+
+
+def test_divergence_stops_the_sweep() -> None:
+    result = find_lr(*tiny.build(), steps=100)
+    assert result.stop_reason == "diverged" and result.stopped_early
+    assert result.steps_run < 100
+    assert result.history.smoothed[-1] > 4 * min(result.history.smoothed)
+    assert result.suggested_lr is not None
+
+
+def test_nan_loss_stops_at_once_with_no_suggestion() -> None:
+    result = find_lr(*tiny.nan_loss(), steps=50)
+    assert result.stop_reason == "nan" and result.steps_run == 1
+    assert result.suggested_lr is None
+    assert all(s.reason for s in result.suggestions.values())
+
+
+class CountingLoss(nn.MSELoss):
+    calls = 0
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        CountingLoss.calls += 1
+        return super().forward(out, y)
+
+
+def test_short_loader_is_cycled_one_loss_call_per_step() -> None:
+    model, _, _ = tiny.build()
+    x, y = tiny._data(8)
+    loader = torch.utils.data.DataLoader(list(zip(x, y.unsqueeze(1), strict=True)), batch_size=4)
+    CountingLoss.calls = 0
+    result = find_lr(model, loader, CountingLoss(), steps=30, end_lr=1e-3, diverge_threshold=NEVER)
+    assert len(loader) == 2 and result.steps_run == 30
+    assert CountingLoss.calls == 30
+
+
+def test_validation_loss_is_used_when_given() -> None:
+    task = tiny.build_val()
+    result = find_lr(Task(**task), steps=8, end_lr=1e-3)
+    assert result.loss_source == "validation" and result.steps_run == 8
+
+
+@pytest.mark.parametrize(
+    "name", ["build_hf", "build_hf_with_loss_fn", "build_step_fn", "build_dict"]
+)
+def test_other_batch_forms_sweep(name: str) -> None:
+    returned = getattr(tiny, name)()
+    task = Task(**returned) if isinstance(returned, dict) else Task(*returned)
+    result = find_lr(task, steps=60)
+    assert result.steps_run > 10 and result.suggested_lr is not None
+
+
+def test_generator_loader_that_cannot_restart() -> None:
+    model, loader, loss = tiny.build()
+    batches = iter(list(loader))
+    with pytest.raises(SpecError, match="stopped after 4 batches and cannot restart"):
+        find_lr(model, batches, loss, steps=10)
+
+
+def test_empty_loader() -> None:
+    model, _, loss = tiny.build()
+    with pytest.raises(SpecError, match="step 1/10: train_loader yielded no batches"):
+        find_lr(model, [], loss, steps=10)
+
+
+def test_no_trainable_parameters() -> None:
+    model, loader, loss = tiny.build()
+    model.requires_grad_(False)
+    with pytest.raises(SpecError, match="no trainable parameters"):
+        find_lr(model, loader, loss)
+
+
+def test_loss_must_be_a_scalar() -> None:
+    model, loader, _ = tiny.build()
+    with pytest.raises(SpecError, match=r"step 1/100: the loss has shape \[16, 1\]"):
+        find_lr(model, loader, nn.MSELoss(reduction="none"))
+
+
+def test_should_stop_interrupts_at_a_step_boundary() -> None:
+    polls = iter(range(100))
+    history = run_sweep(
+        Task(*tiny.build()),
+        SweepConfig(steps=50),
+        torch.device("cpu"),
+        should_stop=lambda: next(polls) >= 7,
+    )
+    assert history.stop_reason == "interrupted" and history.steps_run == 7
+
+
+def test_unknown_setting() -> None:
+    with pytest.raises(ConfigError, match="unknown setting.*stepz"):
+        find_lr(*tiny.build(), stepz=10)
+
+
+def test_device_cuda_without_cuda_is_a_usage_error() -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    with pytest.raises(Exception, match="CUDA is not available"):
+        find_lr(*tiny.build(), device="cuda")
+
+
+Pair = namedtuple("Pair", "x y")
+
+
+def test_move_to_handles_nested_batches() -> None:
+    t = torch.ones(2)
+    batch = {"a": (t, [t, "text"]), "b": 3, "p": Pair(t, None)}
+    moved = move_to(batch, torch.device("meta"))
+    assert moved["a"][0].device.type == "meta" and moved["a"][1][0].device.type == "meta"
+    assert moved["a"][1][1] == "text" and moved["b"] == 3
+    assert isinstance(moved["p"], Pair) and moved["p"].x.device.type == "meta"
+    assert t.device.type == "cpu"
