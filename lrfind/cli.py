@@ -108,7 +108,10 @@ def run(
     arg: Annotated[
         list[str] | None,
         typer.Option(
-            "--arg", "-a", help="key=value passed to build(); repeatable. Values are TOML literals."
+            "--arg",
+            "-a",
+            metavar="KEY=VALUE",
+            help="Keyword argument for build(); repeatable. Values: TOML literals, else strings.",
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for build and sweep. [default: 0]")] = None,
@@ -125,7 +128,7 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="Print only the suggested LR.")
     ] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks for errors.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
 ) -> None:
     """Run an LR range test on the model that SPEC's build() returns and suggest an LR."""
     started = time.perf_counter()

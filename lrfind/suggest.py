@@ -39,9 +39,12 @@ def edges(n: int) -> tuple[int, int]:
     """The [lo, hi) window of a curve of n points that suggestions look at.
 
     The first points are the loss before the LR has any effect, resting on
-    one or two batches; the last ones are the blow-up. Both are trimmed.
+    one or two batches: up to 10% of them (at most 10) are trimmed. Only the
+    very last point goes at the other end: it is the stop point (or the end of
+    the sweep), and trimming more would cut off a minimum that sits just
+    before a sharp divergence.
     """
-    lo, hi = min(n // 10, 10), n - min(n // 20, 5)
+    lo, hi = min(n // 10, 10), n - 1
     return (lo, hi) if hi - lo >= 2 else (0, n)
 
 
@@ -97,19 +100,22 @@ def steepest(lrs: Sequence[float], losses: Sequence[float]) -> Suggestion:
 
 
 def valley(lrs: Sequence[float], losses: Sequence[float]) -> Suggestion:
-    """Halfway along the longest decline of the curve (fastai's "valley" idea).
+    """Halfway along the longest decline of the curve (fastai's "valley" rule).
 
-    The decline is the longest strictly decreasing subsequence of the loss;
-    its middle sits safely inside the region where the loss improves.
+    The decline is measured as the longest strictly decreasing subsequence of
+    the loss; its span is taken as that many points ending where the
+    subsequence ends (noise on the plateau before it adds points scattered
+    far back, which must not drag the valley towards tiny LRs). The middle of
+    the span sits safely inside the region where the loss improves.
     """
     name = "valley"
     _, x, y = candidates(lrs, losses)
     if (none := _unusable(name, y)) is not None:
         return none
-    start, end = _longest_decline(y)
-    if end == start:
+    length, end = _longest_decline(y)
+    if length < 2:
         return Suggestion(name, None, reason="the loss never decreases")
-    lr = float(x[start + (end - start) // 2])
+    lr = float(x[end - length // 2])
     return Suggestion(name, lr, nearest_index(lrs, lr))
 
 
@@ -149,24 +155,19 @@ def _start_lr(lrs: Sequence[float]) -> float:
 
 
 def _longest_decline(y: np.ndarray) -> tuple[int, int]:
-    """(first, last) index of the longest strictly decreasing subsequence of y.
+    """(length, last index) of the longest strictly decreasing subsequence of y.
 
     Patience sorting on -y, O(n log n), so long sweeps stay fast; ties go to
     the decline that is complete first.
     """
-    tails: list[float] = []  # tails[k]: smallest -y ending a decline of length k+1
-    tail_at: list[int] = []
-    start_of = [0] * len(y)
-    best_len, best = 0, (0, 0)
+    tails: list[float] = []  # tails[k]: the smallest -y ending a decline of length k+1
+    best_len, best_end = 0, 0
     for i, v in enumerate(-y):
         k = bisect.bisect_left(tails, v)
-        start_of[i] = start_of[tail_at[k - 1]] if k > 0 else i
         if k == len(tails):
             tails.append(v)
-            tail_at.append(i)
         else:
             tails[k] = v
-            tail_at[k] = i
         if k + 1 > best_len:
-            best_len, best = k + 1, (start_of[i], i)
-    return best
+            best_len, best_end = k + 1, i
+    return best_len, best_end
