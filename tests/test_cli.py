@@ -198,3 +198,26 @@ def test_python_dash_m_runs_a_real_process(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["suggested_lr"] > 0
+
+
+def test_missing_cuda_is_reported_before_build_runs(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is present")
+    # `raises` would fail in build(); the device error must come first.
+    result = _run(f"{TINY}:raises", "--device", "cuda", out=tmp_path)
+    assert result.exit_code == 2
+    assert "CUDA is not available" in result.stderr and "dataset folder" not in result.stderr
+
+
+def test_core_never_imports_torchvision_or_sklearn() -> None:
+    code = (
+        "import sys\nfrom lrfind import find_lr\nsys.path.insert(0, 'tests/assets')\n"
+        "import tiny\nfind_lr(*tiny.build(), steps=10)\n"
+        "print([m for m in ('torchvision', 'sklearn') if m in sys.modules])"
+    )
+    root = Path(__file__).parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"

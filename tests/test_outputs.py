@@ -85,3 +85,22 @@ def test_table_marks_minimum_and_suggestion() -> None:
     console.print(result_table(_result()))
     text = console.export_text()
     assert "◀ minimum" in text and "◀ suggested 1.00e-03" in text
+
+
+def test_warning_when_the_loss_never_diverged() -> None:
+    lrs = list(np.geomspace(1e-6, 1e-2, 50))
+    falling = [5.0 - i * 0.05 for i in range(50)]
+    result = analyse(History(lrs, falling, falling, "completed"), SweepConfig(steps=50))
+    assert any("raise --end-lr" in w for w in result.warnings)
+    # The same curve stopped by divergence would not warn about the end.
+    rising_end = [*falling[:-1], 100.0]
+    result = analyse(History(lrs, rising_end, rising_end, "diverged"), SweepConfig(steps=50))
+    assert not any("--end-lr" in w for w in result.warnings)
+
+
+def test_warning_when_the_minimum_is_at_the_start() -> None:
+    lrs = list(np.geomspace(1e-6, 1.0, 50))
+    rising = [1.0 + i * 0.1 for i in range(50)]
+    result = analyse(History(lrs, rising, rising, "diverged"), SweepConfig(steps=50))
+    assert any("lower --start-lr" in w for w in result.warnings)
+    assert result.suggested_lr == lrs[0]  # never below the start LR
