@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
 from lrfind import __version__
 from lrfind.config import METHOD_NAMES, OPTIMIZERS, Mode
-from lrfind.errors import ConfigError, LrfindError
+from lrfind.errors import ConfigError, LrfindError, SweepError
 from lrfind.resolve import resolve
 
 if TYPE_CHECKING:
@@ -39,7 +41,37 @@ Examples:
   lrfind run model.py:build --json > lr.json
 """
 
+# click's exception base, found through typer so that this works with typer's
+# vendored click and with the standalone click that older typer versions use.
+_ClickException: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+class _Group(TyperGroup):
+    """Usage errors in two lines ("Error: ...", where to get help), not click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except _ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `lrfind`: the help, as click does
+                sys.stderr.write(e.format_message() + "\n")  # type: ignore[attr-defined]
+                sys.exit(2)
+            ctx = getattr(e, "ctx", None)
+            where = ctx.command_path if ctx is not None else "lrfind"
+            message = e.format_message()  # type: ignore[attr-defined]
+            sys.stderr.write(f"Error: {message}\nRun '{where} --help' for the options.\n")
+            sys.exit(e.exit_code)  # type: ignore[attr-defined]
+        except typer.Abort:
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_Group,
     name="lrfind",
     help="Find a good learning rate for a PyTorch model with an LR range test.",
     epilog=EXAMPLES,
@@ -174,17 +206,23 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
 
         out = Console(highlight=False)
         out.print(result_table(result))
-        for warning in result.warnings:
-            err.print(f"[yellow]Warning:[/] {warning}")
-        files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
-        err.print(f"[dim]Wrote {', '.join(files)}[/]")
-        stop = f"{result.stop_reason} after {result.steps_run} steps"
         if s.lr is not None:
+            for warning in result.warnings:
+                err.print(f"[yellow]Warning:[/] {escape(warning)}")
+            files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
+            err.print(f"[dim]Wrote {escape(', '.join(files))}[/]")
+            stop = f"{result.stop_reason} after {result.steps_run} steps"
             out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
     if s.lr is None:
-        err.print(f"Error: no learning rate can be suggested: {s.reason} ({s.method})")
-        raise typer.Exit(1)
-    raise typer.Exit(130 if result.stop_reason == "interrupted" else 0)
+        # Two lines: why, then what happened and where the evidence is.
+        err.print(
+            f"Error: no learning rate can be suggested: {s.reason} ({s.method})", markup=False
+        )
+        why = next(iter(result.warnings), f"stopped: {result.stop_reason}")
+        err.print(f"({why}; the report is in {outcome.report_path})", markup=False)
+    if result.stop_reason == "interrupted":
+        raise typer.Exit(130)
+    raise typer.Exit(0 if s.lr is not None else 1)
 
 
 def _fail(err: Console, e: LrfindError, debug: bool) -> NoReturn:
@@ -197,9 +235,14 @@ def _fail(err: Console, e: LrfindError, debug: bool) -> NoReturn:
         err.print(f"Error: {len(problems)} problems in the settings:", markup=False)
         for p in problems:
             err.print(f"  - {p}", markup=False)
+    notes = []
     outcome = getattr(e, "outcome", None)
     if outcome is not None:
-        err.print(f"The partial report was written to {outcome.report_path}", markup=False)
+        notes.append(f"the partial report is in {outcome.report_path}")
+    if not debug and isinstance(e, SweepError) and e.__cause__ is not None:
+        notes.append("--debug shows the traceback")
+    if notes:
+        err.print(f"({'; '.join(notes)})", markup=False)
     raise typer.Exit(e.exit_code)
 
 

@@ -130,7 +130,7 @@ def check(values: Any) -> list[tuple[str, str]]:
     if not isinstance(kwargs, Mapping):
         bad("optimizer_kwargs", "must be a table of keyword arguments")
     elif "lr" in kwargs:
-        bad("optimizer_kwargs", "must not set 'lr': the sweep sets the learning rate")
+        bad("optimizer_kwargs", "must not set lr: the sweep sets the learning rate")
     elif kwargs and opt is None:
         bad("optimizer_kwargs", "given without an optimizer name")
     return problems

@@ -51,7 +51,9 @@ class Ema:
             return value
         self.count += 1
         self.avg = self.beta * self.avg + self.weight * value
-        return self.avg / (1.0 - self.beta**self.count)
+        # 1 - beta**count, computed so that it stays exact for tiny weights
+        # (where 1 - weight rounds to 1.0 and the plain form divides by zero).
+        return self.avg / -math.expm1(self.count * math.log1p(-self.weight))
 
 
 def smooth(values: Iterable[float], smoothing: float) -> list[float]:

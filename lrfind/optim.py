@@ -93,7 +93,9 @@ def _named(
     try:
         return cls(groups, lr=config.start_lr, **kwargs)
     except (TypeError, ValueError) as e:
-        raise UsageError(f"optimizer {name} with {kwargs}: {e}") from None
+        raise UsageError(
+            f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table"
+        ) from None
 
 
 def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:

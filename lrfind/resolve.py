@@ -173,9 +173,12 @@ def resolve(
     def source(name: str) -> str:
         if name in given:
             return f"{_CLI_NAMES.get(name, name)} {given[name]!r}"
+        if name == "optimizer_kwargs":
+            return f"{config_file}: [optimizer]"
         if name in file_values:
-            table = "optimizer" if name.startswith("optimizer") else "sweep"
-            return f"{config_file}: [{table}] {name} = {file_values[name]!r}"
+            key = "name" if name == "optimizer" else name
+            table = "optimizer" if name == "optimizer" else "sweep"
+            return f"{config_file}: [{table}] {key} = {file_values[name]!r}"
         return f"{name} (default {defaults[name]!r})"
 
     defaults = SweepConfig().to_dict()

@@ -74,6 +74,9 @@ def analyse(
 ) -> SweepResult:
     """Run every suggestion method over the history and collect warnings."""
     suggestions = suggest_all(history.lrs, history.smoothed)
+    if history.stop_reason == "error":  # a curve cut short by a failure supports no suggestion
+        why = f"the sweep failed at step {history.steps_run + 1}"
+        suggestions = {name: Suggestion(name, None, reason=why) for name in suggestions}
     min_index = curve_minimum(history.lrs, history.smoothed)
     return SweepResult(
         history=history,
@@ -95,7 +98,7 @@ def curve_warnings(history: History, min_index: int | None, planned_steps: int) 
     if history.stop_reason == "interrupted":
         warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
     if history.stop_reason == "nan" and n <= 1:
-        warnings.append("the loss was NaN/inf from the first step: check the data and the model")
+        warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
     if min_index is None:
         return warnings
     lo, hi = edges(n)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lrfind.errors import LrfindError, UsageError
+from lrfind.errors import LrfindError, SweepError, UsageError
 from lrfind.resolve import RunConfig
 from lrfind.result import SweepResult
 from lrfind.sweep import Progress
@@ -74,6 +74,8 @@ def prepare_out_dir(out_dir: Path) -> None:
         raise UsageError(f"--out-dir {out_dir} is an existing file: pass a folder path")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+    except ValueError as e:  # e.g. an embedded NUL byte from a config file
+        raise UsageError(f"--out-dir {str(out_dir)!r} is not a valid path ({e})") from None
     except OSError as e:
         raise UsageError(
             f"--out-dir {out_dir} cannot be created ({e.strerror}): pass another folder"
@@ -90,12 +92,18 @@ def _write(
     report = report_dict(
         result, settings=cfg.to_dict(), total_s=total_s, error=None if error is None else str(error)
     )
-    report_path = write_report(report, cfg.out_dir / REPORT_NAME)
-    plot_path = None
-    if cfg.plot and result.steps_run > 0:
-        from lrfind.plot import save_plot
+    try:
+        report_path = write_report(report, cfg.out_dir / REPORT_NAME)
+        plot_path = None
+        if cfg.plot and result.steps_run > 0:
+            from lrfind.plot import save_plot
 
-        plot_path = save_plot(result, cfg.out_dir / PLOT_NAME)
+            plot_path = save_plot(result, cfg.out_dir / PLOT_NAME)
+    except OSError as e:
+        raise SweepError(
+            f"cannot write to {cfg.out_dir} ({e.strerror or e}): free some space or pass "
+            "another --out-dir"
+        ) from e
     return RunOutcome(result, report, report_path, plot_path)
 
 

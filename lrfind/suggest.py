@@ -140,7 +140,8 @@ def _unusable(name: str, y: np.ndarray) -> Suggestion | None:
     if len(y) < 2:
         what = "no finite loss values" if len(y) == 0 else "only one finite loss value"
         return Suggestion(name, None, reason=f"{what} to work with")
-    span = float(y.max() - y.min())
+    with np.errstate(over="ignore"):  # max - min of huge values overflows to inf: fine
+        span = float(y.max() - y.min())
     if not span > 1e-9 * max(1.0, float(np.abs(y).max())):
         return Suggestion(name, None, reason="the loss is flat: the LR has no visible effect")
     return None

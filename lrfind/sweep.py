@@ -103,7 +103,7 @@ def run_sweep(
     non_blocking = device.type == "cuda"
     batches = _cycle(task.train_loader)
     total = len(schedule)
-    step, lr = 0, schedule[0]
+    step, lr, batch = 0, schedule[0], None
     try:
         for step, lr in enumerate(schedule):
             if should_stop is not None and should_stop():
@@ -130,10 +130,40 @@ def run_sweep(
     except LrfindError as e:
         raise _with_history(type(e)(f"step {step + 1}/{total}: {e}"), rec) from e
     except Exception as e:
-        hint = "; lower the batch size" if isinstance(e, _OOM) else ""
+        hint = _hint(e, batch)
         message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}{hint}"
         raise _with_history(SweepError(message), rec) from e
     return rec.history("completed")
+
+
+def _hint(error: Exception, batch: Any) -> str:
+    """A fix to suggest for failures whose cause lrfind can see."""
+    if isinstance(error, _OOM):
+        return "; lower the batch size"
+    text = str(error)
+    if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
+        return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
+    return ""
+
+
+# How torch's error messages name integer dtypes ("... got Long and Float").
+_DTYPE_NAMES = {
+    torch.int64: "Long",
+    torch.int32: "Int",
+    torch.int16: "Short",
+    torch.int8: "Char",
+    torch.uint8: "Byte",
+}
+
+
+def _dtypes(batch: Any) -> set[torch.dtype]:
+    if isinstance(batch, torch.Tensor):
+        return {batch.dtype}
+    if isinstance(batch, dict):
+        return set().union(*map(_dtypes, batch.values()))
+    if isinstance(batch, tuple | list):
+        return set().union(*map(_dtypes, batch))
+    return set()
 
 
 def _set_lr(group: dict[str, Any], lr: float) -> None:

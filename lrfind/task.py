@@ -100,7 +100,7 @@ def _make(origin: str, *args: Any, **kwargs: Any) -> Task:
 def _check_fields(task: Task) -> list[str]:
     problems = []
     if not isinstance(task.model, nn.Module):
-        problems.append(f"a {_kind(task.model)} as the model: expected a torch.nn.Module")
+        problems.append(f"{_kind(task.model)} as the model: expected a torch.nn.Module")
     for name in ("train_loader", "val_loader"):
         value = getattr(task, name)
         if value is None and name == "val_loader":
@@ -109,22 +109,24 @@ def _check_fields(task: Task) -> list[str]:
             value, Iterable
         ):
             problems.append(
-                f"a {_kind(value)} as {name}: expected an iterable of batches (a DataLoader)"
+                f"{_kind(value)} as {name}: expected an iterable of batches (a DataLoader)"
             )
     for name in ("loss_fn", "step_fn"):
         value = getattr(task, name)
         if value is not None and not callable(value):
-            problems.append(f"a {_kind(value)} as {name}: expected a callable")
+            problems.append(f"{_kind(value)} as {name}: expected a callable")
     opt = task.optimizer
     if opt is not None and not (isinstance(opt, torch.optim.Optimizer) or callable(opt)):
         problems.append(
-            f"a {_kind(opt)} as optimizer: expected a factory params -> Optimizer "
+            f"{_kind(opt)} as optimizer: expected a factory params -> Optimizer "
             "(e.g. functools.partial(torch.optim.AdamW, weight_decay=0.01)) or an Optimizer"
         )
     return problems
 
 
 def _kind(value: object) -> str:
+    """Its type, with an article: "an int", "a Tensor of shape [3, 4]"."""
     if isinstance(value, torch.Tensor):
-        return f"Tensor of shape {list(value.shape)}"
-    return type(value).__name__
+        return f"a Tensor of shape {list(value.shape)}"
+    name = type(value).__name__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"

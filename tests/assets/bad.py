@@ -1,0 +1,165 @@
+"""build() entrypoints that go wrong in the ways users' code does (for test_bad_input)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+try:
+    from .tiny import _data, _loader, build
+except ImportError:  # imported by path, as lrfind does: the folder is on sys.path
+    from tiny import _data, _loader, build
+
+
+def _model() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+
+def strings_loader() -> tuple:
+    return _model(), ["first batch", "second batch"], nn.MSELoss()
+
+
+def none_loader() -> tuple:
+    return _model(), [None, None], nn.MSELoss()
+
+
+def empty_loader() -> tuple:
+    empty = torch.utils.data.TensorDataset(torch.zeros(0, 4), torch.zeros(0, 1))
+    return _model(), torch.utils.data.DataLoader(empty, batch_size=4), nn.MSELoss()
+
+
+def shape_mismatch() -> tuple:
+    """The data has 4 features, the model expects 5."""
+    return nn.Linear(5, 1), _loader(), nn.MSELoss()
+
+
+def integer_data() -> tuple:
+    x, y = _data()
+    dataset = torch.utils.data.TensorDataset(x.round().long(), y.round().long().unsqueeze(1))
+    return _model(), torch.utils.data.DataLoader(dataset, batch_size=16), nn.MSELoss()
+
+
+def frozen() -> tuple:
+    model = _model().requires_grad_(False)
+    return model, _loader(), nn.MSELoss()
+
+
+def loss_not_scalar() -> tuple:
+    return _model(), _loader(), nn.MSELoss(reduction="none")
+
+
+def loss_without_grad() -> tuple:
+    return _model(), _loader(), lambda out, y: nn.functional.mse_loss(out, y).detach()
+
+
+def loss_not_tensor() -> tuple:
+    return _model(), _loader(), lambda out, y: nn.functional.mse_loss(out, y).item()
+
+
+def nan_from_start() -> tuple:
+    return _model(), _loader(), lambda out, y: nn.functional.mse_loss(out, y) * float("nan")
+
+
+def negative_loss() -> tuple:
+    """A loss offset far below zero (like a log-likelihood): it must still sweep and stop."""
+    return _model(), _loader(), lambda out, y: nn.functional.mse_loss(out, y) - 100.0
+
+
+def loss_reaching_zero() -> tuple:
+    """A hinge-like loss that training drives to exactly 0."""
+    return _model(), _loader(), lambda out, y: torch.relu(nn.functional.mse_loss(out, y) - 20.0)
+
+
+class RaisesAtStep(nn.Module):
+    def __init__(self, step: int) -> None:
+        super().__init__()
+        self.inner, self.step, self.calls = _model(), step, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == self.step:
+            raise RuntimeError(f"CUDA-like failure in layer 2 at call {self.calls}")
+        return self.inner(x)
+
+
+def raises_mid_sweep(step: int = 5) -> tuple:
+    return RaisesAtStep(step), _loader(), nn.MSELoss()
+
+
+class BrokenDataset(torch.utils.data.Dataset):
+    def __len__(self) -> int:
+        return 8
+
+    def __getitem__(self, i: int) -> tuple:
+        raise FileNotFoundError(f"image_{i}.png")
+
+
+def loader_raises() -> tuple:
+    return _model(), torch.utils.data.DataLoader(BrokenDataset(), batch_size=4), nn.MSELoss()
+
+
+def tuples_without_loss_fn() -> tuple:
+    return _model(), _loader()
+
+
+def dicts_without_labels() -> tuple:
+    x, _ = _data()
+    return _model(), [{"features": x[:8]}], nn.MSELoss()
+
+
+def output_without_loss() -> tuple:
+    class Plain(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = _model()
+
+        def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+            return self.net(features)
+
+    x, y = _data()
+    return Plain(), [{"features": x[:8], "labels": y[:8]}]
+
+
+def optimizer_not_callable() -> dict:
+    model, loader, loss = build()
+    return {"model": model, "train_loader": loader, "loss_fn": loss, "optimizer": "adam"}
+
+
+def optimizer_factory_raises() -> dict:
+    model, loader, loss = build()
+    factory = lambda params: torch.optim.SGD(params, lr=-1.0)  # noqa: E731
+    return {"model": model, "train_loader": loader, "loss_fn": loss, "optimizer": factory}
+
+
+def foreign_optimizer() -> dict:
+    model, loader, loss = build()
+    other = nn.Linear(4, 1)
+    return {
+        "model": model,
+        "train_loader": loader,
+        "loss_fn": loss,
+        "optimizer": torch.optim.SGD(other.parameters(), lr=0.1),
+    }
+
+
+class Slow(nn.Module):
+    """Sleeps each step and touches $LRFIND_TEST_MARKER once the sweep runs (for SIGINT tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inner = _model()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        marker = os.environ.get("LRFIND_TEST_MARKER")
+        if marker:
+            Path(marker).touch()
+        time.sleep(0.02)
+        return self.inner(x)
+
+
+def slow() -> tuple:
+    return Slow(), _loader(), nn.MSELoss()
