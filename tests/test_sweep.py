@@ -73,14 +73,24 @@ class Exploding(nn.Module):
 def test_model_untouched_after_an_exception_mid_sweep() -> None:
     model = Exploding()
     _, loader, loss = tiny.build()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    model.inner(torch.randn(16, 4)).sum().backward()
+    optimizer.step()  # the user's optimizer has momentum buffers of its own
+    optimizer.zero_grad()
+    buffers = {i: s["momentum_buffer"].clone() for i, s in optimizer.state_dict()["state"].items()}
     before = _snapshot(model)
-    rng_before = torch.get_rng_state()
+    rng_before = (torch.get_rng_state(), random.getstate(), np.random.get_state()[1].copy())
     with pytest.raises(SweepError, match=r"step 4/30 .*ValueError: shape mismatch in layer 3") as e:
-        find_lr(model, loader, loss, steps=30)
+        find_lr(model, loader, loss, optimizer=optimizer, steps=30)
     assert e.value.history.steps_run == 3  # what ran before the failure is kept
     assert model.calls == 0  # the copy raised, not the original
     _assert_same(model, before)
-    assert torch.equal(torch.get_rng_state(), rng_before)
+    after = optimizer.state_dict()
+    assert all(torch.equal(after["state"][i]["momentum_buffer"], b) for i, b in buffers.items())
+    assert optimizer.param_groups[0]["lr"] == 0.05
+    assert torch.equal(torch.get_rng_state(), rng_before[0])
+    assert random.getstate() == rng_before[1]
+    assert np.array_equal(np.random.get_state()[1], rng_before[2])
 
 
 def test_global_rng_states_untouched() -> None:
