@@ -20,7 +20,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from lrfind import __version__
-from lrfind.config import METHOD_NAMES, OPTIMIZERS, Mode
+from lrfind.config import AMP_MODES, METHOD_NAMES, OPTIMIZERS, Mode
 from lrfind.errors import ConfigError, LrfindError, SweepError
 from lrfind.resolve import resolve
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from lrfind.run import RunOutcome
 
 Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
+Amp = Enum("Amp", {name: name for name in AMP_MODES if name}, type=str)  # type: ignore[misc]
 
 EXAMPLES = """
 Examples:
@@ -147,6 +148,18 @@ def run(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for build and sweep. [default: 0]")] = None,
+    amp: Annotated[
+        Amp | None, typer.Option(help="Mixed precision (fp16 adds a GradScaler). [default: off]")
+    ] = None,
+    accumulate: Annotated[
+        int | None, typer.Option(help="Micro-batches per optimizer step. [default: 1]")
+    ] = None,
+    compile_: Annotated[
+        bool, typer.Option("--compile", help="torch.compile the copy; compile time not timed.")
+    ] = False,
+    channels_last: Annotated[
+        bool, typer.Option("--channels-last", help="channels-last memory format (conv nets).")
+    ] = False,
     out_dir: Annotated[
         str | None,
         typer.Option(help="Folder for report.json and lr_finder.png. [default: lrfind-out]"),
@@ -176,6 +189,10 @@ def run(
         "device": device,
         "method": method.value if method else None,
         "optimizer": optimizer,
+        "amp": amp.value if amp else None,
+        "accumulate": accumulate,
+        "compile": True if compile_ else None,
+        "channels_last": True if channels_last else None,
         "out_dir": out_dir,
         "plot": False if no_plot else None,
     }

@@ -45,6 +45,8 @@ OPTIMIZERS: dict[str, str] = {
 }
 
 MAX_STEPS = 1_000_000
+MAX_ACCUMULATE = 4096
+AMP_MODES = (None, "bf16", "fp16")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -72,6 +74,14 @@ class SweepConfig:
     optimizer: str | None = None
     #: Keyword arguments for the named optimizer (never "lr": the sweep sets it).
     optimizer_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: Mixed precision: None, "bf16" or "fp16" (fp16 uses a GradScaler).
+    amp: str | None = None
+    #: Micro-batches per optimizer step (one LR point per optimizer step).
+    accumulate: int = 1
+    #: torch.compile the sweep's copy (compile time is kept out of the sweep).
+    compile: bool = False
+    #: channels-last memory format for the copy and 4-d inputs (conv nets).
+    channels_last: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.mode, Mode):
@@ -126,6 +136,13 @@ def check(values: Any) -> list[tuple[str, str]]:
     opt = values.optimizer
     if opt is not None and not (isinstance(opt, str) and opt.lower() in OPTIMIZERS):
         bad("optimizer", f"unknown optimizer; choose one of {', '.join(OPTIMIZERS)}")
+    if values.amp not in AMP_MODES:
+        bad("amp", "must be bf16 or fp16 (or unset for full precision)")
+    if not (_is_int(values.accumulate) and 1 <= values.accumulate <= MAX_ACCUMULATE):
+        bad("accumulate", f"must be an integer from 1 to {MAX_ACCUMULATE}")
+    for flag in ("compile", "channels_last"):
+        if not isinstance(getattr(values, flag), bool):
+            bad(flag, "must be true or false")
     kwargs = values.optimizer_kwargs
     if not isinstance(kwargs, Mapping):
         bad("optimizer_kwargs", "must be a table of keyword arguments")

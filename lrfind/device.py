@@ -64,25 +64,31 @@ def describe(device: torch.device) -> str:
     return str(device)
 
 
-def move_to(batch: Any, device: torch.device, non_blocking: bool = False) -> Any:
+def move_to(
+    batch: Any, device: torch.device, non_blocking: bool = False, channels_last: bool = False
+) -> Any:
     """Move every tensor nested in tuples, lists and dicts to `device`.
 
     Other values (strings, numbers, None) pass through unchanged; named tuples
-    and dict subclasses keep their type where they can be rebuilt.
+    and dict subclasses keep their type where they can be rebuilt. With
+    `channels_last`, 4-d floating tensors (image batches) also take that
+    memory format, to match a channels-last conv net.
     """
     if isinstance(batch, torch.Tensor):
+        if channels_last and batch.dim() == 4 and batch.is_floating_point():
+            return batch.to(device, non_blocking=non_blocking, memory_format=torch.channels_last)
         return batch.to(device, non_blocking=non_blocking)
     if isinstance(batch, Mapping):
-        moved = {k: move_to(v, device, non_blocking) for k, v in batch.items()}
+        moved = {k: move_to(v, device, non_blocking, channels_last) for k, v in batch.items()}
         try:
             return type(batch)(moved)
         except TypeError:  # a Mapping whose constructor takes something else
             return moved
     if isinstance(batch, tuple):
-        items = [move_to(v, device, non_blocking) for v in batch]
+        items = [move_to(v, device, non_blocking, channels_last) for v in batch]
         return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
     if isinstance(batch, list):
-        return [move_to(v, device, non_blocking) for v in batch]
+        return [move_to(v, device, non_blocking, channels_last) for v in batch]
     return batch
 
 

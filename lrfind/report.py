@@ -22,12 +22,14 @@ def report_dict(
     *,
     settings: Mapping[str, Any] | None = None,
     total_s: float | None = None,
+    build_s: float | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
     """The report as plain JSON-ready data (non-finite floats become None).
 
     `settings` is every effective setting (spec, build kwargs ...), defaulting
-    to the sweep's config; `error` is set when the sweep failed part-way.
+    to the sweep's config; `total_s` and `build_s` are the CLI's timings;
+    `error` is set when the sweep failed part-way.
     """
     import torch
 
@@ -42,6 +44,7 @@ def report_dict(
         "stop_reason": result.stop_reason,
         "steps_run": result.steps_run,
         "overshoot_steps": h.overshoot,
+        "skipped_steps": h.skipped,
         "suggestions": {name: s.lr for name, s in result.suggestions.items()},
         "no_suggestion_reasons": {n: s.reason for n, s in result.suggestions.items() if s.reason},
         "warnings": list(result.warnings),
@@ -55,7 +58,13 @@ def report_dict(
             "platform": platform.platform(),
             "device": result.device,
         },
-        "timing": {"sweep_s": result.sweep_s, "total_s": total_s},
+        "timing": {
+            "build_s": build_s,  # importing the SPEC and running build()
+            "sweep_s": result.sweep_s,  # setup_s + loop_s
+            "setup_s": h.setup_s,  # copy the model, build the optimizer, compile
+            "loop_s": h.loop_s,  # the optimizer steps
+            "total_s": total_s,
+        },
     }
     if error is not None:
         report["error"] = error

@@ -33,6 +33,10 @@ _SWEEP_KEYS: dict[str, tuple[type, ...]] = {
     "seed": (int,),
     "device": (str,),
     "method": (str,),
+    "amp": (str,),
+    "accumulate": (int,),
+    "compile": (bool,),
+    "channels_last": (bool,),
 }
 _OUTPUT_KEYS: dict[str, tuple[type, ...]] = {"out_dir": (str,), "plot": (bool,)}
 _TABLES = ("sweep", "optimizer", "build", "output")

@@ -50,8 +50,10 @@ def execute(
 
     device = resolve_device(cfg.sweep.device)
     _seed_process(cfg.sweep.seed)  # so that build()'s weight init is reproducible too
+    build_start = time.perf_counter()
     func, label = load_function(cfg.spec)
     task = task_from_build(call_build(func, label, cfg.build_kwargs), label)
+    build_s = time.perf_counter() - build_start
     error: LrfindError | None = None
     try:
         result = find_lr(task, config=cfg.sweep, progress=progress)
@@ -61,7 +63,7 @@ def execute(
             raise
         error = e
         result = analyse(history, cfg.sweep, device=describe(device))
-    outcome = _write(cfg, result, time.perf_counter() - started, error)
+    outcome = _write(cfg, result, time.perf_counter() - started, build_s, error)
     if error is not None:
         error.outcome = outcome  # type: ignore[attr-defined]
         raise error
@@ -85,12 +87,16 @@ def prepare_out_dir(out_dir: Path) -> None:
 
 
 def _write(
-    cfg: RunConfig, result: SweepResult, total_s: float, error: LrfindError | None
+    cfg: RunConfig, result: SweepResult, total_s: float, build_s: float, error: LrfindError | None
 ) -> RunOutcome:
     from lrfind.report import report_dict, write_report
 
     report = report_dict(
-        result, settings=cfg.to_dict(), total_s=total_s, error=None if error is None else str(error)
+        result,
+        settings=cfg.to_dict(),
+        total_s=total_s,
+        build_s=build_s,
+        error=None if error is None else str(error),
     )
     try:
         report_path = write_report(report, cfg.out_dir / REPORT_NAME)

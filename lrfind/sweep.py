@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
-from lrfind.batch import StepLoss, check_loss, step_loss
 from lrfind.config import SweepConfig
 from lrfind.curve import DivergenceRule, Ema, grace_steps, lr_schedule
-from lrfind.device import move_to
-from lrfind.errors import LrfindError, SpecError, SweepError, describe_exception
-from lrfind.optim import group_ratios, prepare
+from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.optim import group_ratios
+from lrfind.step import Stepper, cycle
 from lrfind.task import Task
 
-# On an accelerator, reading a loss back to the host waits for the GPU to
+# On an accelerator, reading a loss back to the host waits for the device to
 # finish; doing it every step would serialise host and device. Losses stay on
 # the device and are read in chunks; the stop rule then runs over the chunk, so
-# a sweep may run up to SYNC_EVERY - 1 steps past its stop point (recorded as
-# `overshoot`, and left out of the history).
+# a sweep may run up to SYNC_EVERY - 1 steps past its stop point (counted as
+# `overshoot`, and left out of the history). On the CPU there is nothing to
+# wait for, and the rule runs every step.
 SYNC_EVERY = 10
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
@@ -30,15 +31,21 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class History:
-    """What the sweep recorded, one entry per optimizer step."""
+    """What the sweep recorded, one entry per optimizer step that counted."""
 
     lrs: list[float]
     losses: list[float]
     smoothed: list[float]
-    #: "completed", "diverged", "nan" or "interrupted".
+    #: "completed", "diverged", "nan", "interrupted" or "error".
     stop_reason: str
     #: Steps that ran after the stop point before it was seen (accelerators only).
     overshoot: int = 0
+    #: fp16 steps the GradScaler skipped (inf/NaN gradients): not sweep points.
+    skipped: int = 0
+    #: Seconds spent copying the model, building the optimizer and compiling.
+    setup_s: float = 0.0
+    #: Seconds spent in the optimizer steps themselves.
+    loop_s: float = 0.0
 
     @property
     def steps_run(self) -> int:
@@ -55,19 +62,28 @@ class _Recorder:
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []
-        self.pending: list[torch.Tensor] = []
+        self.pending: list[tuple[int, torch.Tensor, torch.Tensor | None]] = []
         self.stop: str | None = None
-        self.overshoot = 0
+        self.overshoot = self.skipped = 0
+        self.setup_s = self.loop_s = 0.0
 
     def flush(self) -> str | None:
         """Read pending losses back (one host sync) and record them until a stop."""
         if not self.pending or self.stop:
             return self.stop
-        values = torch.stack(self.pending).float().cpu().tolist()
+        steps, losses, flags = zip(*self.pending, strict=True)
         self.pending.clear()
-        for i, value in enumerate(values):
+        # One host sync for the whole chunk (a single .item() on the CPU path).
+        values = torch.stack(losses).float().tolist() if len(losses) > 1 else [losses[0].item()]
+        skipped = [False] * len(values)
+        if flags[0] is not None:
+            skipped = torch.stack(flags).tolist()  # type: ignore[arg-type]
+        for i, (step, value) in enumerate(zip(steps, values, strict=True)):
+            if skipped[i]:
+                self.skipped += 1
+                continue
             smoothed = self.ema.update(value)
-            self.lrs.append(self.schedule[len(self.losses)])
+            self.lrs.append(self.schedule[step])
             self.losses.append(value)
             self.smoothed.append(smoothed)
             self.stop = self.rule.update(value, smoothed)
@@ -77,7 +93,10 @@ class _Recorder:
         return self.stop
 
     def history(self, reason: str) -> History:
-        return History(self.lrs, self.losses, self.smoothed, self.stop or reason, self.overshoot)
+        return History(
+            self.lrs, self.losses, self.smoothed, self.stop or reason,
+            self.overshoot, self.skipped, self.setup_s, self.loop_s,
+        )  # fmt: skip
 
 
 def run_sweep(
@@ -93,53 +112,59 @@ def run_sweep(
     SweepError when the user's code fails mid-sweep; both carry the partial
     history as `.history`.
     """
-    model, optimizer = prepare(task, config, device)
-    compute = step_loss(task)
+    start = time.perf_counter()
     schedule = lr_schedule(config.start_lr, config.end_lr, config.steps, config.mode)
-    groups = optimizer.param_groups
-    ratios = group_ratios(optimizer)
     rec = _Recorder(config, schedule)
-    sync_every = 1 if device.type == "cpu" else SYNC_EVERY
-    non_blocking = device.type == "cuda"
-    batches = _cycle(task.train_loader)
     total = len(schedule)
-    step, lr, batch = 0, schedule[0], None
+    step, lr = 0, schedule[0]
+    stepper = Stepper(task, config, device)
+    batches = cycle(task.train_loader)
     try:
+        if config.compile:
+            first = next(batches)
+            stepper.warm_up(first)
+            batches = itertools.chain([first], batches)
+        groups = stepper.optimizer.param_groups
+        pairs = list(zip(groups, group_ratios(stepper.optimizer), strict=True))
+        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
+        sync_every = 1 if device.type == "cpu" else SYNC_EVERY
+        loop_start = time.perf_counter()
+        rec.setup_s = loop_start - start
         for step, lr in enumerate(schedule):
             if should_stop is not None and should_stop():
                 rec.flush()
-                return rec.history("interrupted")
-            for group, ratio in zip(groups, ratios, strict=True):
-                _set_lr(group, lr * ratio)
-            batch = move_to(next(batches), device, non_blocking)
-            loss = compute(model, batch)
-            check_loss(loss)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if task.val_loader is not None:
-                loss = _val_loss(model, task.val_loader, compute, device, non_blocking)
-            rec.pending.append(loss.detach())
+                return _finish(rec, "interrupted", loop_start)
+            for group, ratio in pairs:
+                if tensor_lr:  # capturable / fused optimizers keep the LR in a tensor
+                    group["lr"].fill_(lr * ratio)
+                else:
+                    group["lr"] = lr * ratio
+            loss, skipped = stepper.step(batches)
+            rec.pending.append((step, loss, skipped))
             if progress is not None:
                 progress(step + 1, total)
             if (len(rec.pending) >= sync_every or step == total - 1) and rec.flush():
                 break
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
         rec.flush()
-        return rec.history("interrupted")
+        return _finish(rec, "interrupted", start)
     except LrfindError as e:
         raise _with_history(type(e)(f"step {step + 1}/{total}: {e}"), rec) from e
     except Exception as e:
-        hint = _hint(e, batch)
-        message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}{hint}"
-        raise _with_history(SweepError(message), rec) from e
-    return rec.history("completed")
+        message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
+        raise _with_history(SweepError(message + _hint(e, stepper.batch)), rec) from e
+    return _finish(rec, "completed", loop_start)
+
+
+def _finish(rec: _Recorder, reason: str, loop_start: float) -> History:
+    rec.loop_s = time.perf_counter() - loop_start
+    return rec.history(reason)
 
 
 def _hint(error: Exception, batch: Any) -> str:
     """A fix to suggest for failures whose cause lrfind can see."""
     if isinstance(error, _OOM):
-        return "; lower the batch size"
+        return "; lower the batch size (or use --accumulate, --amp bf16)"
     text = str(error)
     if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
         return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
@@ -164,47 +189,6 @@ def _dtypes(batch: Any) -> set[torch.dtype]:
     if isinstance(batch, tuple | list):
         return set().union(*map(_dtypes, batch))
     return set()
-
-
-def _set_lr(group: dict[str, Any], lr: float) -> None:
-    if isinstance(group["lr"], torch.Tensor):  # capturable / fused optimizers
-        group["lr"].fill_(lr)
-    else:
-        group["lr"] = lr
-
-
-def _cycle(loader: Iterable[Any]) -> Iterator[Any]:
-    """Yield batches forever, restarting the loader whenever it runs out."""
-    seen = 0
-    while True:
-        before = seen
-        for batch in loader:
-            seen += 1
-            yield batch
-        if seen == 0:
-            raise SpecError("train_loader yielded no batches: is its dataset empty?")
-        if seen == before:
-            raise SpecError(
-                f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
-                "return a DataLoader or a list, or lower --steps"
-            )
-
-
-def _val_loss(
-    model: nn.Module, loader: Iterable[Any], compute: StepLoss, device: torch.device, nb: bool
-) -> torch.Tensor:
-    """Mean loss over the whole validation loader, in eval mode, without grad."""
-    model.eval()
-    total, count = None, 0
-    with torch.no_grad():
-        for batch in loader:
-            loss = compute(model, move_to(batch, device, nb)).detach()
-            total = loss if total is None else total + loss
-            count += 1
-    model.train()
-    if total is None:
-        raise SpecError("val_loader yielded no batches: is its dataset empty?")
-    return total / count
 
 
 def _with_history(error: LrfindError, rec: _Recorder) -> LrfindError:

@@ -221,3 +221,16 @@ def test_core_never_imports_torchvision_or_sklearn() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_no_plot_never_imports_matplotlib(tmp_path: Path) -> None:
+    code = (
+        "import sys\nfrom lrfind.cli import app\n"
+        f"try:\n    app(['run', {str(TINY) + ':build'!r}, '--steps', '20', '--no-plot', '-q',"
+        f" '--out-dir', {str(tmp_path)!r}])\n"
+        "except SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "print('matplotlib' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False"

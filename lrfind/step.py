@@ -1,0 +1,154 @@
+"""One optimizer step of the sweep: micro-batches, precision, compilation.
+
+Everything that can be decided once (autocast or not, a GradScaler, memory
+format) is decided in the constructor, so the step itself is the bare
+training step plus nothing that waits for the device.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import torch
+
+from lrfind.batch import check_loss, step_loss
+from lrfind.config import SweepConfig
+from lrfind.device import move_to
+from lrfind.errors import SpecError, UsageError
+from lrfind.optim import prepare
+from lrfind.task import Task
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Stepper:
+    """Runs optimizer steps on the sweep's copy of the model.
+
+    Attributes:
+        model: the deep copy (compiled when config.compile), on the device.
+        optimizer: the optimizer driving it; the sweep writes its LRs.
+        batch: the last batch taken, for error messages.
+    """
+
+    def __init__(self, task: Task, config: SweepConfig, device: torch.device) -> None:
+        model, self.optimizer = prepare(task, config, device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = torch.compile(model) if config.compile else model
+        self.compute = step_loss(task)
+        self.device = device
+        # Copies from pinned host memory can overlap with compute; from
+        # pageable memory non_blocking is a plain synchronous copy, so it is safe.
+        self.non_blocking = device.type == "cuda"
+        self.channels_last = config.channels_last
+        self.accumulate = config.accumulate
+        self.val_loader = task.val_loader
+        self.autocast: Any = contextlib.nullcontext()
+        self.scaler: Any = None
+        if config.amp is not None:
+            self.autocast = torch.autocast(device.type, dtype=_AMP_DTYPES[config.amp])
+        if config.amp == "fp16":
+            self.scaler = _grad_scaler(device)
+        self.batch: Any = None
+        self._checked = False
+
+    def take(self, batches: Iterator[Any]) -> Any:
+        """The next batch, on the device (channels-last images where asked)."""
+        self.batch = move_to(next(batches), self.device, self.non_blocking, self.channels_last)
+        return self.batch
+
+    def step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One optimizer step over `accumulate` micro-batches.
+
+        Returns the loss (mean over the micro-batches; the validation loss
+        when there is a val_loader) and, with fp16, a flag that the scaler
+        skipped the step; both stay on the device.
+        """
+        self.optimizer.zero_grad(set_to_none=True)
+        total = None
+        for _ in range(self.accumulate):
+            batch = self.take(batches)
+            with self.autocast:
+                loss = self.compute(self.model, batch)
+            if not self._checked:
+                check_loss(loss)
+                self._checked = True
+            if self.accumulate > 1:
+                loss = loss / self.accumulate
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        skipped = None
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            before = self.scaler._scale.clone()  # the scale shrinks exactly when a step is skipped
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            skipped = self.scaler._scale < before
+        if self.val_loader is not None:
+            total = self.val_loss()
+        return total, skipped
+
+    def val_loss(self) -> torch.Tensor:
+        """Mean loss over the whole validation loader, in eval mode, without grad."""
+        self.model.eval()
+        total, count = None, 0
+        with torch.no_grad(), self.autocast:
+            for batch in self.val_loader:  # type: ignore[union-attr]
+                moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
+                loss = self.compute(self.model, moved).detach().float()
+                total = loss if total is None else total + loss
+                count += 1
+        self.model.train()
+        if total is None:
+            raise SpecError("val_loader yielded no batches: is its dataset empty?")
+        return total / count
+
+    def warm_up(self, batch: Any) -> None:
+        """Run forward and backward once (compiling them), then undo every trace of it.
+
+        Gradients are dropped, buffers (BatchNorm statistics) restored and the
+        RNG forked, so the curve that follows is the one an uncompiled model
+        gives; the compile time stays out of the sweep's timing.
+        """
+        saved = [b.detach().clone() for b in self.model.buffers()]
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
+            with self.autocast:
+                loss = self.compute(self.model, moved)
+            check_loss(loss)
+            loss.backward()
+        self.model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for buffer, value in zip(self.model.buffers(), saved, strict=True):
+                buffer.copy_(value)
+
+
+def cycle(loader: Iterable[Any]) -> Iterator[Any]:
+    """Yield batches forever, restarting the loader whenever it runs out."""
+    seen = 0
+    while True:
+        before = seen
+        for batch in loader:
+            seen += 1
+            yield batch
+        if seen == 0:
+            raise SpecError("train_loader yielded no batches: is its dataset empty?")
+        if seen == before:
+            raise SpecError(
+                f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
+                "return a DataLoader or a list, or lower --steps"
+            )
+
+
+def _grad_scaler(device: torch.device) -> Any:
+    amp = getattr(torch, "amp", None)
+    scaler_cls = getattr(amp, "GradScaler", None)
+    if scaler_cls is None:  # torch < 2.3: only the CUDA one exists
+        if device.type != "cuda":
+            raise UsageError(f"--amp fp16 on {device.type} needs torch >= 2.3; use --amp bf16")
+        return torch.cuda.amp.GradScaler()
+    return scaler_cls(device.type)
