@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -90,6 +91,52 @@ def move_to(
     if isinstance(batch, list):
         return [move_to(v, device, non_blocking, channels_last) for v in batch]
     return batch
+
+
+def pinned_loader(loader: Iterable[Any], device: torch.device) -> tuple[Iterable[Any], bool]:
+    """The loader to sweep with, and whether its batches arrive in pinned memory.
+
+    A copy from pinned (page-locked) host memory to a CUDA device runs
+    asynchronously with `non_blocking=True`: the host queues the step's work
+    while the batch is in flight. A DataLoader built with pin_memory=False is
+    swept through a shallow copy with pin_memory=True (with workers, the
+    pinning then happens in DataLoader's background thread); the user's loader
+    object is left as it was. Other iterables cannot be told to pin and are
+    used as they are.
+
+    >>> pinned_loader([1, 2], torch.device("cpu"))
+    ([1, 2], False)
+    """
+    from torch.utils.data import DataLoader
+
+    if device.type != "cuda" or not isinstance(loader, DataLoader):
+        return loader, False
+    if loader.pin_memory:
+        return loader, True
+    ours = copy.copy(loader)  # shares the dataset and sampler: the same batches, in order
+    ours._iterator = None  # a persistent-workers iterator belongs to the original
+    ours.pin_memory = True
+    return ours, True
+
+
+def resident_warning(model: torch.nn.Module, device: torch.device) -> str | None:
+    """A warning when `model` already lives on the (accelerator) `device` of the sweep.
+
+    lrfind sweeps a copy and never moves the user's model, so a model that
+    build() put on the GPU stays there and the copy is a second one beside it.
+    """
+    if device.type == "cpu":
+        return None
+    index = device.index or 0
+    tensors = [*model.parameters(), *model.buffers()]
+    here = [t for t in tensors if t.device.type == device.type and (t.device.index or 0) == index]
+    if not here:
+        return None
+    mib = sum(t.numel() * t.element_size() for t in here) / 2**20
+    return (
+        f"the model build returned is already on {device}, so the sweep's copy is a second one "
+        f"there (+{mib:.0f} MiB): return the model on the CPU and lrfind moves only its copy"
+    )
 
 
 def _mps_available() -> bool:

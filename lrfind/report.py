@@ -45,6 +45,7 @@ def report_dict(
         "steps_run": result.steps_run,
         "overshoot_steps": h.overshoot,
         "skipped_steps": h.skipped,
+        "pin_memory": h.pinned,
         "suggestions": {name: s.lr for name, s in result.suggestions.items()},
         "no_suggestion_reasons": {n: s.reason for n, s in result.suggestions.items() if s.reason},
         "warnings": list(result.warnings),

@@ -82,7 +82,7 @@ def analyse(
         history=history,
         suggestions=suggestions,
         method=config.method,
-        warnings=curve_warnings(history, min_index, config.steps),
+        warnings=[*history.warnings, *curve_warnings(history, min_index, config.steps)],
         config=config,
         device=device,
         sweep_s=sweep_s,

@@ -15,7 +15,7 @@ import torch
 
 from lrfind.batch import check_loss, step_loss
 from lrfind.config import SweepConfig
-from lrfind.device import move_to
+from lrfind.device import move_to, pinned_loader
 from lrfind.errors import SpecError, UsageError
 from lrfind.optim import prepare
 from lrfind.task import Task
@@ -29,6 +29,9 @@ class Stepper:
     Attributes:
         model: the deep copy (compiled when config.compile), on the device.
         optimizer: the optimizer driving it; the sweep writes its LRs.
+        train_loader: the loader to cycle through (a pinned-memory copy of a
+            DataLoader on CUDA, see lrfind.device.pinned_loader).
+        pinned: whether training batches come from pinned memory.
         batch: the last batch taken, for error messages.
     """
 
@@ -39,12 +42,15 @@ class Stepper:
         self.model = torch.compile(model) if config.compile else model
         self.compute = step_loss(task)
         self.device = device
-        # Copies from pinned host memory can overlap with compute; from
-        # pageable memory non_blocking is a plain synchronous copy, so it is safe.
+        self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
+        self.val_loader = None
+        if task.val_loader is not None:
+            self.val_loader = pinned_loader(task.val_loader, device)[0]
+        # From pinned memory the copy runs while the host goes on queueing work;
+        # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
         self.non_blocking = device.type == "cuda"
         self.channels_last = config.channels_last
         self.accumulate = config.accumulate
-        self.val_loader = task.val_loader
         self.autocast: Any = contextlib.nullcontext()
         self.scaler: Any = None
         if config.amp is not None:

@@ -12,6 +12,7 @@ import torch
 
 from lrfind.config import SweepConfig
 from lrfind.curve import DivergenceRule, Ema, grace_steps, lr_schedule
+from lrfind.device import resident_warning
 from lrfind.errors import LrfindError, SweepError, describe_exception
 from lrfind.optim import group_ratios
 from lrfind.step import Stepper, cycle
@@ -46,6 +47,10 @@ class History:
     setup_s: float = 0.0
     #: Seconds spent in the optimizer steps themselves.
     loop_s: float = 0.0
+    #: Whether training batches came from pinned host memory (CUDA only).
+    pinned: bool = False
+    #: Caveats about how the sweep ran (not about the curve), ending in the fix.
+    warnings: tuple[str, ...] = ()
 
     @property
     def steps_run(self) -> int:
@@ -66,6 +71,8 @@ class _Recorder:
         self.stop: str | None = None
         self.overshoot = self.skipped = 0
         self.setup_s = self.loop_s = 0.0
+        self.pinned = False
+        self.warnings: tuple[str, ...] = ()
 
     def flush(self) -> str | None:
         """Read pending losses back (one host sync) and record them until a stop."""
@@ -94,8 +101,8 @@ class _Recorder:
 
     def history(self, reason: str) -> History:
         return History(
-            self.lrs, self.losses, self.smoothed, self.stop or reason,
-            self.overshoot, self.skipped, self.setup_s, self.loop_s,
+            self.lrs, self.losses, self.smoothed, self.stop or reason, self.overshoot,
+            self.skipped, self.setup_s, self.loop_s, self.pinned, self.warnings,
         )  # fmt: skip
 
 
@@ -105,20 +112,25 @@ def run_sweep(
     device: torch.device,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
+    sync_every: int | None = None,
 ) -> History:
     """Run the range test on a deep copy of `task.model` and return its history.
 
-    Raises SpecError for a build that cannot work (bad batches or loss) and
-    SweepError when the user's code fails mid-sweep; both carry the partial
-    history as `.history`.
+    `sync_every` is how many steps' losses are read back to the host at once
+    (default: 1 on the CPU, SYNC_EVERY on an accelerator). Raises SpecError
+    for a build that cannot work (bad batches or loss) and SweepError when the
+    user's code fails mid-sweep; both carry the partial history as `.history`.
     """
     start = time.perf_counter()
     schedule = lr_schedule(config.start_lr, config.end_lr, config.steps, config.mode)
     rec = _Recorder(config, schedule)
     total = len(schedule)
     step, lr = 0, schedule[0]
+    warning = resident_warning(task.model, device)
+    rec.warnings = () if warning is None else (warning,)
     stepper = Stepper(task, config, device)
-    batches = cycle(task.train_loader)
+    rec.pinned = stepper.pinned
+    batches = cycle(stepper.train_loader)
     try:
         if config.compile:
             first = next(batches)
@@ -127,7 +139,8 @@ def run_sweep(
         groups = stepper.optimizer.param_groups
         pairs = list(zip(groups, group_ratios(stepper.optimizer), strict=True))
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
-        sync_every = 1 if device.type == "cpu" else SYNC_EVERY
+        if sync_every is None:
+            sync_every = 1 if device.type == "cpu" else SYNC_EVERY
         loop_start = time.perf_counter()
         rec.setup_s = loop_start - start
         for step, lr in enumerate(schedule):

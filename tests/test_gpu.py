@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lrfind import find_lr
+from lrfind.device import pinned_loader
 from lrfind.sweep import SYNC_EVERY
 
 from .assets import tiny
@@ -78,3 +79,19 @@ def test_mixed_precision_on_cuda(amp: str) -> None:
     assert result.suggested_lr is not None
     if amp == "fp16":
         assert result.history.skipped >= 0
+
+
+def test_an_unpinned_dataloader_is_swept_from_pinned_memory() -> None:
+    model, loader, loss = tiny.build()  # pin_memory=False
+    result = find_lr(model, loader, loss, device="cuda", steps=30)
+    assert result.history.pinned and not loader.pin_memory
+    ours = next(iter(pinned_loader(loader, torch.device("cuda"))[0]))
+    assert ours[0].is_pinned()
+
+
+def test_a_model_build_put_on_the_gpu_is_warned_about() -> None:
+    model, _, loss = tiny.build()
+    model.cuda()
+    result = find_lr(model, _pinned_loader(), loss, device="cuda", steps=30)
+    assert any("already on cuda:0" in w for w in result.warnings)
+    assert all(p.device.type == "cuda" for p in model.parameters())  # left where build put it
