@@ -28,6 +28,15 @@ def step_loss(task: Task) -> StepLoss:
     loss_fn = task.loss_fn
 
     def compute(model: nn.Module, batch: Any) -> Any:
+        # Called for every batch: pairs first, the slow Mapping ABC check second.
+        if isinstance(batch, tuple | list) and len(batch) == 2:
+            if loss_fn is None:
+                raise SpecError(
+                    "batches are (inputs, targets) pairs but build returned no loss_fn: "
+                    "return (model, train_loader, loss_fn)"
+                )
+            inputs, targets = batch
+            return loss_fn(model(inputs), targets)
         if isinstance(batch, Mapping):
             if loss_fn is None:
                 return loss_from_output(model(**batch))
@@ -38,14 +47,6 @@ def step_loss(task: Task) -> StepLoss:
                 )
             inputs = {k: v for k, v in batch.items() if k != "labels"}
             return loss_fn(model(**inputs), batch["labels"])
-        if isinstance(batch, tuple | list) and len(batch) == 2:
-            if loss_fn is None:
-                raise SpecError(
-                    "batches are (inputs, targets) pairs but build returned no loss_fn: "
-                    "return (model, train_loader, loss_fn)"
-                )
-            inputs, targets = batch
-            return loss_fn(model(inputs), targets)
         raise SpecError(
             f"a batch is {_describe(batch)}: lrfind takes (inputs, targets) pairs or dicts; "
             "for anything else return a step_fn(model, batch) -> loss"

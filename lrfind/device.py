@@ -75,21 +75,22 @@ def move_to(
     `channels_last`, 4-d floating tensors (image batches) also take that
     memory format, to match a channels-last conv net.
     """
+    # Called for every batch: the common cases first, the slow Mapping ABC check last.
     if isinstance(batch, torch.Tensor):
         if channels_last and batch.dim() == 4 and batch.is_floating_point():
             return batch.to(device, non_blocking=non_blocking, memory_format=torch.channels_last)
         return batch.to(device, non_blocking=non_blocking)
+    if isinstance(batch, tuple):
+        items = [move_to(v, device, non_blocking, channels_last) for v in batch]
+        return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
+    if isinstance(batch, list):
+        return [move_to(v, device, non_blocking, channels_last) for v in batch]
     if isinstance(batch, Mapping):
         moved = {k: move_to(v, device, non_blocking, channels_last) for k, v in batch.items()}
         try:
             return type(batch)(moved)
         except TypeError:  # a Mapping whose constructor takes something else
             return moved
-    if isinstance(batch, tuple):
-        items = [move_to(v, device, non_blocking, channels_last) for v in batch]
-        return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
-    if isinstance(batch, list):
-        return [move_to(v, device, non_blocking, channels_last) for v in batch]
     return batch
 
 

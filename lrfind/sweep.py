@@ -58,10 +58,16 @@ class History:
 
 
 class _Recorder:
-    """Turns raw losses into the history and applies the stop rule."""
+    """Turns raw losses into the history and applies the stop rule.
 
-    def __init__(self, config: SweepConfig, schedule: list[float]) -> None:
+    Losses arrive as tensors on the device. With `sync_every` 1 (the CPU) each
+    is read and recorded at once; otherwise they queue up and are read back
+    `sync_every` at a time, in one host sync.
+    """
+
+    def __init__(self, config: SweepConfig, schedule: list[float], sync_every: int) -> None:
         self.schedule = schedule
+        self.sync_every = sync_every
         self.ema = Ema(config.smoothing)
         self.rule = DivergenceRule(config.diverge_threshold, grace_steps(config.steps))
         self.lrs: list[float] = []
@@ -74,29 +80,39 @@ class _Recorder:
         self.pinned = False
         self.warnings: tuple[str, ...] = ()
 
+    def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> str | None:
+        """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
+        if self.sync_every == 1:  # nothing to wait for: no queue, one point at a time
+            if skipped is not None and skipped.item():
+                self.skipped += 1
+                return None
+            return self.record(step, loss.item())
+        self.pending.append((step, loss, skipped))
+        return self.flush() if len(self.pending) >= self.sync_every else None
+
     def flush(self) -> str | None:
-        """Read pending losses back (one host sync) and record them until a stop."""
+        """Read the queued losses back (one host sync) and record them until a stop."""
         if not self.pending or self.stop:
             return self.stop
         steps, losses, flags = zip(*self.pending, strict=True)
         self.pending.clear()
-        # One host sync for the whole chunk (a single .item() on the CPU path).
-        values = torch.stack(losses).float().tolist() if len(losses) > 1 else [losses[0].item()]
-        skipped = [False] * len(values)
-        if flags[0] is not None:
-            skipped = torch.stack(flags).tolist()  # type: ignore[arg-type]
-        for i, (step, value) in enumerate(zip(steps, values, strict=True)):
-            if skipped[i]:
+        values = torch.stack(losses).float().tolist()
+        skipped = [False] * len(values) if flags[0] is None else torch.stack(flags).tolist()
+        for i, (step, value, skip) in enumerate(zip(steps, values, skipped, strict=True)):
+            if skip:
                 self.skipped += 1
-                continue
-            smoothed = self.ema.update(value)
-            self.lrs.append(self.schedule[step])
-            self.losses.append(value)
-            self.smoothed.append(smoothed)
-            self.stop = self.rule.update(value, smoothed)
-            if self.stop:
+            elif self.record(step, value):
                 self.overshoot = len(values) - i - 1
                 break
+        return self.stop
+
+    def record(self, step: int, value: float) -> str | None:
+        """Add one point to the history; return the stop reason once the rule fires."""
+        smoothed = self.ema.update(value)
+        self.lrs.append(self.schedule[step])
+        self.losses.append(value)
+        self.smoothed.append(smoothed)
+        self.stop = self.rule.update(value, smoothed)
         return self.stop
 
     def history(self, reason: str) -> History:
@@ -123,7 +139,9 @@ def run_sweep(
     """
     start = time.perf_counter()
     schedule = lr_schedule(config.start_lr, config.end_lr, config.steps, config.mode)
-    rec = _Recorder(config, schedule)
+    if sync_every is None:
+        sync_every = 1 if device.type == "cpu" else SYNC_EVERY
+    rec = _Recorder(config, schedule, sync_every)
     total = len(schedule)
     step, lr = 0, schedule[0]
     warning = resident_warning(task.model, device)
@@ -139,8 +157,6 @@ def run_sweep(
         groups = stepper.optimizer.param_groups
         pairs = list(zip(groups, group_ratios(stepper.optimizer), strict=True))
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
-        if sync_every is None:
-            sync_every = 1 if device.type == "cpu" else SYNC_EVERY
         loop_start = time.perf_counter()
         rec.setup_s = loop_start - start
         for step, lr in enumerate(schedule):
@@ -153,11 +169,12 @@ def run_sweep(
                 else:
                     group["lr"] = lr * ratio
             loss, skipped = stepper.step(batches)
-            rec.pending.append((step, loss, skipped))
             if progress is not None:
                 progress(step + 1, total)
-            if (len(rec.pending) >= sync_every or step == total - 1) and rec.flush():
+            if rec.add(step, loss, skipped):
                 break
+        else:
+            rec.flush()  # the last, partial chunk
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
         rec.flush()
         return _finish(rec, "interrupted", start)
