@@ -11,12 +11,15 @@ import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrfind.errors import LrfindError, SweepError, UsageError
 from lrfind.resolve import RunConfig
-from lrfind.result import SweepResult
-from lrfind.sweep import Progress
+from lrfind.spec import check_spec
+
+if TYPE_CHECKING:  # these import torch; a run imports them once its settings are checked
+    from lrfind.result import SweepResult
+    from lrfind.sweep import Progress
 
 REPORT_NAME = "report.json"
 PLOT_NAME = "lr_finder.png"
@@ -42,6 +45,7 @@ def execute(
     """
     started = time.perf_counter() if started is None else started
     prepare_out_dir(cfg.out_dir)
+    check_spec(cfg.spec)  # a mistyped SPEC is reported before torch loads
     from lrfind.api import find_lr
     from lrfind.device import describe, resolve_device
     from lrfind.result import analyse

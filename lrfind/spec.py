@@ -41,6 +41,17 @@ def is_file_target(target: str) -> bool:
     return target.endswith(".py") or "/" in target or os.sep in target
 
 
+def check_spec(spec: str) -> None:
+    """Raise SpecError for a SPEC that cannot load, as far as that shows without importing it.
+
+    Cheap (no import of torch or of the user's code), so a mistyped SPEC is
+    reported at once, before anything heavy loads.
+    """
+    target, _ = parse_spec(spec)
+    if is_file_target(target):
+        _check_file(target)
+
+
 def load_function(spec: str) -> tuple[Callable[..., Any], str]:
     """Import the SPEC's module and return (function, a label for messages)."""
     target, name = parse_spec(spec)
@@ -75,7 +86,7 @@ def call_build(func: Callable[..., Any], label: str, kwargs: Mapping[str, Any]) 
         raise SpecError(f"{label} raised {describe_exception(e)}") from e
 
 
-def _import_file(target: str) -> ModuleType:
+def _check_file(target: str) -> Path:
     path = Path(target)
     if not path.exists():
         raise SpecError(
@@ -85,7 +96,11 @@ def _import_file(target: str) -> ModuleType:
         raise SpecError(
             f"{target} is a directory: the SPEC needs a .py file, as in {target}/model.py:build"
         )
-    path = path.resolve()
+    return path
+
+
+def _import_file(target: str) -> ModuleType:
+    path = _check_file(target).resolve()
     # Like `python file.py`: the file's folder goes on sys.path, so its sibling
     # imports work, and the module gets its plain name, so DataLoader workers
     # started with "spawn" can import it again.

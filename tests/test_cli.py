@@ -157,24 +157,44 @@ def test_version() -> None:
     assert result.exit_code == 0 and result.stdout.startswith("lrfind ")
 
 
-def _modules_after(args: list[str]) -> set[str]:
+def _modules_after(args: list[str]) -> tuple[set[str], int]:
+    """The heavy modules a fresh process has imported after `lrfind ARGS`, and its exit code."""
     code = (
-        "import sys\nfrom lrfind.cli import app\n"
-        f"try:\n    app({args!r})\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom lrfind.cli import app\nexit_code = 0\n"
+        f"try:\n    app({args!r})\nexcept SystemExit as e:\n    exit_code = e.code\n"
         "heavy = [m for m in ('torch', 'numpy', 'matplotlib') if m in sys.modules]\n"
-        "print('heavy:' + ','.join(heavy))"
+        "print(f'{exit_code} heavy:' + ','.join(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     last = out.stdout.strip().splitlines()[-1]
-    assert last.startswith("heavy:"), out.stdout
-    return set(filter(None, last.removeprefix("heavy:").split(",")))
+    exit_code, _, heavy = last.partition(" heavy:")
+    return set(filter(None, heavy.split(","))), int(exit_code)
 
 
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["--version"]])
+def test_help_and_version_do_not_import_heavy_modules(args: list[str]) -> None:
+    assert _modules_after(args) == (set(), 0)
+
+
+# Every usage error that needs none of the user's code: options, config, SPEC syntax and path.
 @pytest.mark.parametrize(
-    "args", [["--help"], ["run", "--help"], ["--version"], ["run", "m.py:build", "--steps", "1"]]
+    "args",
+    [
+        ["run"],
+        ["run", "--bogus"],
+        ["run", "model.py"],
+        ["run", "missing.py:build"],
+        ["run", "tests/assets:build"],
+        ["run", "m.py:build", "--steps", "1"],
+        ["run", "m.py:build", "--optimizer", "lion"],
+        ["run", "m.py:build", "--amp", "fp8"],
+        ["run", "m.py:build", "--device", "tpu"],
+        ["run", "m.py:build", "--config", "nope.toml"],
+        ["run", "m.py:build", "--arg", "oops"],
+    ],
 )
-def test_help_and_usage_errors_do_not_import_heavy_modules(args: list[str]) -> None:
-    assert _modules_after(args) == set()
+def test_usage_errors_do_not_import_heavy_modules(args: list[str], tmp_path: Path) -> None:
+    assert _modules_after([*args, "--out-dir", str(tmp_path / "out")]) == (set(), 2)
 
 
 def test_python_dash_m_runs_a_real_process(tmp_path: Path) -> None:
