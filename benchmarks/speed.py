@@ -208,8 +208,6 @@ def bench_features(task: Task, name: str, device: torch.device, repeats: int) ->
     """Loop time of lrfind with each option vs the bare loop doing the same thing."""
     out = {}
     for feature, settings in FEATURES.items():
-        if feature == "fp16" and device.type != "cuda":
-            continue  # fp16 autocast is a GPU feature; bf16 is the CPU's
         if feature == "channels_last" and name != "resnet_cnn":
             continue  # only conv nets have a memory format to change
         if feature == "compile" and name == "resnet_cnn" and device.type == "cpu":
