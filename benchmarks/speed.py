@@ -232,6 +232,31 @@ def bench_features(task: Task, name: str, device: torch.device, repeats: int) ->
     return out
 
 
+def fixed_cost(device: torch.device, repeats: int, steps: int = 2000) -> dict[str, float]:
+    """What lrfind adds per step, in microseconds, on a model too small to hide it.
+
+    A Linear(4, 1) step costs ~100 us, almost all of it Python and dispatch, so
+    the difference to the bare loop is lrfind's own per-step work (moving the
+    batch, the EMA, the stop rule, the history). Never diverges: all steps run.
+    """
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 4), torch.randn(8, 1)
+    task = Task(torch.nn.Linear(4, 1), [(x, y)] * 50, torch.nn.MSELoss())
+    config = SweepConfig(device=str(device), steps=steps, end_lr=1e-4, diverge_threshold=1e9)
+    lrs = lr_schedule(1e-7, 1e-4, steps)
+    f, s = [], []
+    for _ in range(3 * repeats + 1):  # cheap: more runs, and the first of each is a warm-up
+        f.append(floor(task, device, lrs, {})["loop_s"])
+        s.append(find_lr(task, config=config).history.loop_s)
+    f, s = f[1:], s[1:]
+    return {
+        "steps": steps,
+        "floor_us_per_step": 1e6 * _med(f) / steps,
+        "sweep_us_per_step": 1e6 * _med(s) / steps,
+        "added_us_per_step": 1e6 * (_med(s) - _med(f)) / steps,
+    }
+
+
 def processes(name: str, device: torch.device, repeats: int, steps: int) -> dict[str, Any]:
     """(c) `lrfind run` as a user runs it, with and without the plot, next to bare_loop.py."""
     lrfind = str(Path(sys.executable).with_name("lrfind"))
@@ -387,6 +412,8 @@ def main() -> None:
     from table import tables
 
     results: dict[str, Any] = {"machine": machine(device), "repeats": args.repeats, "models": {}}
+    print("timing lrfind's fixed cost per step ...", file=sys.stderr, flush=True)
+    results["fixed_cost"] = fixed_cost(device, args.repeats)
     for name in args.models.split(","):
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
         results["models"][name] = bench_model(name, device, args.repeats, with_peer, args.features)

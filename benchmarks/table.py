@@ -19,7 +19,15 @@ def tables(results: dict[str, Any]) -> str:
         f"Machine: {where}; torch {m['torch']}, Python {m['python']}, device {m['device']}; "
         f"median of {results['repeats']} runs."
     )
-    parts = [head, _loop(results), _whole(results), _process(results), _memory(results)]
+    parts = [head, _loop(results)]
+    if "fixed_cost" in results:
+        c = results["fixed_cost"]
+        parts.append(
+            f"Fixed cost per step (Linear(4, 1), {c['steps']} steps): bare loop "
+            f"{c['floor_us_per_step']:.1f} us, lrfind {c['sweep_us_per_step']:.1f} us: "
+            f"lrfind adds **{c['added_us_per_step']:.1f} us per step**."
+        )
+    parts += [_whole(results), _process(results), _memory(results)]
     features = _features(results)
     if features:
         parts.append(features)
