@@ -51,12 +51,12 @@ def bare_loop(
     opt = (optimizer or _sgd)(model.parameters())
     amp = feature.get("amp")
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp or "")
-    ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype else None
     scaler = torch.amp.GradScaler(device.type) if amp == "fp16" else None
     loader = _pinned(loader, device)
     if feature.get("compile"):
         model = torch.compile(model)
-        with ctx:
+        with autocast or contextlib.nullcontext():
             _loss(model, _to(next(iter(loader)), device, channels_last), loss_fn).backward()
         model.zero_grad(set_to_none=True)
     batches = _forever(loader)
@@ -69,8 +69,12 @@ def bare_loop(
         opt.zero_grad(set_to_none=True)
         total = None
         for _ in range(accumulate):
-            with ctx:
-                loss = _loss(model, _to(next(batches), device, channels_last), loss_fn)
+            batch = _to(next(batches), device, channels_last)
+            if autocast is None:  # a loop without --amp enters no context at all
+                loss = _loss(model, batch, loss_fn)
+            else:
+                with autocast:
+                    loss = _loss(model, batch, loss_fn)
             if accumulate > 1:
                 loss = loss / accumulate
             (loss if scaler is None else scaler.scale(loss)).backward()

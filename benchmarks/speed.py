@@ -147,6 +147,11 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _scale(loop_s: float) -> int:
+    """More runs for a cheap loop (up to 5x), so that each variant is timed for ~2 s at least."""
+    return max(1, min(5, round(2.0 / max(loop_s * 5, 1e-9))))
+
+
 def _med(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -162,7 +167,8 @@ def bench_model(
     if with_peer:
         peer(task, device, lrs)
     runs: dict[str, list[dict]] = {v: [] for v in variants}
-    for r in range(repeats):
+    n_runs = repeats * _scale(base["loop_s"])
+    for r in range(n_runs):
         for variant in variants[r % len(variants) :] + variants[: r % len(variants)]:
             if variant == "floor":
                 runs["floor"].append(floor(task, device, lrs, {}))
@@ -176,6 +182,7 @@ def bench_model(
     paired = [s / f for s, f in zip(loop["sweep"], loop["floor"], strict=True)]
     result: dict[str, Any] = {
         "steps": n,
+        "in_process_runs": n_runs,
         "steps_recorded": first["steps_run"],
         # On the CPU both are deterministic: equal losses mean they trained the same way.
         "same_losses": device.type != "cpu" or base["losses"] == first["losses"][:n],
@@ -214,9 +221,9 @@ def bench_features(task: Task, name: str, device: torch.device, repeats: int) ->
             continue  # fp16 convolutions take ~4 s a step on a CPU; compiling, minutes
         first = sweep(task, device, settings)
         lrs = lr_schedule(1e-7, 10.0, STEPS)[: first["executed"]]
-        floor(task, device, lrs, settings)
+        loop_s = floor(task, device, lrs, settings)["loop_s"]
         f, s = [], []
-        for r in range(repeats):  # alternate which of the two runs first
+        for r in range(repeats * _scale(loop_s)):  # alternate which of the two runs first
             if r % 2:
                 s.append(sweep(task, device, settings)["loop_s"])
             f.append(floor(task, device, lrs, settings)["loop_s"])

@@ -17,7 +17,8 @@ def tables(results: dict[str, Any]) -> str:
     where = m.get("gpu") or f"{m['cpu']}, {m['cores']} cores, {m.get('memory_gib', '?')} GiB"
     head = (
         f"Machine: {where}; torch {m['torch']}, Python {m['python']}, device {m['device']}; "
-        f"median of {results['repeats']} runs."
+        f"median of {results['repeats']} runs (in-process timings of a loop shorter than 0.4 s: "
+        "up to 5x as many)."
     )
     parts = [head, _loop(results)]
     if "fixed_cost" in results:

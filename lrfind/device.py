@@ -80,11 +80,17 @@ def move_to(
         if channels_last and batch.dim() == 4 and batch.is_floating_point():
             return batch.to(device, non_blocking=non_blocking, memory_format=torch.channels_last)
         return batch.to(device, non_blocking=non_blocking)
-    if isinstance(batch, tuple):
-        items = [move_to(v, device, non_blocking, channels_last) for v in batch]
+    if isinstance(batch, tuple | list):
+        # Tensors (the usual (inputs, targets) pair) are moved here, without a call each.
+        items = [
+            v.to(device, non_blocking=non_blocking)
+            if isinstance(v, torch.Tensor) and not channels_last
+            else move_to(v, device, non_blocking, channels_last)
+            for v in batch
+        ]
+        if isinstance(batch, list):
+            return items
         return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
-    if isinstance(batch, list):
-        return [move_to(v, device, non_blocking, channels_last) for v in batch]
     if isinstance(batch, Mapping):
         moved = {k: move_to(v, device, non_blocking, channels_last) for k, v in batch.items()}
         try:

@@ -7,13 +7,12 @@ training step plus nothing that waits for the device.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
 
-from lrfind.batch import check_loss, step_loss
+from lrfind.batch import StepLoss, check_loss, step_loss
 from lrfind.config import SweepConfig
 from lrfind.device import move_to, pinned_loader
 from lrfind.errors import SpecError, UsageError
@@ -40,7 +39,7 @@ class Stepper:
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         self.model = torch.compile(model) if config.compile else model
-        self.compute = step_loss(task)
+        self.compute = _under_autocast(step_loss(task), device, config.amp)
         self.device = device
         self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
         self.val_loader = None
@@ -51,12 +50,10 @@ class Stepper:
         self.non_blocking = device.type == "cuda"
         self.channels_last = config.channels_last
         self.accumulate = config.accumulate
-        self.autocast: Any = contextlib.nullcontext()
-        self.scaler: Any = None
-        if config.amp is not None:
-            self.autocast = torch.autocast(device.type, dtype=_AMP_DTYPES[config.amp])
-        if config.amp == "fp16":
-            self.scaler = _grad_scaler(device)
+        self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
+        # One micro-batch, no GradScaler, no validation pass: the common case,
+        # which takes the bare training step (see step).
+        self.lean = self.accumulate == 1 and self.scaler is None and self.val_loader is None
         self.batch: Any = None
         self._checked = False
 
@@ -69,15 +66,25 @@ class Stepper:
         """One optimizer step over `accumulate` micro-batches.
 
         Returns the loss (mean over the micro-batches; the validation loss
-        when there is a val_loader) and, with fp16, a flag that the scaler
-        skipped the step; both stay on the device.
+        when there is a val_loader; it may still carry its autograd node) and,
+        with fp16, a flag that the scaler skipped the step; both stay on the device.
         """
+        if self.lean and self._checked:
+            # The bare training step and nothing else: every Python operation
+            # here costs time on every step (see benchmarks/).
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.compute(self.model, self.take(batches))
+            loss.backward()
+            self.optimizer.step()
+            return loss, None  # the recorder detaches it if it keeps it
+        return self._full_step(batches)
+
+    def _full_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """step() with micro-batches, a GradScaler, a validation pass and the first-step check."""
         self.optimizer.zero_grad(set_to_none=True)
         total = None
         for _ in range(self.accumulate):
-            batch = self.take(batches)
-            with self.autocast:
-                loss = self.compute(self.model, batch)
+            loss = self.compute(self.model, self.take(batches))
             if not self._checked:
                 check_loss(loss)
                 self._checked = True
@@ -101,7 +108,7 @@ class Stepper:
         """Mean loss over the whole validation loader, in eval mode, without grad."""
         self.model.eval()
         total, count = None, 0
-        with torch.no_grad(), self.autocast:
+        with torch.no_grad():
             for batch in self.val_loader:  # type: ignore[union-attr]
                 moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
                 loss = self.compute(self.model, moved).detach().float()
@@ -123,8 +130,7 @@ class Stepper:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
-            with self.autocast:
-                loss = self.compute(self.model, moved)
+            loss = self.compute(self.model, moved)
             check_loss(loss)
             loss.backward()
         self.model.zero_grad(set_to_none=True)
@@ -148,6 +154,19 @@ def cycle(loader: Iterable[Any]) -> Iterator[Any]:
                 f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
                 "return a DataLoader or a list, or lower --steps"
             )
+
+
+def _under_autocast(compute: StepLoss, device: torch.device, amp: str | None) -> StepLoss:
+    """`compute` run under autocast for --amp; as it is otherwise (no context to enter)."""
+    if amp is None:
+        return compute
+    autocast = torch.autocast(device.type, dtype=_AMP_DTYPES[amp])
+
+    def under_autocast(model: torch.nn.Module, batch: Any) -> Any:
+        with autocast:
+            return compute(model, batch)
+
+    return under_autocast
 
 
 def _grad_scaler(device: torch.device) -> Any:

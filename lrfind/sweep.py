@@ -87,7 +87,7 @@ class _Recorder:
                 self.skipped += 1
                 return None
             return self.record(step, loss.item())
-        self.pending.append((step, loss, skipped))
+        self.pending.append((step, loss.detach(), skipped))
         return self.flush() if len(self.pending) >= self.sync_every else None
 
     def flush(self) -> str | None:
