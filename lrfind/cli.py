@@ -124,7 +124,8 @@ def run(
     ] = None,
     mode: Annotated[Mode | None, typer.Option(help="How the LR grows. [default: exp]")] = None,
     smoothing: Annotated[
-        float | None, typer.Option(help="EMA weight of the newest loss, 0 = off. [default: 0.05]")
+        float | None,
+        typer.Option(help="EMA weight of the newest loss, 0 = off (measured best). [default: 0]"),
     ] = None,
     diverge_threshold: Annotated[
         float | None, typer.Option(help="Stop when smoothed loss > this x its best. [default: 4]")
@@ -219,7 +220,7 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
         if s.lr is not None:
             typer.echo(f"{s.lr:.6g}")
     else:
-        from lrfind.table import result_table
+        from lrfind.table import result_table, uncertainty_line
 
         out = Console(highlight=False)
         out.print(result_table(result))
@@ -229,6 +230,7 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
             files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
             err.print(f"[dim]Wrote {escape(', '.join(files))}[/]")
             stop = f"{result.stop_reason} after {result.steps_run} steps"
+            out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
     if s.lr is None:
         # Two lines: why, then what happened and where the evidence is.

@@ -65,7 +65,7 @@ class SweepConfig:
     end_lr: float = 10.0
     steps: int = 100
     mode: str = "exp"
-    smoothing: float = 0.05
+    smoothing: float = 0.0
     diverge_threshold: float = 4.0
     seed: int = 0
     device: str = "auto"

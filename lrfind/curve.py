@@ -78,15 +78,18 @@ class DivergenceRule:
     when the smoothed loss rises above `threshold` x its best ("diverged").
     That ratio only means something for positive losses, so when the best
     smoothed loss is <= 0 the rise is measured against the larger of |best|
-    and how far the curve has come down from its first value; a loss that
-    sits at 0 from the start therefore never triggers a stop.
+    and how far the curve has come down to it from the highest value before
+    it (not from the first value: with little or no smoothing the first point
+    is one noisy batch); a loss that sits at 0 from the start therefore never
+    triggers a stop.
     """
 
     def __init__(self, threshold: float, grace: int) -> None:
         self.threshold = threshold
         self.grace = grace
         self.best = math.inf
-        self.first = math.nan
+        self.high = -math.inf  # the highest smoothed loss so far
+        self.high_before_best = math.nan
         self.seen = 0
 
     def update(self, raw: float, smoothed: float) -> str | None:
@@ -94,17 +97,17 @@ class DivergenceRule:
         self.seen += 1
         if not (math.isfinite(raw) and math.isfinite(smoothed)):
             return "nan"
-        if self.seen == 1:
-            self.first = smoothed
+        self.high = max(self.high, smoothed)
         if smoothed < self.best:
             self.best = smoothed
+            self.high_before_best = self.high
             return None
         if self.seen <= self.grace:
             return None
         best = self.best
         if best > 0:
             return "diverged" if smoothed > self.threshold * best else None
-        scale = max(-best, self.first - best)
+        scale = max(-best, self.high_before_best - best)
         if scale > 0 and smoothed - best > (self.threshold - 1.0) * scale:
             return "diverged"
         return None

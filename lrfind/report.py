@@ -48,6 +48,7 @@ def report_dict(
         "pin_memory": h.pinned,
         "suggestions": {name: s.lr for name, s in result.suggestions.items()},
         "no_suggestion_reasons": {n: s.reason for n, s in result.suggestions.items() if s.reason},
+        "uncertainty": _uncertainty(result),
         "warnings": list(result.warnings),
         "loss_source": result.loss_source,
         "history": {"lr": h.lrs, "loss": h.losses, "smoothed_loss": h.smoothed},
@@ -70,6 +71,17 @@ def report_dict(
     if error is not None:
         report["error"] = error
     return _jsonable(report)
+
+
+def _uncertainty(result: SweepResult) -> dict[str, Any]:
+    u = result.uncertainty
+    return {
+        "confidence": u.confidence,
+        "reasons": u.reasons,
+        "near_min_lr": u.near_min,  # [low, high]: smoothed loss within margin x drop of its minimum
+        "margin": u.margin,
+        "progress": u.progress,  # fraction of the loss's drop reached at the LR, /10, x10
+    }
 
 
 def write_report(report: Mapping[str, Any], path: str | Path) -> Path:

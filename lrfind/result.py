@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from lrfind.config import SweepConfig
 from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
 from lrfind.sweep import History
+from lrfind.uncertainty import Uncertainty, assess
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,12 @@ class SweepResult:
     def suggestion(self) -> Suggestion:
         """The headline method's suggestion."""
         return self.suggestions[self.method]
+
+    @cached_property
+    def uncertainty(self) -> Uncertainty:
+        """How sure the headline suggestion is: near-minimum range, cost of a decade, confidence."""
+        h = self.history
+        return assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
 
     @property
     def suggested_lr(self) -> float | None:
@@ -99,6 +107,13 @@ def curve_warnings(history: History, min_index: int | None, planned_steps: int) 
         warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
     if history.stop_reason == "nan" and n <= 1:
         warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
+    if history.stop_reason == "diverged" and n < planned_steps // 4:
+        # Unsmoothed, one noisy batch can look like a blow-up at an LR too small to matter.
+        warnings.append(
+            f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
+            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, smooth it "
+            "(--smoothing 0.05) or raise --diverge-threshold"
+        )
     if min_index is None:
         return warnings
     lo, hi = edges(n)

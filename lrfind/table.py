@@ -52,5 +52,20 @@ def result_table(result: SweepResult, rows: int = 20) -> Table:
     return table
 
 
+def uncertainty_line(result: SweepResult) -> str:
+    """One line on how sure the suggestion is, e.g. "Confidence: high; ..."."""
+    u = result.uncertainty
+    parts = [f"Confidence: {u.confidence}" + (f" ({'; '.join(u.reasons)})" if u.reasons else "")]
+    if u.near_min is not None:
+        lo, hi = u.near_min
+        parts.append(f"loss within {u.margin:.0%} of its minimum for lr {lo:.2g} to {hi:.2g}")
+    here, lower = u.progress.get("at_suggestion"), u.progress.get("decade_lower")
+    if here is not None and lower is not None:
+        parts.append(
+            f"the curve is {here:.0%} of the way down at the suggestion, {lower:.0%} a decade lower"
+        )
+    return "; ".join(parts)
+
+
 def _num(x: float) -> str:
     return f"{x:.4g}" if math.isfinite(x) else str(x)

@@ -37,8 +37,9 @@ def _write(tmp_path: Path, text: str) -> str:
 def test_defaults_match_the_design() -> None:
     c = SweepConfig()
     assert (c.start_lr, c.end_lr, c.steps, c.mode) == (1e-7, 10.0, 100, "exp")
+    # Smoothing departs from DESIGN.md's 0.05 on purpose: off measures best (benchmarks/quality.py).
     assert (c.smoothing, c.diverge_threshold, c.method, c.device) == (
-        0.05,
+        0.0,
         4.0,
         "min_div_10",
         "auto",

@@ -55,7 +55,7 @@ def test_min_div_10_ignores_non_finite_points() -> None:
 
 
 def test_edges_trim_the_ends() -> None:
-    assert edges(100) == (10, 99)
+    assert edges(100) == (10, 97)
     assert edges(3) == (0, 2)
     assert edges(2) == (0, 2)
     # The minimum of the raw first point is trimmed away:
