@@ -103,11 +103,14 @@ class Cluster:
                 self._watcher.join()
             # One last collective: no rank leaves (and takes the store with it)
             # while another's watcher may still read it.
-            self.mean(torch.zeros(1, device=self.device))
+            self.mean(torch.zeros(1, device=self.device)).item()  # .item(): wait for it (NCCL)
             dist.destroy_process_group()
             return
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C reaches every rank (torchrun forwards it)
-            return
+            self._stop.set()
+            self._exit_code = 130
+            message = "interrupted: every rank stopped, and nothing was written"
+            raise RankError(message, 130, quiet=self.rank != 0) from None
         raised = self._failed(error)
         if raised is not error:
             raise raised from error

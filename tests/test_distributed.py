@@ -162,15 +162,21 @@ def test_a_rank_takes_its_local_device(name: str) -> None:
         rank_device(name, 0)
 
 
-def test_one_rank_job_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A torchrun job of one rank, in this process: DDP, the mean loss, the report's block."""
+def _one_rank_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str) -> dict:
+    """A torchrun job of one rank, in this process; its report."""
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
     for name, value in {**env, "MASTER_PORT": str(_free_port())}.items():
         monkeypatch.setenv(name, value)
-    args = ["run", f"{RANKS}:build", "--device", "cpu", "--steps", "20", "--end-lr", "1"]
+    args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "1"]
     result = runner.invoke(app, [*args, "--no-plot", "--out-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
+    return json.loads(result.stdout)
+
+
+def test_one_rank_job_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DDP, the mean loss and the report's block, on the CPU (gloo)."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cpu")
     assert report["distributed"] == {
         "world_size": 1,
         "backend": "gloo",
@@ -180,7 +186,16 @@ def test_one_rank_job_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "accumulate": 1,
         "effective_batch_size": 16,
     }
-    assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
+    assert report["steps_run"] == 20
+
+
+@pytest.mark.gpu
+def test_one_rank_job_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NCCL, cuda:LOCAL_RANK, losses read (and all-reduced) in chunks."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cuda")
+    assert report["distributed"]["backend"] == "nccl"
+    assert report["environment"]["device"].startswith("cuda:0")
+    assert report["steps_run"] + report["overshoot_steps"] <= 20
 
 
 # Real processes --------------------------------------------------------
@@ -311,3 +326,17 @@ def test_a_model_wrapped_already_is_refused() -> None:
     with pytest.raises(SpecError, match="return the plain module"):
         _check_unwrapped(FSDPLinear(1, 1))
     _check_unwrapped(torch.nn.Linear(1, 1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+def test_torchrun_two_gpus(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "digits=true", "--arg", f"log_dir='{tmp_path}'"]
+    done, _ = _torchrun([*args, "--device", "cuda", "--steps", "60", "--out-dir", "out"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["distributed"]["backend"] == "nccl"
+    assert report["suggested_lr"] is not None
+    # On a GPU, losses are read every 10 steps: both ranks ran the same steps, overshoot included.
+    steps = [int((tmp_path / f"rank-{r}.txt").read_text()) for r in (0, 1)]
+    assert steps == [report["steps_run"] + report["overshoot_steps"]] * 2
