@@ -269,11 +269,13 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
 def _job(job: dict[str, Any]) -> str:
     """One line on a torchrun job: ranks, backend, batch sizes."""
     line = f"{job['world_size']} ranks ({job['backend']})"
-    if job["effective_batch_size"] is not None:
+    if job["effective_batch_size"] is not None and job["sharded"]:
         line += (
             f"; effective batch {job['effective_batch_size']} = {job['per_rank_batch_size']} "
             f"per rank x {job['world_size']} ranks x {job['accumulate']} accumulated"
         )
+    elif not job["sharded"]:
+        line += "; every rank sees the same batches"
     return line
 
 

@@ -95,13 +95,8 @@ class Cluster:
         """lrfind.find_lr on every rank at once; every rank returns the same result."""
         _check_unwrapped(task.model)
         task, notes = shard_task(task, self.rank, self.world_size, config.seed)
-        batch = getattr(task.train_loader, "batch_size", None)
-        self.sharding = {
-            "sharded": not notes,
-            "per_rank_batch_size": batch,
-            "accumulate": config.accumulate,
-            "effective_batch_size": batch * self.world_size * config.accumulate if batch else None,
-        }
+        sharded = not any(note.startswith("train_loader") for note in notes)
+        self.sharding = batch_sizes(task.train_loader, self.world_size, config.accumulate, sharded)
         with seeded(config.seed, self.device):
             start = time.perf_counter()
             history = run_sweep(
@@ -135,6 +130,22 @@ class Cluster:
                 dist.destroy_process_group()
         except Exception:  # on the way out after a failure: nothing more to do
             pass
+
+
+def batch_sizes(loader: object, world_size: int, accumulate: int, sharded: bool) -> dict[str, Any]:
+    """The report's batch sizes: samples per rank per micro-batch, and per optimizer step.
+
+    Ranks that all see the same batches average the same gradients: their
+    effective batch is one rank's, not world_size times it.
+    """
+    batch = getattr(loader, "batch_size", None)
+    effective = batch * (world_size if sharded else 1) * accumulate if batch else None
+    return {
+        "sharded": sharded,
+        "per_rank_batch_size": batch,
+        "accumulate": accumulate,
+        "effective_batch_size": effective,
+    }
 
 
 def join(device: str, timeout_s: float) -> Cluster:

@@ -89,6 +89,15 @@ def test_shard_task_warns_when_every_rank_sees_the_same_batches() -> None:
     assert shard_task(task, 0, 1, seed=0) == (task, ())  # one rank: nothing to split
 
 
+def test_the_effective_batch_counts_every_rank_only_when_split() -> None:
+    from lrfind.distributed import batch_sizes
+
+    loader = DataLoader(_dataset(), batch_size=5)
+    assert batch_sizes(loader, 4, 2, sharded=True)["effective_batch_size"] == 40
+    assert batch_sizes(loader, 4, 2, sharded=False)["effective_batch_size"] == 10
+    assert batch_sizes([1, 2], 4, 1, sharded=False)["effective_batch_size"] is None
+
+
 # The mean loss: what the stop rule reads --------------------------------
 
 
