@@ -68,7 +68,13 @@ class Cluster:
             self.faults.stop()
             # One last collective: no rank leaves (and takes the store with it)
             # while another's watcher may still read it.
-            self.mean(torch.zeros(1, device=self.device)).item()  # .item(): wait for it (NCCL)
+            try:
+                self.mean(torch.zeros(1, device=self.device)).item()  # .item(): wait (NCCL)
+            except Exception as e:  # a rank died after its sweep (rank 0 has written by now)
+                raise SweepError(
+                    f"rank {self.rank}: the other ranks did not finish the run "
+                    f"({describe_exception(e)})"
+                ) from e
             dist.destroy_process_group()
             return
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C reaches every rank (torchrun forwards it)
