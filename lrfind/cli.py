@@ -8,6 +8,7 @@ instant.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -40,10 +41,15 @@ Examples:
   lrfind run --config configs/digits_mlp.toml --end-lr 1
 
   lrfind run model.py:build --json > lr.json
+
+  torchrun --nproc_per_node=4 -m lrfind run model.py:build --device cuda
 """
 
 # click's exception base, found through typer so that this works with typer's
 # vendored click and with the standalone click that older typer versions use.
+# This process's rank when torchrun started it (its other ranks print nothing).
+_RANK = os.environ.get("RANK", "0")
+
 _ClickException: type[Exception] = next(
     c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
 )
@@ -175,6 +181,18 @@ def run(
         bool, typer.Option("--quiet", "-q", help="Print only the suggested LR.")
     ] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+    distributed: Annotated[
+        bool | None,
+        typer.Option(
+            "--distributed/--no-distributed",
+            help="Run as one rank of a torchrun job (DDP). [default: when torchrun started it]",
+            show_default=False,
+        ),
+    ] = None,
+    dist_timeout: Annotated[
+        float | None,
+        typer.Option(help="Seconds a rank waits for the others before failing. [default: 600]"),
+    ] = None,
 ) -> None:
     """Run an LR range test on the model that SPEC's build() returns and suggest an LR."""
     started = time.perf_counter()
@@ -196,12 +214,15 @@ def run(
         "channels_last": True if channels_last else None,
         "out_dir": out_dir,
         "plot": False if no_plot else None,
+        "distributed": distributed,
+        "dist_timeout": dist_timeout,
     }
     try:
         cfg = resolve(spec, cli, arg, config)
         from lrfind.run import execute
 
-        with _progress(err, enabled=not quiet and err.is_terminal) as progress:
+        speaks = _RANK == "0"  # under torchrun, rank 0 prints for every rank
+        with _progress(err, enabled=not quiet and err.is_terminal and speaks) as progress:
             outcome = execute(cfg, progress, started)
     except LrfindError as e:
         _fail(err, e, debug)
@@ -214,6 +235,9 @@ def run(
 def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -> NoReturn:
     result = outcome.result
     s = result.suggestion
+    code = 130 if result.stop_reason == "interrupted" else 0 if s.lr is not None else 1
+    if outcome.rank != 0:  # another rank of a torchrun job: rank 0 prints (the same result)
+        raise typer.Exit(code)
     if json_out:
         sys.stdout.write(json.dumps(outcome.report, indent=2, allow_nan=False) + "\n")
     elif quiet:
@@ -229,6 +253,8 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
                 err.print(f"[yellow]Warning:[/] {escape(warning)}")
             files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
             err.print(f"[dim]Wrote {escape(', '.join(files))}[/]")
+            if outcome.distributed is not None:
+                err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
             stop = f"{result.stop_reason} after {result.steps_run} steps"
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
@@ -239,12 +265,25 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
         )
         why = next(iter(result.warnings), f"stopped: {result.stop_reason}")
         err.print(f"({why}; the report is in {outcome.report_path})", markup=False)
-    if result.stop_reason == "interrupted":
-        raise typer.Exit(130)
-    raise typer.Exit(0 if s.lr is not None else 1)
+    raise typer.Exit(code)
+
+
+def _job(job: dict[str, Any]) -> str:
+    """One line on a torchrun job: ranks, backend, batch sizes."""
+    line = f"{job['world_size']} ranks ({job['backend']})"
+    if job["effective_batch_size"] is not None and job["sharded"]:
+        line += (
+            f"; effective batch {job['effective_batch_size']} = {job['per_rank_batch_size']} "
+            f"per rank x {job['world_size']} ranks x {job['accumulate']} accumulated"
+        )
+    elif not job["sharded"]:
+        line += "; every rank sees the same batches"
+    return line
 
 
 def _fail(err: Console, e: LrfindError, debug: bool) -> NoReturn:
+    if getattr(e, "quiet", _RANK != "0"):  # under torchrun, one rank shows each failure
+        raise typer.Exit(e.exit_code)
     if debug:
         err.print("".join(traceback.format_exception(e)), markup=False)
     problems = e.problems if isinstance(e, ConfigError) else [str(e)]

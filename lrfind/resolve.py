@@ -8,6 +8,8 @@ Like config.py, this module never imports torch or numpy.
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -41,6 +43,9 @@ _SWEEP_KEYS: dict[str, tuple[type, ...]] = {
 _OUTPUT_KEYS: dict[str, tuple[type, ...]] = {"out_dir": (str,), "plot": (bool,)}
 _TABLES = ("sweep", "optimizer", "build", "output")
 DEFAULT_OUT_DIR = "lrfind-out"
+# What torchrun sets in every process it starts (lrfind.distributed reads them).
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+DEFAULT_DIST_TIMEOUT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,10 @@ class RunConfig:
     out_dir: Path
     plot: bool
     config_file: str | None = None
+    #: Run as one rank of a torchrun job (lrfind.distributed).
+    distributed: bool = False
+    #: Seconds a collective may wait for the other ranks before the run fails.
+    dist_timeout: float = DEFAULT_DIST_TIMEOUT_S
 
     def to_dict(self) -> dict[str, Any]:
         """Every effective setting, for the report."""
@@ -198,6 +207,7 @@ def resolve(
         )
     build_kwargs = {**file_values.get("build_kwargs", {}), **parse_build_args(build_args)}
     plot = merged.get("plot")
+    distributed, dist_timeout = _distributed(given.get("distributed"), given.get("dist_timeout"))
     return RunConfig(
         spec=spec,
         build_kwargs=build_kwargs,
@@ -205,7 +215,25 @@ def resolve(
         out_dir=Path(merged.get("out_dir") or DEFAULT_OUT_DIR),
         plot=True if plot is None else bool(plot),
         config_file=config_file,
+        distributed=distributed,
+        dist_timeout=dist_timeout,
     )
+
+
+def _distributed(flag: bool | None, timeout: float | None) -> tuple[bool, float]:
+    """Whether to run as a torchrun rank (None: when torchrun's environment is set)."""
+    launched = all(name in os.environ for name in TORCHRUN_ENV)
+    if flag and not launched:
+        missing = ", ".join(n for n in TORCHRUN_ENV if n not in os.environ)
+        raise UsageError(
+            f"--distributed, but {missing} not set: launch with "
+            "'torchrun --nproc_per_node=N -m lrfind run ...'"
+        )
+    if timeout is None:
+        timeout = DEFAULT_DIST_TIMEOUT_S
+    elif not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"--dist-timeout {timeout!r}: must be a number of seconds > 0")
+    return (launched if flag is None else flag), float(timeout)
 
 
 class _Values:

@@ -18,6 +18,7 @@ from lrfind.resolve import RunConfig
 from lrfind.spec import check_spec
 
 if TYPE_CHECKING:  # these import torch; a run imports them once its settings are checked
+    from lrfind.distributed import Cluster
     from lrfind.result import SweepResult
     from lrfind.sweep import Progress
 
@@ -33,6 +34,10 @@ class RunOutcome:
     report: dict[str, Any]
     report_path: Path
     plot_path: Path | None
+    #: This process's rank under torchrun (only rank 0 prints); 0 otherwise.
+    rank: int = 0
+    #: The torchrun job (world size, backend, batch sizes); None for one process.
+    distributed: dict[str, Any] | None = None
 
 
 def execute(
@@ -42,9 +47,23 @@ def execute(
 
     When the sweep fails part-way, the partial report and plot are still
     written before the error is raised again (`error.outcome` holds them).
+    Under torchrun (cfg.distributed) every rank runs this; only rank 0 writes.
     """
     started = time.perf_counter() if started is None else started
-    prepare_out_dir(cfg.out_dir)
+    if not cfg.distributed:
+        return _execute(cfg, progress, started, None)
+    from lrfind.distributed import join
+
+    with join(cfg.sweep.device, cfg.dist_timeout) as cluster:  # one rank fails: all stop
+        return _execute(cfg, progress, started, cluster)
+
+
+def _execute(
+    cfg: RunConfig, progress: Progress | None, started: float, cluster: Cluster | None
+) -> RunOutcome:
+    rank = 0 if cluster is None else cluster.rank
+    if rank == 0:
+        prepare_out_dir(cfg.out_dir)
     check_spec(cfg.spec)  # a mistyped SPEC is reported before torch loads
     from lrfind.api import find_lr
     from lrfind.device import describe, resolve_device
@@ -52,7 +71,7 @@ def execute(
     from lrfind.spec import call_build, load_function
     from lrfind.task import task_from_build
 
-    device = resolve_device(cfg.sweep.device)
+    device = resolve_device(cfg.sweep.device) if cluster is None else cluster.device
     _seed_process(cfg.sweep.seed)  # so that build()'s weight init is reproducible too
     build_start = time.perf_counter()
     func, label = load_function(cfg.spec)
@@ -60,14 +79,21 @@ def execute(
     build_s = time.perf_counter() - build_start
     error: LrfindError | None = None
     try:
-        result = find_lr(task, config=cfg.sweep, progress=progress)
+        if cluster is None:
+            result = find_lr(task, config=cfg.sweep, progress=progress)
+        else:
+            result = cluster.find_lr(task, cfg.sweep, progress)
     except LrfindError as e:
         history = getattr(e, "history", None)
         if history is None:
             raise
         error = e
         result = analyse(history, cfg.sweep, device=describe(device))
-    outcome = _write(cfg, result, time.perf_counter() - started, build_s, error)
+    if rank != 0:  # rank 0 writes and prints for every rank
+        if error is not None:
+            raise error
+        return RunOutcome(result, {}, cfg.out_dir / REPORT_NAME, None, rank=rank)
+    outcome = _write(cfg, result, time.perf_counter() - started, build_s, error, cluster)
     if error is not None:
         error.outcome = outcome  # type: ignore[attr-defined]
         raise error
@@ -91,7 +117,12 @@ def prepare_out_dir(out_dir: Path) -> None:
 
 
 def _write(
-    cfg: RunConfig, result: SweepResult, total_s: float, build_s: float, error: LrfindError | None
+    cfg: RunConfig,
+    result: SweepResult,
+    total_s: float,
+    build_s: float,
+    error: LrfindError | None,
+    cluster: Cluster | None = None,
 ) -> RunOutcome:
     from lrfind.report import report_dict, write_report
 
@@ -102,6 +133,8 @@ def _write(
         build_s=build_s,
         error=None if error is None else str(error),
     )
+    distributed = None if cluster is None else cluster.summary()
+    report["distributed"] = distributed  # null for one process
     try:
         report_path = write_report(report, cfg.out_dir / REPORT_NAME)
         plot_path = None
@@ -114,7 +147,7 @@ def _write(
             f"cannot write to {cfg.out_dir} ({e.strerror or e}): free some space or pass "
             "another --out-dir"
         ) from e
-    return RunOutcome(result, report, report_path, plot_path)
+    return RunOutcome(result, report, report_path, plot_path, distributed=distributed)
 
 
 def _seed_process(seed: int) -> None:

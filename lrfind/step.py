@@ -7,7 +7,7 @@ training step plus nothing that waits for the device.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -34,10 +34,18 @@ class Stepper:
         batch: the last batch taken, for error messages.
     """
 
-    def __init__(self, task: Task, config: SweepConfig, device: torch.device) -> None:
+    def __init__(
+        self,
+        task: Task,
+        config: SweepConfig,
+        device: torch.device,
+        wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    ) -> None:
         model, self.optimizer = prepare(task, config, device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
+        if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
+            model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
         self.compute = _under_autocast(step_loss(task), device, config.amp)
         self.device = device

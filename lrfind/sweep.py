@@ -28,6 +28,7 @@ SYNC_EVERY = 10
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 Progress = Callable[[int, int], None]
+Reduce = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -65,9 +66,16 @@ class _Recorder:
     `sync_every` at a time, in one host sync.
     """
 
-    def __init__(self, config: SweepConfig, schedule: list[float], sync_every: int) -> None:
+    def __init__(
+        self, config: SweepConfig, schedule: list[float], sync_every: int, reduce: Reduce | None
+    ) -> None:
         self.schedule = schedule
         self.sync_every = sync_every
+        # Under torchrun, what is recorded is the mean over ranks (lrfind.distributed):
+        # read through the queue, so that every rank takes the same stop decision
+        # and the one-point path below stays as lean as it is.
+        self.reduce = reduce
+        self.immediate = sync_every == 1 and reduce is None
         self.ema = Ema(config.smoothing)
         self.rule = DivergenceRule(config.diverge_threshold, grace_steps(config.steps))
         self.lrs: list[float] = []
@@ -82,7 +90,7 @@ class _Recorder:
 
     def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> str | None:
         """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
-        if self.sync_every == 1:  # nothing to wait for: no queue, one point at a time
+        if self.immediate:  # nothing to wait for: no queue, one point at a time
             if skipped is not None and skipped.item():
                 self.skipped += 1
                 return None
@@ -96,7 +104,10 @@ class _Recorder:
             return self.stop
         steps, losses, flags = zip(*self.pending, strict=True)
         self.pending.clear()
-        values = torch.stack(losses).float().tolist()
+        values = torch.stack(losses).float()
+        if self.reduce is not None:
+            values = self.reduce(values)
+        values = values.tolist()
         skipped = [False] * len(values) if flags[0] is None else torch.stack(flags).tolist()
         for i, (step, value, skip) in enumerate(zip(steps, values, skipped, strict=True)):
             if skip:
@@ -129,6 +140,8 @@ def run_sweep(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     sync_every: int | None = None,
+    reduce: Reduce | None = None,
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
 ) -> History:
     """Run the range test on a deep copy of `task.model` and return its history.
 
@@ -136,17 +149,19 @@ def run_sweep(
     (default: 1 on the CPU, SYNC_EVERY on an accelerator). Raises SpecError
     for a build that cannot work (bad batches or loss) and SweepError when the
     user's code fails mid-sweep; both carry the partial history as `.history`.
+    Under torchrun, `reduce` averages losses over the ranks and `wrap` puts the
+    copy in DistributedDataParallel (see lrfind.distributed).
     """
     start = time.perf_counter()
     schedule = lr_schedule(config.start_lr, config.end_lr, config.steps, config.mode)
     if sync_every is None:
         sync_every = 1 if device.type == "cpu" else SYNC_EVERY
-    rec = _Recorder(config, schedule, sync_every)
+    rec = _Recorder(config, schedule, sync_every, reduce)
     total = len(schedule)
     step, lr = 0, schedule[0]
     warning = resident_warning(task.model, device)
     rec.warnings = () if warning is None else (warning,)
-    stepper = Stepper(task, config, device)
+    stepper = Stepper(task, config, device, wrap)
     rec.pinned = stepper.pinned
     batches = cycle(stepper.train_loader)
     try:
@@ -176,6 +191,7 @@ def run_sweep(
         else:
             rec.flush()  # the last, partial chunk
     except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+        rec.reduce = None  # no collective on the way out: the peers may be gone
         rec.flush()
         return _finish(rec, "interrupted", start)
     except LrfindError as e:
@@ -223,6 +239,7 @@ def _dtypes(batch: Any) -> set[torch.dtype]:
 
 def _with_history(error: LrfindError, rec: _Recorder) -> LrfindError:
     """Attach what was recorded before the failure, so nothing is lost."""
+    rec.reduce = None  # no collective after a failure: the peers may be gone
     try:
         rec.flush()
     except Exception:  # the device may be unusable after the failure

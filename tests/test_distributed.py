@@ -1,0 +1,351 @@
+"""lrfind under torchrun: sharding, the mean loss, one report, and failures that end every rank.
+
+The end-to-end tests start real processes (gloo on the CPU): under
+`python -m torch.distributed.run --standalone` (a free port of its own), or
+as two bare processes with torchrun's environment, where each exit code and
+time can be read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, TensorDataset
+from typer.testing import CliRunner
+
+from lrfind.cli import app
+from lrfind.config import SweepConfig
+from lrfind.errors import UsageError
+from lrfind.shard import shard_loader, shard_task
+from lrfind.sweep import run_sweep
+from lrfind.task import Task
+
+from .conftest import ASSETS
+
+RANKS = ASSETS / "ranks.py"
+runner = CliRunner()
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def _dataset(n: int = 10) -> TensorDataset:
+    return TensorDataset(torch.arange(float(n)).unsqueeze(1), torch.zeros(n, 1))
+
+
+def _indices(loader: object) -> list[int]:
+    return [int(v) for x, _ in loader for v in x.flatten()]  # type: ignore[attr-defined]
+
+
+# Sharding --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_plain_loader_is_split_between_the_ranks(shuffle: bool) -> None:
+    loader = DataLoader(_dataset(), batch_size=2, shuffle=shuffle)
+    parts = [shard_loader(loader, rank, 2, seed=0) for rank in (0, 1)]
+    seen = [_indices(p) for p in parts]
+    assert sorted(seen[0] + seen[1]) == list(range(10))
+    assert all(len(s) == 5 for s in seen)
+    assert parts[0].batch_size == 2  # type: ignore[union-attr]
+    if not shuffle:
+        assert seen == [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9]]
+
+
+def test_a_shuffled_split_reshuffles_on_every_pass() -> None:
+    loader = DataLoader(_dataset(40), batch_size=4, shuffle=True)
+    parts = [shard_loader(loader, rank, 2, seed=0) for rank in (0, 1)]
+    first, second = ([_indices(p) for p in parts] for _ in range(2))
+    assert sorted(first[0] + first[1]) == sorted(second[0] + second[1]) == list(range(40))
+    assert first != second
+
+
+def test_a_loader_split_by_build_is_kept_and_others_cannot_be_split() -> None:
+    data = _dataset()
+    own = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, 0))
+    assert shard_loader(own, 0, 2, seed=0) is own
+
+    class Stream(IterableDataset):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter([(torch.zeros(1), torch.zeros(1))])
+
+    for loader in ([(torch.zeros(1), torch.zeros(1))], DataLoader(Stream(), batch_size=None)):
+        assert shard_loader(loader, 0, 2, seed=0) is None
+
+
+def test_shard_task_warns_when_every_rank_sees_the_same_batches() -> None:
+    batches = [(torch.zeros(2, 4), torch.zeros(2, 1))]
+    task = Task(torch.nn.Linear(4, 1), batches, torch.nn.MSELoss())
+    same, notes = shard_task(task, 0, 2, seed=0)
+    assert same.train_loader is batches
+    assert len(notes) == 1 and "every rank sees the same batches" in notes[0]
+    assert "DistributedSampler" in notes[0]
+    assert shard_task(task, 0, 1, seed=0) == (task, ())  # one rank: nothing to split
+
+
+def test_the_effective_batch_counts_every_rank_only_when_split() -> None:
+    from lrfind.distributed import batch_sizes
+
+    loader = DataLoader(_dataset(), batch_size=5)
+    assert batch_sizes(loader, 4, 2, sharded=True)["effective_batch_size"] == 40
+    assert batch_sizes(loader, 4, 2, sharded=False)["effective_batch_size"] == 10
+    assert batch_sizes([1, 2], 4, 1, sharded=False)["effective_batch_size"] is None
+
+
+# The mean loss: what the stop rule reads --------------------------------
+
+
+def _tiny_task() -> Task:
+    from tiny import build
+
+    return Task(*build())
+
+
+@pytest.mark.parametrize("sync_every", [1, 10])
+def test_the_recorded_loss_is_what_reduce_returns(sync_every: int) -> None:
+    """Under DDP `reduce` is the all-reduce mean; here it doubles, and the history shows it."""
+    config = SweepConfig(steps=25, end_lr=1.0, device="cpu")
+    cpu = torch.device("cpu")
+    torch.manual_seed(0)
+    plain = run_sweep(_tiny_task(), config, cpu, sync_every=sync_every)
+    calls: list[int] = []
+
+    def double(values: torch.Tensor) -> torch.Tensor:
+        calls.append(len(values))
+        return values * 2
+
+    torch.manual_seed(0)
+    doubled = run_sweep(_tiny_task(), config, cpu, sync_every=sync_every, reduce=double)
+    # One reduce per read: every step on the CPU path, once per chunk on an accelerator's.
+    assert sum(calls) >= doubled.steps_run
+    assert len(calls) == -(-sum(calls) // sync_every)
+    n = min(plain.steps_run, doubled.steps_run)
+    assert doubled.losses[:n] == pytest.approx([2 * v for v in plain.losses[:n]])
+
+
+# Settings --------------------------------------------------------------
+
+
+def test_distributed_without_torchrun_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in TORCHRUN_ENV:
+        monkeypatch.delenv(name, raising=False)
+    result = runner.invoke(
+        app, ["run", f"{RANKS}:build", "--distributed", "--out-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 2
+    assert "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT not set" in result.output
+    assert "torchrun --nproc_per_node=N -m lrfind run" in result.output
+
+
+def test_dist_timeout_must_be_positive(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", f"{RANKS}:build", "--dist-timeout", "0"])
+    assert result.exit_code == 2
+    assert "--dist-timeout 0.0: must be a number of seconds > 0" in result.output
+
+
+def test_only_rank_0_prints_errors_that_every_rank_meets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lrfind.cli._RANK", "1")
+    result = runner.invoke(app, ["run", f"{ASSETS}/nowhere.py:build", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output == ""
+
+
+@pytest.mark.parametrize("name", ["cuda:1", "mps"])
+def test_a_rank_takes_its_local_device(name: str) -> None:
+    from lrfind.distributed import rank_device
+
+    assert rank_device("cpu", 3) == torch.device("cpu")
+    if not torch.cuda.is_available():
+        assert rank_device("auto", 1) == torch.device("cpu")
+    with pytest.raises(UsageError, match="each rank takes cuda:LOCAL_RANK"):
+        rank_device(name, 0)
+
+
+def _one_rank_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str) -> dict:
+    """A torchrun job of one rank, in this process; its report."""
+    env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**env, "MASTER_PORT": str(_free_port())}.items():
+        monkeypatch.setenv(name, value)
+    args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "1"]
+    result = runner.invoke(app, [*args, "--no-plot", "--out-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
+    return json.loads(result.stdout)
+
+
+def test_one_rank_job_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DDP, the mean loss and the report's block, on the CPU (gloo)."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cpu")
+    assert report["distributed"] == {
+        "world_size": 1,
+        "backend": "gloo",
+        "timeout_s": 600.0,
+        "sharded": True,
+        "per_rank_batch_size": 16,
+        "accumulate": 1,
+        "effective_batch_size": 16,
+    }
+    assert report["steps_run"] == 20
+
+
+@pytest.mark.gpu
+def test_one_rank_job_on_cuda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NCCL, cuda:LOCAL_RANK, losses read (and all-reduced) in chunks."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cuda")
+    assert report["distributed"]["backend"] == "nccl"
+    assert report["environment"]["device"].startswith("cuda:0")
+    assert report["steps_run"] + report["overshoot_steps"] <= 20
+
+
+# Real processes --------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
+    return {**env, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ASSETS)}
+
+
+def _torchrun(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], float]:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    start = time.monotonic()
+    done = subprocess.run(
+        [*cmd, "-m", "lrfind", "run", *args],
+        cwd=cwd,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    return done, time.monotonic() - start
+
+
+def _bare(args: list[str], cwd: Path) -> list[tuple[int, str, float]]:
+    """Two ranks as plain processes (rank 0 hosts the store): (exit code, stderr, seconds) each."""
+    port, start = str(_free_port()), time.monotonic()
+    procs = []
+    for rank in (0, 1):
+        env = {**_env(), "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": "2"}
+        env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "lrfind", "run", *args],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    out = []
+    for p in procs:
+        _, err = p.communicate(timeout=180)
+        out.append((p.returncode, err, time.monotonic() - start))
+    return out
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_one_report_same_stop(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "digits=true", "--arg", f"log_dir='{tmp_path}'"]
+    args += ["--device", "cpu", "--steps", "60", "--out-dir", "out"]
+    done, _ = _torchrun(args, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["lr_finder.png", "report.json"]
+    assert done.stdout.count("Suggested learning rate:") == 1  # rank 0 only
+    assert done.stderr.count("Wrote ") == 1
+    assert "2 ranks (gloo); effective batch 128 = 64 per rank x 2 ranks x 1" in done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["suggested_lr"] is not None
+    assert report["distributed"]["world_size"] == 2
+    assert report["distributed"]["effective_batch_size"] == 128
+    # Each rank counted its own loss calls: both stopped at the step the report gives.
+    steps = [int((tmp_path / f"rank-{r}.txt").read_text()) for r in (0, 1)]
+    assert steps == [report["steps_run"]] * 2
+
+
+@pytest.mark.slow
+def test_torchrun_one_rank_raises_all_stop_with_its_message(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "fail_rank=1", "--arg", "fail_step=5"]
+    args += ["--arg", f"log_dir='{tmp_path}'", "--device", "cpu", "--steps", "40"]
+    done, seconds = _torchrun([*args, "--out-dir", "out"], tmp_path)
+    stopped = time.time() - float((tmp_path / "fault-time.txt").read_text())
+    print(
+        f"torchrun: exit {done.returncode} after {seconds:.1f} s, {stopped:.1f} s after the fault"
+    )
+    assert done.returncode != 0
+    assert seconds < 60
+    message = "Error: rank 1: step 5/40 (lr 6.61e-07) failed: RuntimeError: bad batch on rank 1"
+    assert done.stderr.count(message) == 1, done.stderr
+
+
+@pytest.mark.slow
+def test_rank_0_raises_both_processes_exit_nonzero(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "fail_rank=0", "--arg", "fail_step=3"]
+    ranks = _bare([*args, "--device", "cpu", "--steps", "40", "--out-dir", "out"], tmp_path)
+    print("bare ranks:", [(code, f"{s:.1f} s") for code, _, s in ranks])
+    assert [code for code, _, _ in ranks] == [1, 1]
+    assert all(seconds < 60 for _, _, seconds in ranks)
+    assert "Error: rank 0: step 3/40" in ranks[0][1]
+    assert "bad batch on rank 0" in ranks[0][1]
+    assert "the partial report is in out/report.json" in ranks[0][1]
+    assert ranks[1][1] == ""  # rank 0 spoke for the job
+
+
+@pytest.mark.slow
+def test_build_fails_on_one_rank(tmp_path: Path) -> None:
+    ranks = _bare([f"{RANKS}:build_fails", "--device", "cpu", "--out-dir", "out"], tmp_path)
+    assert [code for code, _, _ in ranks] == [2, 2]  # the failing rank's exit code, everywhere
+    assert "Error: rank 1: build_fails() in" in ranks[0][1]
+    assert "FileNotFoundError: no dataset on rank 1" in ranks[0][1]
+    assert ranks[1][1] == ""
+
+
+@pytest.mark.slow
+def test_a_hung_rank_ends_at_the_collective_timeout(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "fail_rank=1", "--arg", "fail_step=3", "--arg", "hang=true"]
+    ranks = _bare([*args, "--device", "cpu", "--dist-timeout", "3", "--out-dir", "out"], tmp_path)
+    assert [code for code, _, _ in ranks] == [1, 1]
+    assert all(seconds < 60 for _, _, seconds in ranks)
+    assert "Error: rank 0: step 3/100" in ranks[0][1]
+    assert "no answer from the other ranks within --dist-timeout 3 s" in ranks[0][1]
+
+
+def test_a_model_wrapped_already_is_refused() -> None:
+    from lrfind.distributed import _check_unwrapped
+    from lrfind.errors import SpecError
+
+    class FSDPLinear(torch.nn.Linear):  # the class name FSDP2's fully_shard gives a Linear
+        pass
+
+    with pytest.raises(SpecError, match="return the plain module"):
+        _check_unwrapped(FSDPLinear(1, 1))
+    _check_unwrapped(torch.nn.Linear(1, 1))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA devices")
+def test_torchrun_two_gpus(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--arg", "digits=true", "--arg", f"log_dir='{tmp_path}'"]
+    done, _ = _torchrun([*args, "--device", "cuda", "--steps", "60", "--out-dir", "out"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["distributed"]["backend"] == "nccl"
+    assert report["suggested_lr"] is not None
+    # On a GPU, losses are read every 10 steps: both ranks ran the same steps, overshoot included.
+    steps = [int((tmp_path / f"rank-{r}.txt").read_text()) for r in (0, 1)]
+    assert steps == [report["steps_run"] + report["overshoot_steps"]] * 2
