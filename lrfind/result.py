@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lrfind.config import SweepConfig
+from lrfind.history import History
 from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
-from lrfind.sweep import History
 
 
 @dataclass(frozen=True)
