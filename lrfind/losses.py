@@ -54,7 +54,7 @@ def load_losses(path: str | Path) -> LossLog:
         is_json = stripped.startswith(("[", "{"))
         log = _from_json(json.loads(text)) if is_json else _from_csv(text)
     except (ValueError, TypeError, KeyError) as e:
-        detail = str(e).strip("'\"") if isinstance(e, KeyError | ValueError) else ""
+        detail = str(e).strip("'\"")
         raise UsageError(f"{path}: {detail + '; ' if detail else ''}{EXPECTED}") from None
     if not log.train:
         raise UsageError(f"{path}: no losses in it; {EXPECTED}")
