@@ -110,6 +110,9 @@ def diagnose(
     diverge_rise: Annotated[
         float, typer.Option(help="Diverging: last window this much above the best loss before it.")
     ] = 0.5,
+    spike: Annotated[
+        float, typer.Option(help="Diverging: a loss this many times the highest after it.")
+    ] = 10.0,
     stuck_drop: Annotated[
         float, typer.Option(help="Stuck: the loss fell by less than this fraction.")
     ] = 0.05,
@@ -132,7 +135,7 @@ def diagnose(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         log = load_losses(losses)
-        t = Thresholds(window, diverge_rise, stuck_drop, oscillation, overfit_rise)
+        t = Thresholds(window, diverge_rise, spike, stuck_drop, oscillation, overfit_rise)
         d = classify(log, t)
     except LrfindError as e:
         fail(err, e)

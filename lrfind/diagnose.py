@@ -1,7 +1,8 @@
 """What a training run's loss curves say about its learning rate.
 
-Five classes, checked in this order (the first that fires wins): diverging,
-stuck, oscillating, overfitting, healthy. Every check is a plain number
+Five classes, checked in this order (the first check that fires wins):
+diverging (a NaN, a rise at the end, or a spike far above everything after
+it), stuck, oscillating, overfitting, healthy. Every check is a plain number
 compared with a named threshold, so the verdict can be explained and tuned.
 Losses are assumed positive (cross-entropy, MSE): the checks are relative.
 Plain Python, no numpy or torch.
@@ -41,6 +42,9 @@ class Thresholds:
     window: float = 0.2
     #: Diverging: the last window's mean train loss is this much above the best before it.
     diverge_rise: float = 0.5
+    #: Diverging: a loss this many times the highest loss after it (a blow-up, then a
+    #: collapse to some level: often a dead network at chance loss).
+    spike: float = 10.0
     #: Stuck: the mean train loss fell by less than this fraction from first to last window.
     stuck_drop: float = 0.05
     #: Oscillating: in the second half, the loss zig-zags by more than this fraction of its level.
@@ -54,6 +58,8 @@ class Check:
     """One measured number, its threshold, whether it fired and what it means."""
 
     name: str
+    #: The class this check is evidence for.
+    kind: str
     value: float | None
     threshold: float
     fired: bool
@@ -79,7 +85,7 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
     t = t or Thresholds()
     if not 0 < t.window <= 0.5:
         raise UsageError(f"--window {t.window}: must be in (0, 0.5]")
-    for name in ("diverge_rise", "stuck_drop", "oscillation", "overfit_rise"):
+    for name in ("diverge_rise", "spike", "stuck_drop", "oscillation", "overfit_rise"):
         value = getattr(t, name)
         if not (math.isfinite(value) and value >= 0):
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be a number >= 0")
@@ -87,8 +93,14 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
         raise UsageError(
             f"the log has {len(log.train)} train losses: diagnose needs at least {MIN_POINTS}"
         )
-    checks = [_diverging(log, t), _stuck(log, t), _oscillating(log, t), _overfitting(log, t)]
-    kind = next((c.name for c in checks if c.fired), "healthy")
+    checks = [
+        _diverging(log, t),
+        _spike(log, t),
+        _stuck(log, t),
+        _oscillating(log, t),
+        _overfitting(log, t),
+    ]
+    kind = next((c.kind for c in checks if c.fired), "healthy")
     return Diagnosis(kind, ADVICE[kind], checks)
 
 
@@ -105,7 +117,7 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
     bad = next((i for i, v in enumerate(train) if not math.isfinite(v)), None)
     if bad is not None:
         text = f"train loss is {train[bad]} at {log.x_label} {x[bad]:g}"
-        return Check("diverging", math.inf, t.diverge_rise, True, text)
+        return Check("diverging", "diverging", math.inf, t.diverge_rise, True, text)
     n, w = len(train), _w(len(train), t)
     # Windows of w points, not single points: a noisy curve's lowest dip is no baseline.
     means = [_mean(train[j : j + w]) for j in range(n - 2 * w + 1)]
@@ -116,7 +128,20 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
         f"last {w} points average {tail:.4g}, {rise:+.0%} vs the best {w} before them "
         f"({best:.4g} from {log.x_label} {x[best_j]:g})"
     )
-    return Check("diverging", rise, t.diverge_rise, rise > t.diverge_rise, text)
+    return Check("diverging", "diverging", rise, t.diverge_rise, rise > t.diverge_rise, text)
+
+
+def _spike(log: LossLog, t: Thresholds) -> Check:
+    train = log.train
+    later = [0.0] * len(train)  # later[i]: the highest loss after point i
+    for i in range(len(train) - 2, -1, -1):
+        later[i] = max(train[i + 1], later[i + 1]) if i + 2 < len(train) else train[i + 1]
+    ratio, i = max((train[i] / later[i], i) for i in range(len(train) - 1) if later[i] > 0)
+    text = (
+        f"train loss {train[i]:.4g} at {log.x_label} {log.x[i]:g} is {ratio:.4g}x "
+        f"the highest loss after it ({later[i]:.4g})"
+    )
+    return Check("spike", "diverging", ratio, t.spike, ratio > t.spike, text)
 
 
 def _stuck(log: LossLog, t: Thresholds) -> Check:
@@ -125,7 +150,7 @@ def _stuck(log: LossLog, t: Thresholds) -> Check:
     drop = (head - tail) / abs(head) if head else 0.0
     text = f"mean train loss {head:.4g} over the first {w} points, {tail:.4g} over the last {w}"
     change = f"fell {drop:.1%}" if drop >= 0 else f"rose {-drop:.1%}"
-    return Check("stuck", drop, t.stuck_drop, drop < t.stuck_drop, f"{text}: {change}")
+    return Check("stuck", "stuck", drop, t.stuck_drop, drop < t.stuck_drop, f"{text}: {change}")
 
 
 def _oscillating(log: LossLog, t: Thresholds) -> Check:
@@ -135,13 +160,20 @@ def _oscillating(log: LossLog, t: Thresholds) -> Check:
     level = _mean([abs(v) for v in half])
     amp = math.sqrt(_mean([s * s for s in swings])) / level if level else 0.0
     text = f"second half: the train loss zig-zags by +-{amp:.1%} of its level ({level:.4g})"
-    return Check("oscillating", amp, t.oscillation, amp > t.oscillation, text)
+    return Check("oscillating", "oscillating", amp, t.oscillation, amp > t.oscillation, text)
 
 
 def _overfitting(log: LossLog, t: Thresholds) -> Check:
     points = [(i, v) for i, v in enumerate(log.val or []) if math.isfinite(v)]
     if len(points) < 3:
-        return Check("overfitting", None, t.overfit_rise, False, "no validation loss to compare")
+        return Check(
+            "overfitting",
+            "overfitting",
+            None,
+            t.overfit_rise,
+            False,
+            "no validation loss to compare",
+        )
     w = _w(len(points), t)
     i_min, v_min = min(points[:-w], key=lambda p: p[1])
     tail = _mean([v for _, v in points[-w:]])
@@ -152,4 +184,6 @@ def _overfitting(log: LossLog, t: Thresholds) -> Check:
         f"val loss ends at {tail:.4g}, {rise:+.0%} vs its minimum {v_min:.4g} "
         f"at {log.x_label} {log.x[i_min]:g}; train loss {train_then:.4g} -> {train_end:.4g}"
     )
-    return Check("overfitting", rise, t.overfit_rise, falling and rise > t.overfit_rise, text)
+    return Check(
+        "overfitting", "overfitting", rise, t.overfit_rise, falling and rise > t.overfit_rise, text
+    )

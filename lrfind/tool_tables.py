@@ -67,7 +67,7 @@ def diagnosis_table(d: Diagnosis) -> Table:
         value = "n/a" if c.value is None else f"{c.value:.3g}"
         compare = "<" if c.name == "stuck" else ">"
         mark = "◀ fired" if c.fired else ""
-        style = "bold red" if c.fired and c.name == d.kind else None
+        style = "bold red" if c.fired and c.kind == d.kind else None
         table.add_row(c.name, value, f"{compare} {c.threshold:g}", mark, c.evidence, style=style)
     return table
 

@@ -53,7 +53,8 @@ def test_nan_is_diverging_and_says_where() -> None:
 def test_diverging_wins_over_oscillating() -> None:
     zigzag_up = [1.0 + 0.1 * i + 0.5 * (-1) ** i for i in range(20)]
     d = diagnose(_log(zigzag_up))
-    assert d.kind == "diverging" and all(c.fired for c in d.checks[:3])
+    assert d.kind == "diverging"
+    assert [c.name for c in d.checks if c.fired] == ["diverging", "stuck", "oscillating"]
 
 
 # Borderlines: the same curve on either side of each threshold (strict comparisons).
@@ -67,9 +68,27 @@ def test_diverging_borderline() -> None:
     assert diagnose(curve(1.5)).checks[0].value == pytest.approx(0.5)
 
 
+def test_a_spike_then_a_plateau_is_diverging_not_stuck() -> None:
+    # A real run at LR 3 on the digits MLP: the first epoch blew up, then the
+    # network sat at chance loss (ln 10): "stuck", unless the spike is seen.
+    log = _log([10593.5, 3.5, 2.85, 2.64, 2.63, 2.61, 2.61, 2.44, 2.44, 2.49])
+    d = diagnose(log)
+    assert d.kind == "diverging" and d.checks[1].fired and d.checks[1].kind == "diverging"
+    assert d.checks[1].evidence == (
+        "train loss 1.059e+04 at epoch 1 is 3027x the highest loss after it (3.5)"
+    )
+
+
+def test_spike_borderline() -> None:
+    log = _log([3.0, 2.0, 20.0, 1.9, 1.8, 2.0, 1.7, 1.2, 1.0, 0.9])  # 20 / 2 = 10x
+    assert diagnose(log).checks[1].value == pytest.approx(10.0)
+    assert diagnose(log, Thresholds(spike=9.9)).kind == "diverging"
+    assert diagnose(log, Thresholds(spike=10.1)).kind == "healthy"
+
+
 def test_stuck_borderline() -> None:
     log = _log([1.0, 1.0, 0.99, 0.98, 0.97, 0.97, 0.97, 0.97, 0.96, 0.96])
-    drop = diagnose(log).checks[1].value
+    drop = diagnose(log).checks[2].value
     assert drop == pytest.approx(0.04)
     assert diagnose(log, Thresholds(stuck_drop=0.041)).kind == "stuck"
     assert diagnose(log, Thresholds(stuck_drop=0.039)).kind == "healthy"
@@ -77,7 +96,7 @@ def test_stuck_borderline() -> None:
 
 def test_oscillation_borderline_is_the_zigzag_amplitude() -> None:
     log = _log([2.0 - 0.04 * i + 0.05 * (-1) ** i for i in range(20)])
-    amp = diagnose(log).checks[2].value
+    amp = diagnose(log).checks[3].value
     second_half = log.train[9:]
     assert amp == pytest.approx(0.05 / (sum(second_half) / len(second_half)))
     assert diagnose(log, Thresholds(oscillation=amp * 0.99)).kind == "oscillating"
@@ -87,7 +106,7 @@ def test_oscillation_borderline_is_the_zigzag_amplitude() -> None:
 def test_overfitting_borderline_and_needs_a_falling_train_loss() -> None:
     train = [1.0 - 0.05 * i for i in range(10)]
     val = [1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.66, 0.66]  # +10% at the end
-    assert diagnose(_log(train, val)).checks[3].value == pytest.approx(0.1)
+    assert diagnose(_log(train, val)).checks[4].value == pytest.approx(0.1)
     assert diagnose(_log(train, val), Thresholds(overfit_rise=0.09)).kind == "overfitting"
     assert diagnose(_log(train, val), Thresholds(overfit_rise=0.11)).kind == "healthy"
     # The train loss stopped falling when the val loss did: not overfitting.
