@@ -39,7 +39,7 @@ def schedule(
     lr: Annotated[float | None, _opt("Base / peak LR (or take it from --from-report).")] = None,
     steps: Annotated[int, typer.Option(help="Steps to simulate.")] = 100,
     from_report: Annotated[
-        str | None, _opt("Take --lr from a sweep's report.json (suggested_lr).")
+        str | None, _opt("Take --lr from a sweep's report.json (suggested_lr, 3 digits).")
     ] = None,
     log_y: Annotated[bool, typer.Option("--log-y", help="Log-scale LR axis.")] = False,
     overlay: Annotated[
@@ -150,7 +150,8 @@ def _schedule_lr(lr: float | None, from_report: str | None) -> float:
             f"{from_report}: the sweep suggested no LR (stop: {report['stop_reason']}); "
             "give --lr instead"
         )
-    return float(report["suggested_lr"])
+    # 3 significant digits, as `lrfind run` prints it: the suggestion is not that precise.
+    return float(f"{report['suggested_lr']:.3g}")
 
 
 def _ints(text: str | None) -> tuple[int, ...] | None:

@@ -42,8 +42,8 @@ class Thresholds:
     window: float = 0.2
     #: Diverging: the last window's mean train loss is this much above the best before it.
     diverge_rise: float = 0.5
-    #: Diverging: a loss this many times the highest loss after it (a blow-up, then a
-    #: collapse to some level: often a dead network at chance loss).
+    #: Diverging: a loss (at or above the first one) this many times the highest loss
+    #: after it: a blow-up, then a collapse to some level, often a dead network at chance.
     spike: float = 10.0
     #: Stuck: the mean train loss fell by less than this fraction from first to last window.
     stuck_drop: float = 0.05
@@ -136,7 +136,12 @@ def _spike(log: LossLog, t: Thresholds) -> Check:
     later = [0.0] * len(train)  # later[i]: the highest loss after point i
     for i in range(len(train) - 2, -1, -1):
         later[i] = max(train[i + 1], later[i + 1]) if i + 2 < len(train) else train[i + 1]
-    ratio, i = max((train[i] / later[i], i) for i in range(len(train) - 1) if later[i] > 0)
+    # Only losses at or above the first count: near 0, late noise has large ratios too.
+    spikes = [(train[i] / later[i], i) for i in range(len(train) - 1) if train[i] >= train[0]]
+    spikes = [s for s in spikes if later[s[1]] > 0]
+    if not spikes:
+        return Check("spike", "diverging", None, t.spike, False, "no loss above the first one")
+    ratio, i = max(spikes)
     text = (
         f"train loss {train[i]:.4g} at {log.x_label} {log.x[i]:g} is {ratio:.4g}x "
         f"the highest loss after it ({later[i]:.4g})"

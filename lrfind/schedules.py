@@ -241,5 +241,10 @@ def _call(cls: str, kwargs: dict[str, Any]) -> str:
     if cls == "SequentialLR":
         parts = ", ".join(_call(c, kw) for c, kw in (kwargs["warmup"], kwargs["cosine"]))
         return f"SequentialLR(opt, schedulers=[{parts}], milestones={kwargs['milestones']})"
-    args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    args = ", ".join(f"{k}={_literal(v)}" for k, v in kwargs.items())
     return f"{cls}(opt, {args})"
+
+
+def _literal(value: Any) -> str:
+    """A float with 6 significant digits (what a user would type), anything else as repr."""
+    return f"{value:.6g}" if isinstance(value, float) else repr(value)

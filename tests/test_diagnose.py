@@ -86,6 +86,13 @@ def test_spike_borderline() -> None:
     assert diagnose(log, Thresholds(spike=10.1)).kind == "healthy"
 
 
+def test_a_late_dip_near_zero_is_no_spike() -> None:
+    # A run that fits its data: 1e-2, then at most 1e-4, is 100x, but far below the start.
+    log = _log([2.0, 1.0, 0.2, 1e-2, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+    d = diagnose(log)
+    assert d.kind == "healthy" and d.checks[1].value == pytest.approx(2.0 / 1.0)
+
+
 def test_stuck_borderline() -> None:
     log = _log([1.0, 1.0, 0.99, 0.98, 0.97, 0.97, 0.97, 0.97, 0.96, 0.96])
     drop = diagnose(log).checks[2].value
