@@ -85,7 +85,12 @@ def diagnosis_figure(log: LossLog, diagnosis: Diagnosis) -> Figure:
             i = min(range(len(vs)), key=vs.__getitem__)
             ax.plot([xs[i]], [vs[i]], "o", color="#8e44ad", ms=10, label="val minimum")
     ax.set_xlabel(log.x_label)
-    ax.set_ylabel("loss")
+    finite = [v for v in [*log.train, *(log.val or [])] if math.isfinite(v)]
+    # A blow-up to 1e4 would flatten the rest of the run into a line at 0.
+    wide = bool(finite) and min(finite) > 0 and max(finite) / min(finite) > 100
+    if wide:
+        ax.set_yscale("log")
+    ax.set_ylabel("loss (log scale)" if wide else "loss")
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right", fontsize=9)
     fired = next((c for c in diagnosis.checks if c.fired), None)

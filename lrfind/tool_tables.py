@@ -64,7 +64,7 @@ def diagnosis_table(d: Diagnosis) -> Table:
         table.add_column(col, justify="right" if col in ("measured", "threshold") else "left")
     table.add_column("evidence")
     for c in d.checks:
-        value = "n/a" if c.value is None else f"{c.value:.3g}"
+        value = "n/a" if c.value is None else f"{c.value:.4g}"
         compare = "<" if c.name == "stuck" else ">"
         mark = "◀ fired" if c.fired else ""
         style = "bold red" if c.fired and c.kind == d.kind else None
