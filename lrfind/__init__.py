@@ -23,7 +23,7 @@ _LAZY = {
     "find_lr": "lrfind.api",
     "Task": "lrfind.task",
     "SweepResult": "lrfind.result",
-    "History": "lrfind.sweep",
+    "History": "lrfind.history",
     "Suggestion": "lrfind.suggest",
     "METHODS": "lrfind.suggest",
     "write_report": "lrfind.report",
@@ -58,11 +58,11 @@ __all__ = [
 
 if TYPE_CHECKING:
     from lrfind.api import find_lr
+    from lrfind.history import History
     from lrfind.plot import plot_result, save_plot
     from lrfind.report import read_report, report_dict, write_report
     from lrfind.result import SweepResult
     from lrfind.suggest import METHODS, Suggestion
-    from lrfind.sweep import History
     from lrfind.table import result_table
     from lrfind.task import Task
 

@@ -21,6 +21,7 @@ from rich.markup import escape
 from typer.core import TyperGroup
 
 from lrfind import __version__
+from lrfind.cli_tools import register as register_tools
 from lrfind.config import AMP_MODES, METHOD_NAMES, OPTIMIZERS, Mode
 from lrfind.errors import ConfigError, LrfindError, SweepError
 from lrfind.resolve import resolve
@@ -43,6 +44,14 @@ Examples:
   lrfind run model.py:build --json > lr.json
 
   torchrun --nproc_per_node=4 -m lrfind run model.py:build --device cuda
+
+  lrfind schedule onecycle cosine warmup_cosine --lr 0.1 --steps 1000
+
+  lrfind compare base/report.json new/report.json --tolerance 0.3
+
+  lrfind show lrfind-out/report.json
+
+  lrfind diagnose losses.csv
 """
 
 # click's exception base, found through typer so that this works with typer's
@@ -339,6 +348,9 @@ class _progress:
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+register_tools(app)  # schedule, compare, show, diagnose (lrfind/cli_tools.py)
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lrfind.config import SweepConfig
+from lrfind.history import History
 from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
-from lrfind.sweep import History
 from lrfind.uncertainty import Uncertainty, assess
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -14,6 +13,7 @@ from lrfind.config import SweepConfig
 from lrfind.curve import DivergenceRule, Ema, grace_steps, lr_schedule
 from lrfind.device import resident_warning
 from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.history import History
 from lrfind.optim import group_ratios
 from lrfind.step import Stepper, cycle
 from lrfind.task import Task
@@ -29,33 +29,6 @@ _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 Progress = Callable[[int, int], None]
 Reduce = Callable[[torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class History:
-    """What the sweep recorded, one entry per optimizer step that counted."""
-
-    lrs: list[float]
-    losses: list[float]
-    smoothed: list[float]
-    #: "completed", "diverged", "nan", "interrupted" or "error".
-    stop_reason: str
-    #: Steps that ran after the stop point before it was seen (accelerators only).
-    overshoot: int = 0
-    #: fp16 steps the GradScaler skipped (inf/NaN gradients): not sweep points.
-    skipped: int = 0
-    #: Seconds spent copying the model, building the optimizer and compiling.
-    setup_s: float = 0.0
-    #: Seconds spent in the optimizer steps themselves.
-    loop_s: float = 0.0
-    #: Whether training batches came from pinned host memory (CUDA only).
-    pinned: bool = False
-    #: Caveats about how the sweep ran (not about the curve), ending in the fix.
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def steps_run(self) -> int:
-        return len(self.lrs)
 
 
 class _Recorder:

@@ -1,0 +1,32 @@
+"""History: what a sweep recorded. No torch, so a saved report can be read back without it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class History:
+    """What the sweep recorded, one entry per optimizer step that counted."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    #: "completed", "diverged", "nan", "interrupted" or "error".
+    stop_reason: str
+    #: Steps that ran after the stop point before it was seen (accelerators only).
+    overshoot: int = 0
+    #: fp16 steps the GradScaler skipped (inf/NaN gradients): not sweep points.
+    skipped: int = 0
+    #: Seconds spent copying the model, building the optimizer and compiling.
+    setup_s: float = 0.0
+    #: Seconds spent in the optimizer steps themselves.
+    loop_s: float = 0.0
+    #: Whether training batches came from pinned host memory (CUDA only).
+    pinned: bool = False
+    #: Caveats about how the sweep ran (not about the curve), ending in the fix.
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def steps_run(self) -> int:
+        return len(self.lrs)

@@ -1,0 +1,184 @@
+"""`lrfind compare` (drift in decades, exit codes) and `lrfind show` (a saved report, no torch)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lrfind import SweepConfig, plot_result, report_dict, result_table
+from lrfind.cli import app
+from lrfind.compare import compare_files
+from lrfind.history import History
+from lrfind.result import analyse
+from lrfind.saved import load_report, result_from_report
+
+from .test_cli import _modules_after
+
+runner = CliRunner()
+
+
+def _write(tmp_path: Path, name: str, **fields: Any) -> Path:
+    report = {"schema_version": 1, "method": "min_div_10", "stop_reason": "diverged"}
+    report.update(steps_run=80, **fields)
+    path = tmp_path / name
+    path.write_text(json.dumps(report))
+    return path
+
+
+def _compare(tmp_path: Path, base_lr: Any, new_lr: Any, *extra: str, **new: Any) -> Any:
+    base = _write(tmp_path, "base.json", suggested_lr=base_lr)
+    other = _write(tmp_path, "new.json", suggested_lr=new_lr, **new)
+    return runner.invoke(app, ["compare", str(base), str(other), *extra])
+
+
+def test_drift_is_log10_of_the_ratio(tmp_path: Path) -> None:
+    base = _write(tmp_path, "b.json", suggested_lr=1e-2)
+    new = _write(tmp_path, "n.json", suggested_lr=1e-3)
+    c = compare_files(base, new, 0.3)
+    assert c.drift == pytest.approx(-1.0) and not c.ok and c.failure is None
+    assert compare_files(base, base, 0.0).drift == 0 and compare_files(base, base, 0.0).ok
+
+
+def test_a_drift_past_the_tolerance_exits_1(tmp_path: Path) -> None:
+    result = _compare(tmp_path, 0.01, 0.02, "--tolerance", "0.3")  # log10(2) = 0.301
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("baseline  0.01 ") and lines[1].startswith("new       0.02 ")
+    assert lines[2] == "drift     +0.30 decades (new is 2x higher); tolerance 0.3"
+    assert lines[3] == "FAIL: the suggestion moved more than 0.3 decades"
+
+
+def test_a_drift_within_the_tolerance_exits_0(tmp_path: Path) -> None:
+    result = _compare(tmp_path, 0.01, 0.02, "--tolerance", "0.31")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "OK: within 0.31 decades"
+
+
+@pytest.mark.parametrize(
+    ("new_lr", "new", "why"),
+    [
+        (None, {"stop_reason": "nan"}, "no suggested LR (stop: nan)"),
+        (0.01, {"stop_reason": "nan"}, "the sweep stopped on 'nan'"),
+        (0.01, {"error": "RuntimeError: boom"}, "the sweep stopped on 'error'"),
+    ],
+)
+def test_a_failed_new_sweep_exits_1(tmp_path: Path, new_lr: Any, new: Any, why: str) -> None:
+    result = _compare(tmp_path, 0.01, new_lr, **new)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[-1] == f"FAIL: the new sweep failed: {why}"
+
+
+def test_json_output(tmp_path: Path) -> None:
+    result = _compare(tmp_path, 0.1, 0.001, "--json")
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["ok"] is False and out["drift_decades"] == pytest.approx(-2.0)
+    assert out["baseline"]["suggested_lr"] == 0.1 and out["new"]["suggested_lr"] == 0.001
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        ("missing.json", "missing.json: no such file"),
+        ("{not json", "not valid JSON"),
+        ('{"suggested_lr": 0.1}', "not an lrfind report (missing schema_version, stop_reason)"),
+        ('{"schema_version": 1, "suggested_lr": "x", "stop_reason": "diverged"}', "expected a"),
+        ('{"schema_version": 1, "suggested_lr": null, "stop_reason": "nan"}', "baseline has no"),
+    ],
+)
+def test_bad_reports_exit_2(tmp_path: Path, base: str, message: str) -> None:
+    path = tmp_path / "missing.json"
+    if base != "missing.json":
+        path.write_text(base)
+    new = _write(tmp_path, "new.json", suggested_lr=0.1)
+    result = runner.invoke(app, ["compare", str(path), str(new)])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
+def test_negative_tolerance_exits_2(tmp_path: Path) -> None:
+    result = _compare(tmp_path, 0.1, 0.1, "--tolerance", "-1")
+    assert result.exit_code == 2 and "--tolerance -1.0: must be" in result.stderr
+
+
+def test_compare_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
+    base = _write(tmp_path, "b.json", suggested_lr=0.1)
+    new = _write(tmp_path, "n.json", suggested_lr=0.001)
+    heavy, code = _modules_after(["compare", str(base), str(new)])
+    assert code == 1 and "torch" not in heavy and "matplotlib" not in heavy
+
+
+def _result(nan_at_end: bool = False) -> Any:
+    lrs = list(np.geomspace(1e-6, 1.0, 61))
+    losses = [1.0 + (math.log10(lr) + 2) ** 2 / 4 for lr in lrs]
+    if nan_at_end:
+        losses[-1] = math.nan
+    return analyse(History(lrs, losses, losses, "nan" if nan_at_end else "diverged"), SweepConfig())
+
+
+def _saved(tmp_path: Path, result: Any) -> Path:
+    path = tmp_path / "run" / "report.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(report_dict(result), allow_nan=False))
+    return path
+
+
+def test_a_saved_report_rebuilds_the_same_result(tmp_path: Path) -> None:
+    original = _result(nan_at_end=True)
+    path = _saved(tmp_path, original)
+    rebuilt = result_from_report(load_report(path))
+    assert rebuilt.history.lrs == original.history.lrs
+    assert rebuilt.history.losses[:-1] == original.history.losses[:-1]
+    assert math.isnan(rebuilt.history.losses[-1])
+    assert rebuilt.suggestions == original.suggestions
+    assert rebuilt.min_index == original.min_index and rebuilt.stop_reason == "nan"
+    fig = plot_result(rebuilt)
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    assert list(lines["loss (smoothed)"].get_ydata())[:-1] == original.history.smoothed[:-1]
+
+
+def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
+    original = _result()
+    path = _saved(tmp_path, original)
+    result = runner.invoke(app, ["show", str(path)])
+    assert result.exit_code == 0, result.output
+    expected = runner.invoke(app, ["show", str(path), "--no-plot"]).stdout
+    assert result.stdout == expected and "◀ minimum" in expected and "◀ suggested" in expected
+    assert result.stdout.splitlines()[-1] == (
+        "Suggested learning rate: 0.001 (min_div_10; diverged after 61 steps)"
+    )
+    assert (path.parent / "lr_finder.png").read_bytes().startswith(b"\x89PNG")
+    table = result_table(original)
+    assert table.title in result.stdout
+
+
+def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
+    report = json.loads(_saved(tmp_path, _result()).read_text())
+    report.update(suggested_lr=None, suggestions={"min_div_10": None})
+    report["no_suggestion_reasons"] = {"min_div_10": "the loss never decreases"}
+    path = tmp_path / "none.json"
+    path.write_text(json.dumps(report))
+    result = runner.invoke(app, ["show", str(path), "--out-dir", str(tmp_path / "o")])
+    assert result.exit_code == 1
+    assert "no suggested LR: the loss never decreases" in result.stderr
+    assert (tmp_path / "o" / "lr_finder.png").exists()
+
+
+def test_show_bad_report_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "r.json"
+    path.write_text('{"schema_version": 1, "suggested_lr": 0.1, "stop_reason": "x"}')
+    result = runner.invoke(app, ["show", str(path)])
+    assert result.exit_code == 2 and "history is missing" in result.stderr
+
+
+def test_show_never_imports_torch(tmp_path: Path) -> None:
+    path = str(_saved(tmp_path, _result()))
+    assert _modules_after(["show", path, "--no-plot"]) == ({"numpy"}, 0)
+    heavy, code = _modules_after(["show", path, "--out-dir", str(tmp_path / "png")])
+    assert code == 0 and "torch" not in heavy and "matplotlib" in heavy

@@ -1,0 +1,224 @@
+"""`lrfind diagnose`: each class on a constructed curve, the borderlines, the loaders, the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lrfind.cli import app
+from lrfind.diagnose import Thresholds, diagnose
+from lrfind.errors import UsageError
+from lrfind.losses import LossLog, load_losses
+from lrfind.tool_plots import diagnosis_figure
+
+from .test_cli import _modules_after
+
+runner = CliRunner()
+
+
+def _log(train: list[float], val: list[float] | None = None) -> LossLog:
+    return LossLog([float(i + 1) for i in range(len(train))], "epoch", train, val)
+
+
+HEALTHY = [2.3 * math.exp(-i / 8) + 0.2 for i in range(30)]
+CURVES = {
+    "healthy": _log(HEALTHY, [v + 0.05 for v in HEALTHY]),
+    "diverging": _log(
+        [2.3 * math.exp(-i / 5) + 0.2 if i < 15 else 0.3 * (i - 13) for i in range(30)]
+    ),
+    "stuck": _log([2.30 - 0.001 * i for i in range(30)]),
+    "oscillating": _log([2.0 - 0.04 * i + 0.3 * (-1) ** i for i in range(30)]),
+    "overfitting": _log(HEALTHY, [v + 0.1 + 0.05 * max(0, i - 12) for i, v in enumerate(HEALTHY)]),
+}
+
+
+@pytest.mark.parametrize("kind", list(CURVES))
+def test_each_class_on_its_constructed_curve(kind: str) -> None:
+    d = diagnose(CURVES[kind])
+    assert d.kind == kind
+    fired = [c.name for c in d.checks if c.fired]
+    # A run that blows up past its first loss also "fell by less than 5%": both are shown.
+    assert fired == {"healthy": [], "diverging": ["diverging", "stuck"]}.get(kind, [kind])
+
+
+def test_nan_is_diverging_and_says_where() -> None:
+    d = diagnose(_log([1.0, 0.8, 0.6, 0.5, math.nan, 0.4]))
+    assert d.kind == "diverging" and d.checks[0].evidence == "train loss is nan at epoch 5"
+
+
+def test_diverging_wins_over_oscillating() -> None:
+    zigzag_up = [1.0 + 0.1 * i + 0.5 * (-1) ** i for i in range(20)]
+    d = diagnose(_log(zigzag_up))
+    assert d.kind == "diverging"
+    assert [c.name for c in d.checks if c.fired] == ["diverging", "stuck", "oscillating"]
+
+
+# Borderlines: the same curve on either side of each threshold (strict comparisons).
+def test_diverging_borderline() -> None:
+    # w = 2: the best pair before the tail averages 1.0, the tail 1.5 or just under.
+    def curve(tail: float) -> LossLog:
+        return _log([2.0, 1.5, 1.2, 1.0, 1.0, 1.0, 1.0, 1.0, tail, tail])
+
+    assert diagnose(curve(1.49)).kind == "healthy"
+    assert diagnose(curve(1.51)).kind == "diverging"
+    assert diagnose(curve(1.5)).checks[0].value == pytest.approx(0.5)
+
+
+def test_a_spike_then_a_plateau_is_diverging_not_stuck() -> None:
+    # A real run at LR 3 on the digits MLP: the first epoch blew up, then the
+    # network sat at chance loss (ln 10): "stuck", unless the spike is seen.
+    log = _log([10593.5, 3.5, 2.85, 2.64, 2.63, 2.61, 2.61, 2.44, 2.44, 2.49])
+    d = diagnose(log)
+    assert d.kind == "diverging" and d.checks[1].fired and d.checks[1].kind == "diverging"
+    assert d.checks[1].evidence == (
+        "train loss 1.059e+04 at epoch 1 is 3027x the highest loss after it (3.5)"
+    )
+
+
+def test_spike_borderline() -> None:
+    log = _log([3.0, 2.0, 20.0, 1.9, 1.8, 2.0, 1.7, 1.2, 1.0, 0.9])  # 20 / 2 = 10x
+    assert diagnose(log).checks[1].value == pytest.approx(10.0)
+    assert diagnose(log, Thresholds(spike=9.9)).kind == "diverging"
+    assert diagnose(log, Thresholds(spike=10.1)).kind == "healthy"
+
+
+def test_a_late_dip_near_zero_is_no_spike() -> None:
+    # A run that fits its data: 1e-2, then at most 1e-4, is 100x, but far below the start.
+    log = _log([2.0, 1.0, 0.2, 1e-2, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+    d = diagnose(log)
+    assert d.kind == "healthy" and d.checks[1].value == pytest.approx(2.0 / 1.0)
+
+
+def test_stuck_borderline() -> None:
+    log = _log([1.0, 1.0, 0.99, 0.98, 0.97, 0.97, 0.97, 0.97, 0.96, 0.96])
+    drop = diagnose(log).checks[2].value
+    assert drop == pytest.approx(0.04)
+    assert diagnose(log, Thresholds(stuck_drop=0.041)).kind == "stuck"
+    assert diagnose(log, Thresholds(stuck_drop=0.039)).kind == "healthy"
+
+
+def test_oscillation_borderline_is_the_zigzag_amplitude() -> None:
+    log = _log([2.0 - 0.04 * i + 0.05 * (-1) ** i for i in range(20)])
+    amp = diagnose(log).checks[3].value
+    second_half = log.train[9:]
+    assert amp == pytest.approx(0.05 / (sum(second_half) / len(second_half)))
+    assert diagnose(log, Thresholds(oscillation=amp * 0.99)).kind == "oscillating"
+    assert diagnose(log, Thresholds(oscillation=amp * 1.01)).kind == "healthy"
+
+
+def test_overfitting_borderline_and_needs_a_falling_train_loss() -> None:
+    train = [1.0 - 0.05 * i for i in range(10)]
+    val = [1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.66, 0.66]  # +10% at the end
+    assert diagnose(_log(train, val)).checks[4].value == pytest.approx(0.1)
+    assert diagnose(_log(train, val), Thresholds(overfit_rise=0.09)).kind == "overfitting"
+    assert diagnose(_log(train, val), Thresholds(overfit_rise=0.11)).kind == "healthy"
+    # The train loss stopped falling when the val loss did: not overfitting.
+    flat = [1.0 - 0.05 * min(i, 4) for i in range(10)]
+    assert diagnose(_log(flat, val), Thresholds(overfit_rise=0.09)).kind == "healthy"
+
+
+def test_val_with_gaps_is_read_where_logged() -> None:
+    val = [math.nan if i % 2 else v + 0.1 for i, v in enumerate(HEALTHY)]
+    assert diagnose(_log(HEALTHY, val)).kind == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [(Thresholds(window=0.6), "--window 0.6"), (Thresholds(stuck_drop=-1), "--stuck-drop -1")],
+)
+def test_bad_thresholds(thresholds: Thresholds, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        diagnose(CURVES["healthy"], thresholds)
+
+
+def test_too_few_points() -> None:
+    with pytest.raises(UsageError, match="5 train losses: diagnose needs at least 6"):
+        diagnose(_log([1.0] * 5))
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("step,train_loss,val_loss\n0,1.0,1.1\n1,0.9,\n2,0.8,0.95\n", "l.csv"),
+        ('{"train": [1.0, 0.9, 0.8], "val": [1.1, null, 0.95], "step": [0, 1, 2]}', "l.json"),
+        ('[{"step": 0, "train_loss": 1.0, "val_loss": 1.1}, {"step": 1, "train_loss": 0.9},'
+         ' {"step": 2, "train_loss": 0.8, "val_loss": 0.95}]', "l.json"),
+    ],
+)  # fmt: skip
+def test_loaders_accept_the_obvious_forms(tmp_path: Path, text: str, name: str) -> None:
+    (tmp_path / name).write_text(text)
+    log = load_losses(tmp_path / name)
+    assert log.x == [0, 1, 2] and log.x_label == "step" and log.train == [1.0, 0.9, 0.8]
+    assert log.val is not None and log.val[0] == 1.1 and math.isnan(log.val[1])
+
+
+def test_bare_lists_are_train_losses(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("[1.0, 0.5, null]")
+    (tmp_path / "a.txt").write_text("1.0\n0.5\nnan\n")
+    for name in ("a.json", "a.txt"):
+        log = load_losses(tmp_path / name)
+        assert log.train[:2] == [1.0, 0.5] and math.isnan(log.train[2]) and log.val is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epoch,accuracy\n1,0.5\n", "no train loss column (looked for train_loss"),
+        ("epoch,train_loss\n1,abc\n", "train_loss row 1 is 'abc', not a number"),
+        ("epoch,train_loss\n1,\n", "train_loss has no value at row 1"),
+        ('{"val": [1]}', "no train loss column"),
+        ('{"train": 5}', "train is not a list"),
+    ],
+)
+def test_loader_errors_say_what_is_expected(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / "x").write_text(text)
+    with pytest.raises(UsageError) as e:
+        load_losses(tmp_path / "x")
+    assert message in str(e.value) and "expected a CSV with a header" in str(e.value)
+
+
+def test_cli_prints_evidence_and_advice_and_plots(tmp_path: Path) -> None:
+    log = CURVES["overfitting"]
+    columns = zip(log.x, log.train, log.val or [], strict=True)
+    rows = [{"epoch": x, "train_loss": t, "val_loss": v} for x, t, v in columns]
+    (tmp_path / "l.json").write_text(json.dumps(rows))
+    png = tmp_path / "d.png"
+    result = runner.invoke(app, ["diagnose", str(tmp_path / "l.json"), "--out", str(png)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Diagnosis: overfitting")
+    assert "◀ fired" in result.stdout and "vs its minimum 0.7997 at epoch 15" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("Diagnosis: overfitting: not the LR")
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_cli_threshold_options_change_the_class(tmp_path: Path) -> None:
+    path = tmp_path / "l.csv"
+    path.write_text("epoch,train_loss\n" + "".join(f"{i},{2.3 - 0.001 * i}\n" for i in range(30)))
+    assert "Diagnosis: stuck" in runner.invoke(app, ["diagnose", str(path), "--no-plot"]).stdout
+    relaxed = runner.invoke(app, ["diagnose", str(path), "--no-plot", "--stuck-drop", "0.001"])
+    assert relaxed.exit_code == 0 and "Diagnosis: healthy" in relaxed.stdout
+
+
+def test_cli_bad_file_exits_2(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["diagnose", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2 and "none.csv: no such file; expected a CSV" in result.stderr
+
+
+def test_figure_holds_the_curves() -> None:
+    log = CURVES["overfitting"]
+    fig = diagnosis_figure(log, diagnose(log))
+    lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
+    assert set(lines) == {"train loss", "val loss", "val minimum"}
+    assert list(lines["train loss"].get_ydata()) == log.train
+    assert list(lines["val loss"].get_ydata()) == log.val
+    assert fig.texts[0].get_text() == "diagnosis: overfitting"
+
+
+def test_diagnose_no_plot_imports_neither_torch_nor_matplotlib(tmp_path: Path) -> None:
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps(CURVES["stuck"].train))
+    assert _modules_after(["diagnose", str(path), "--no-plot"]) == (set(), 0)
