@@ -176,7 +176,7 @@ def _one_rank_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str) 
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
     for name, value in {**env, "MASTER_PORT": str(_free_port())}.items():
         monkeypatch.setenv(name, value)
-    args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "1"]
+    args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "0.01"]
     result = runner.invoke(app, [*args, "--no-plot", "--out-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
