@@ -40,6 +40,8 @@ Examples:
   lrfind run --config configs/digits_mlp.toml --end-lr 1
 
   lrfind run model.py:build --json > lr.json
+
+  lrfind run sample_models/digits_mlp.py:build --repeats 3
 """
 
 # click's exception base, found through typer so that this works with typer's
@@ -148,6 +150,14 @@ def run(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for build and sweep. [default: 0]")] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(help="Sweeps with seeds seed, seed+1, ...; suggests the median. [default: 1]"),
+    ] = None,
+    val_batches: Annotated[
+        int | None,
+        typer.Option(help="Loss on K fixed val_loader batches after each step. [default: all]"),
+    ] = None,
     amp: Annotated[
         Amp | None, typer.Option(help="Mixed precision (fp16 adds a GradScaler). [default: off]")
     ] = None,
@@ -193,6 +203,8 @@ def run(
         "accumulate": accumulate,
         "compile": True if compile_ else None,
         "channels_last": True if channels_last else None,
+        "repeats": repeats,
+        "val_batches": val_batches,
         "out_dir": out_dir,
         "plot": False if no_plot else None,
     }
@@ -229,6 +241,11 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
             files = [str(p) for p in (outcome.report_path, outcome.plot_path) if p is not None]
             err.print(f"[dim]Wrote {escape(', '.join(files))}[/]")
             stop = f"{result.stop_reason} after {result.steps_run} steps"
+            from lrfind.plan_view import terminal_lines
+
+            # Schedules and stability first: the suggestion stays the last line.
+            for line in terminal_lines(result):
+                out.print(line, markup=False, soft_wrap=True)
             out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
     if s.lr is None:
         # Two lines: why, then what happened and where the evidence is.

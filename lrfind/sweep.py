@@ -51,6 +51,8 @@ class History:
     pinned: bool = False
     #: Caveats about how the sweep ran (not about the curve), ending in the fix.
     warnings: tuple[str, ...] = ()
+    #: The torch.optim class that drove the sweep, e.g. "AdamW" (for the sanity priors).
+    optimizer: str = ""
 
     @property
     def steps_run(self) -> int:
@@ -79,6 +81,7 @@ class _Recorder:
         self.setup_s = self.loop_s = 0.0
         self.pinned = False
         self.warnings: tuple[str, ...] = ()
+        self.optimizer = ""
 
     def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> str | None:
         """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
@@ -118,7 +121,7 @@ class _Recorder:
     def history(self, reason: str) -> History:
         return History(
             self.lrs, self.losses, self.smoothed, self.stop or reason, self.overshoot,
-            self.skipped, self.setup_s, self.loop_s, self.pinned, self.warnings,
+            self.skipped, self.setup_s, self.loop_s, self.pinned, self.warnings, self.optimizer,
         )  # fmt: skip
 
 
@@ -148,6 +151,7 @@ def run_sweep(
     rec.warnings = () if warning is None else (warning,)
     stepper = Stepper(task, config, device)
     rec.pinned = stepper.pinned
+    rec.optimizer = type(stepper.optimizer).__name__
     batches = cycle(stepper.train_loader)
     try:
         if config.compile:
