@@ -47,6 +47,7 @@ def draw_repeats(ax: Axes, repeats: Repeats) -> None:
             alpha=0.35,
             lw=0,
             label=f"band of {len(curves)} repeats (min-max)",
+            gid="repeats-band",
         )
     for k, run in enumerate(repeats.runs):
         ax.plot(
@@ -56,6 +57,7 @@ def draw_repeats(ax: Axes, repeats: Repeats) -> None:
             lw=0.9,
             alpha=0.5,
             label="each repeat (smoothed)" if k == 0 else None,
+            gid="repeat",
         )
     for lr in repeats.lrs:
         if lr is not None:
