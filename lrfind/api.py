@@ -39,7 +39,9 @@ def find_lr(
     as they were. Settings come from `config` (a SweepConfig), overridden by
     keyword arguments of the same names (`steps=200, device="cuda"`). The
     first Ctrl-C ends the sweep at the next step with stop_reason
-    "interrupted"; nothing is printed and no file is written.
+    "interrupted"; nothing is printed and no file is written. With
+    `repeats=R` it runs R sweeps (seeds seed .. seed + R - 1, each on a fresh
+    copy) and suggests their median (`result.repeats` holds them all).
 
     Example:
         >>> result = find_lr(model, loader, nn.CrossEntropyLoss(), end_lr=1)  # doctest: +SKIP

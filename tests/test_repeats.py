@@ -121,3 +121,24 @@ def test_bad_repeats_is_a_usage_error(value: str) -> None:
     result = CliRunner().invoke(app, ["run", f"{TINY}:build", "--repeats", value])
     assert result.exit_code == 2
     assert "--repeats" in result.stderr and "from 1 to 100" in result.stderr
+
+
+def test_ctrl_c_in_a_repeat_ends_them_all() -> None:
+    import os
+    import signal
+
+    seen: list[int] = []
+
+    def progress(step: int, total: int) -> None:
+        seen.append(step)
+        if step == 35:  # step 5 of the second repeat (30 steps each, one bar of 90)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    model, loader, loss = tiny.build()
+    result = find_lr(
+        model, loader, loss, repeats=3, progress=progress, diverge_threshold=1e9, **FAST
+    )
+    assert result.stop_reason == "interrupted" and result.steps_run == 5
+    assert result.repeats is None and result.config.seed == 1
+    assert "interrupted in repeat 2 of 3" in result.warnings
+    assert seen == list(range(1, 36))  # the third repeat never started

@@ -92,3 +92,11 @@ def test_cli_val_batches_errors(tmp_path: Path, spec: str, k: str, message: str)
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_sample_with_val_loader(tmp_path: Path) -> None:
+    spec = f"{Path(__file__).parents[1]}/sample_models/digits_mlp.py:build_with_val"
+    args = ["run", spec, "--steps", "10", "--val-batches", "2", "--no-plot", "--json"]
+    result = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["loss_source"] == "validation (2 batches)"
