@@ -13,6 +13,8 @@ from torch import nn
 from lrfind.config import SweepConfig
 from lrfind.device import describe, resolve_device
 from lrfind.errors import ConfigError
+from lrfind.priors import prior_warnings
+from lrfind.repeats import combine
 from lrfind.result import SweepResult, analyse
 from lrfind.runtime import seeded, stop_on_interrupt
 from lrfind.sweep import Progress, run_sweep
@@ -37,7 +39,9 @@ def find_lr(
     as they were. Settings come from `config` (a SweepConfig), overridden by
     keyword arguments of the same names (`steps=200, device="cuda"`). The
     first Ctrl-C ends the sweep at the next step with stop_reason
-    "interrupted"; nothing is printed and no file is written.
+    "interrupted"; nothing is printed and no file is written. With
+    `repeats=R` it runs R sweeps (seeds seed .. seed + R - 1, each on a fresh
+    copy) and suggests their median (`result.repeats` holds them all).
 
     Example:
         >>> result = find_lr(model, loader, nn.CrossEntropyLoss(), end_lr=1)  # doctest: +SKIP
@@ -60,6 +64,17 @@ def find_lr(
             )
         config = dataclasses.replace(config, **settings)
     device = resolve_device(config.device)
+    if config.repeats == 1:
+        result = _sweep(task, config, device, progress)
+    else:
+        result = _repeat(task, config, device, progress)
+    return _with_priors(result)
+
+
+def _sweep(
+    task: Task, config: SweepConfig, device: torch.device, progress: Progress | None
+) -> SweepResult:
+    """One range test on a fresh deep copy of the model, seeded with config.seed."""
     with seeded(config.seed, device), stop_on_interrupt() as interrupted:
         start = time.perf_counter()
         history = run_sweep(task, config, device, progress, interrupted)
@@ -69,5 +84,54 @@ def find_lr(
         config,
         device=describe(device),
         sweep_s=sweep_s,
-        loss_source="train" if task.val_loader is None else "validation",
+        loss_source=_loss_source(task, config),
     )
+
+
+def _repeat(
+    task: Task, config: SweepConfig, device: torch.device, progress: Progress | None
+) -> SweepResult:
+    """config.repeats sweeps, seeds seed, seed + 1, ...; a Ctrl-C ends them all.
+
+    Each repeat deep-copies the user's untouched model again, and its seed
+    also reshuffles the data (a shuffling DataLoader draws its order from the
+    seeded torch RNG).
+    """
+    runs: list[SweepResult] = []
+    for i in range(config.repeats):
+        one = dataclasses.replace(config, seed=config.seed + i, repeats=1)
+        run = _sweep(task, one, device, _offset(progress, i, config.repeats))
+        if run.stop_reason == "interrupted":
+            return dataclasses.replace(
+                run, warnings=[*run.warnings, f"interrupted in repeat {i + 1} of {config.repeats}"]
+            )
+        runs.append(run)
+    return combine(runs, config)
+
+
+def _offset(progress: Progress | None, i: int, repeats: int) -> Progress | None:
+    """Report repeat i's steps as part of one bar over all repeats."""
+    if progress is None:
+        return None
+    report = progress
+
+    def shifted(step: int, total: int) -> None:
+        report(i * total + step, repeats * total)
+
+    return shifted
+
+
+def _loss_source(task: Task, config: SweepConfig) -> str:
+    """What each recorded loss is: the training batch's, or the validation loss."""
+    if task.val_loader is None:
+        return "train"
+    if config.val_batches is None:
+        return "validation"
+    k = config.val_batches
+    return f"validation ({k} batch{'es' if k > 1 else ''})"
+
+
+def _with_priors(result: SweepResult) -> SweepResult:
+    """Add the sanity-prior warning for the (final, median) suggestion and its optimizer."""
+    extra = prior_warnings(result.suggested_lr, result.optimizer)
+    return dataclasses.replace(result, warnings=[*result.warnings, *extra]) if extra else result

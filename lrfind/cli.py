@@ -52,6 +52,8 @@ Examples:
   lrfind show lrfind-out/report.json
 
   lrfind diagnose losses.csv
+
+  lrfind run sample_models/digits_mlp.py:build --repeats 3
 """
 
 # click's exception base, found through typer so that this works with typer's
@@ -164,6 +166,14 @@ def run(
         ),
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for build and sweep. [default: 0]")] = None,
+    repeats: Annotated[
+        int | None,
+        typer.Option(help="Sweeps with seeds seed, seed+1, ...; suggests the median. [default: 1]"),
+    ] = None,
+    val_batches: Annotated[
+        int | None,
+        typer.Option(help="Loss on K fixed val_loader batches after each step. [default: all]"),
+    ] = None,
     amp: Annotated[
         Amp | None, typer.Option(help="Mixed precision (fp16 adds a GradScaler). [default: off]")
     ] = None,
@@ -221,6 +231,8 @@ def run(
         "accumulate": accumulate,
         "compile": True if compile_ else None,
         "channels_last": True if channels_last else None,
+        "repeats": repeats,
+        "val_batches": val_batches,
         "out_dir": out_dir,
         "plot": False if no_plot else None,
         "distributed": distributed,
@@ -265,6 +277,11 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
             if outcome.distributed is not None:
                 err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
             stop = f"{result.stop_reason} after {result.steps_run} steps"
+            from lrfind.plan_view import terminal_lines
+
+            # Schedules and stability first: the suggestion stays the last line.
+            for line in terminal_lines(result):
+                out.print(line, markup=False, soft_wrap=True)
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
     if s.lr is None:

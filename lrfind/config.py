@@ -46,6 +46,7 @@ OPTIMIZERS: dict[str, str] = {
 
 MAX_STEPS = 1_000_000
 MAX_ACCUMULATE = 4096
+MAX_REPEATS = 100
 AMP_MODES = (None, "bf16", "fp16")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
@@ -82,6 +83,10 @@ class SweepConfig:
     compile: bool = False
     #: channels-last memory format for the copy and 4-d inputs (conv nets).
     channels_last: bool = False
+    #: Sweeps to run, with seeds seed, seed + 1, ...; the suggestion is their median.
+    repeats: int = 1
+    #: Measure the loss on this many fixed val_loader batches (None: all of them).
+    val_batches: int | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.mode, Mode):
@@ -140,6 +145,11 @@ def check(values: Any) -> list[tuple[str, str]]:
         bad("amp", "must be bf16 or fp16 (or unset for full precision)")
     if not (_is_int(values.accumulate) and 1 <= values.accumulate <= MAX_ACCUMULATE):
         bad("accumulate", f"must be an integer from 1 to {MAX_ACCUMULATE}")
+    if not (_is_int(values.repeats) and 1 <= values.repeats <= MAX_REPEATS):
+        bad("repeats", f"must be an integer from 1 to {MAX_REPEATS}")
+    vb = values.val_batches
+    if vb is not None and not (_is_int(vb) and vb >= 1):
+        bad("val_batches", "must be an integer >= 1 (batches of the val_loader per step)")
     for flag in ("compile", "channels_last"):
         if not isinstance(getattr(values, flag), bool):
             bad(flag, "must be true or false")

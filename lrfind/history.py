@@ -26,6 +26,8 @@ class History:
     pinned: bool = False
     #: Caveats about how the sweep ran (not about the curve), ending in the fix.
     warnings: tuple[str, ...] = ()
+    #: The torch.optim class that drove the sweep, e.g. "AdamW" (for the sanity priors).
+    optimizer: str = ""
 
     @property
     def steps_run(self) -> int:

@@ -35,6 +35,10 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     h = result.history
     fig = Figure(figsize=(9, 5.5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
+    if result.repeats is not None:
+        from lrfind.plot_repeats import draw_repeats
+
+        draw_repeats(ax, result.repeats)
     ax.plot(h.lrs, h.losses, color=_RAW, lw=1, alpha=0.55, label="loss (raw)")
     ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label="loss (smoothed)")
     ax.set_xscale("log")
@@ -71,7 +75,7 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
             color=_SUGGEST,
             ms=9,
             zorder=6,
-            label=f"suggested ({s.method}): lr {s.lr:.2g}",
+            label=f"{'median ' if result.repeats else ''}suggested ({s.method}): lr {s.lr:.2g}",
         )
         ax.annotate(
             f"suggested lr\n{s.lr:.2g}",
@@ -115,6 +119,10 @@ def _title(result: SweepResult) -> str:
         "completed": "completed",
         "interrupted": "interrupted",
     }.get(result.stop_reason, result.stop_reason)
+    if result.repeats is not None:
+        rep = result.repeats
+        seed = rep.seeds[rep.shown]
+        return f"LR range test: {len(rep.runs)} repeats; bold: seed {seed} ({result.device})"
     return f"LR range test: {result.steps_run} steps, {reason} ({result.device})"
 
 

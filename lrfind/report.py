@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lrfind import __version__
+from lrfind.plan_view import plan_keys
 from lrfind.result import SweepResult
 
 SCHEMA_VERSION = 1
@@ -51,6 +52,7 @@ def report_dict(
         "uncertainty": _uncertainty(result),
         "warnings": list(result.warnings),
         "loss_source": result.loss_source,
+        **plan_keys(result),
         "history": {"lr": h.lrs, "loss": h.losses, "smoothed_loss": h.smoothed},
         "config": dict(settings) if settings is not None else result.config.to_dict(),
         "environment": {

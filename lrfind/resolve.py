@@ -39,6 +39,8 @@ _SWEEP_KEYS: dict[str, tuple[type, ...]] = {
     "accumulate": (int,),
     "compile": (bool,),
     "channels_last": (bool,),
+    "repeats": (int,),
+    "val_batches": (int,),
 }
 _OUTPUT_KEYS: dict[str, tuple[type, ...]] = {"out_dir": (str,), "plot": (bool,)}
 _TABLES = ("sweep", "optimizer", "build", "output")

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lrfind.config import SweepConfig
 from lrfind.history import History
+from lrfind.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
 from lrfind.uncertainty import Uncertainty, assess
+
+if TYPE_CHECKING:
+    from lrfind.repeats import Repeats
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,10 @@ class SweepResult:
         config: the settings the sweep ran with.
         device: where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
         sweep_s: wall time of the sweep itself.
-        loss_source: "train", or "validation" when a val_loader was given.
+        loss_source: "train", or "validation" when a val_loader was given
+            ("validation (K batches)" with val_batches).
+        repeats: with --repeats R > 1, every repeat, the median and its spread;
+            the history is then the repeat nearest the median.
     """
 
     history: History
@@ -35,6 +43,7 @@ class SweepResult:
     sweep_s: float = 0.0
     loss_source: str = "train"
     min_index: int | None = field(default=None)
+    repeats: Repeats | None = None
 
     @property
     def suggestion(self) -> Suggestion:
@@ -70,6 +79,20 @@ class SweepResult:
     @property
     def steps_run(self) -> int:
         return self.history.steps_run
+
+    @property
+    def optimizer(self) -> str:
+        """The torch.optim class that drove the sweep, e.g. "AdamW"."""
+        return self.history.optimizer
+
+    def schedules(self, total_steps: int = DEFAULT_TOTAL_STEPS) -> SchedulePlan | None:
+        """One-cycle, cyclic and warmup + cosine schedules for a run of `total_steps`.
+
+        None when there is no suggestion or the loss never falls. Example:
+            >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
+            {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
+        """
+        return plan(self.history.lrs, self.history.smoothed, self.suggested_lr, total_steps)
 
 
 def analyse(

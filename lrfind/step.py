@@ -7,6 +7,7 @@ training step plus nothing that waits for the device.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -50,9 +51,13 @@ class Stepper:
         self.compute = _under_autocast(step_loss(task), device, config.amp)
         self.device = device
         self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
-        self.val_loader = None
+        self.val_loader: Iterable[Any] | None = None
         if task.val_loader is not None:
             self.val_loader = pinned_loader(task.val_loader, device)[0]
+        if config.val_batches is not None:
+            fixed = fixed_batches(task.val_loader, config.val_batches)
+            # Moved once: every step evaluates the same batches, already on the device.
+            self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
         # From pinned memory the copy runs while the host goes on queueing work;
         # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
         self.non_blocking = device.type == "cuda"
@@ -113,7 +118,8 @@ class Stepper:
         return total, skipped
 
     def val_loss(self) -> torch.Tensor:
-        """Mean loss over the whole validation loader, in eval mode, without grad."""
+        """Mean loss over the validation loader (or its fixed batches, with
+        val_batches), in eval mode, without grad; train mode again after."""
         self.model.eval()
         total, count = None, 0
         with torch.no_grad():
@@ -145,6 +151,26 @@ class Stepper:
         with torch.no_grad():
             for buffer, value in zip(self.model.buffers(), saved, strict=True):
                 buffer.copy_(value)
+
+
+def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
+    """The first `count` batches of the val_loader, kept: the same batches at every step.
+
+    A shuffled loader would give different batches each pass, and the
+    validation loss would then change with the batches, not only with the LR.
+    """
+    if loader is None:
+        raise UsageError(
+            f"--val-batches {count} needs a validation loader, and build() returned none: "
+            "return a dict with a 'val_loader' key, or drop --val-batches"
+        )
+    batches = list(itertools.islice(loader, count))
+    if len(batches) < count:
+        raise SpecError(
+            f"val_loader has only {len(batches)} batches, fewer than --val-batches {count}: "
+            f"lower --val-batches to {len(batches)} or less"
+        )
+    return batches
 
 
 def cycle(loader: Iterable[Any]) -> Iterator[Any]:

@@ -60,6 +60,7 @@ class _Recorder:
         self.setup_s = self.loop_s = 0.0
         self.pinned = False
         self.warnings: tuple[str, ...] = ()
+        self.optimizer = ""
 
     def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> str | None:
         """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
@@ -102,7 +103,7 @@ class _Recorder:
     def history(self, reason: str) -> History:
         return History(
             self.lrs, self.losses, self.smoothed, self.stop or reason, self.overshoot,
-            self.skipped, self.setup_s, self.loop_s, self.pinned, self.warnings,
+            self.skipped, self.setup_s, self.loop_s, self.pinned, self.warnings, self.optimizer,
         )  # fmt: skip
 
 
@@ -136,6 +137,7 @@ def run_sweep(
     rec.warnings = () if warning is None else (warning,)
     stepper = Stepper(task, config, device, wrap)
     rec.pinned = stepper.pinned
+    rec.optimizer = type(stepper.optimizer).__name__
     batches = cycle(stepper.train_loader)
     try:
         if config.compile:

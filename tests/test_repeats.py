@@ -1,0 +1,144 @@
+"""--repeats: R seeded sweeps, the median suggestion, its spread, the band on the plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from lrfind import find_lr, plot_result
+from lrfind.cli import app
+from lrfind.plot_repeats import band
+from lrfind.repeats import Repeats, median_lr, spread_decades
+
+from .assets import tiny
+from .conftest import TINY
+
+FAST = {"steps": 30, "device": "cpu"}
+
+
+def test_median_and_spread_exact() -> None:
+    assert median_lr([1e-2, 1e-4, 1e-3]) == 1e-3  # the middle repeat's own LR
+    assert median_lr([1e-3, 1e-1]) == pytest.approx(1e-2)  # geometric mean of the middle two
+    assert median_lr([None, 0.5, None]) == 0.5 and median_lr([None]) is None
+    assert spread_decades([1e-3, 1e-1, None]) == (2.0, 1.0)
+    assert spread_decades([0.2, 0.2]) == (0.0, 0.0) and spread_decades([None]) is None
+
+
+def _repeats(lrs: list[float | None]) -> Repeats:
+    runs = [
+        SimpleNamespace(suggested_lr=lr, config=SimpleNamespace(seed=i)) for i, lr in enumerate(lrs)
+    ]
+    spread = spread_decades(lrs)
+    return Repeats(runs, median_lr(lrs), *(spread or (None, None)), shown=0)  # type: ignore[arg-type]
+
+
+def test_stability_lines() -> None:
+    stable = _repeats([0.1, 0.15, 0.12])
+    assert stable.stable is True
+    assert stable.stability() == "Stable: 3 repeats within 0.18 decades (0.1 to 0.15, median 0.12)"
+    unstable = _repeats([0.01, 0.1, None])
+    assert unstable.stable is False
+    line = unstable.stability()
+    assert line.startswith(
+        "Unstable: 2 repeats spread over 1.00 decades (0.01 to 0.1, median 0.0316"
+    )
+    assert "1 of 3 gave no suggestion" in line and "--val-batches" in line
+    assert _repeats([0.1, None]).stable is None
+    assert _repeats([0.1, None]).stability().startswith("Stability unknown: only 1 of 2")
+
+
+def test_band_exact() -> None:
+    nan = float("nan")
+    assert band([[3.0, 2.0, 1.0], [4.0, nan, 0.5], [5.0]]) == ([0, 2], [3.0, 0.5], [5.0, 1.0])
+
+
+def test_each_repeat_is_a_fresh_seeded_sweep() -> None:
+    model, loader, loss = tiny.build()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = find_lr(model, loader, loss, repeats=3, seed=5, **FAST)
+    rep = result.repeats
+    assert rep is not None and rep.seeds == [5, 6, 7]
+    # Each repeat is exactly the single sweep with its seed: the same fresh copy
+    # of the untouched model, the data order of that seed.
+    for run in rep.runs:
+        alone = find_lr(model, loader, loss, seed=run.config.seed, **FAST)
+        assert run.history.losses == alone.history.losses
+        assert run.suggested_lr == alone.suggested_lr
+    assert rep.runs[0].history.losses != rep.runs[1].history.losses  # another data order
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert result.suggested_lr == median_lr(rep.lrs)
+    assert result.history is rep.runs[rep.shown].history
+    assert result.config.seed == 5 and result.config.repeats == 3
+
+
+def test_repeats_one_is_a_plain_sweep() -> None:
+    result = find_lr(*tiny.build(), **FAST)
+    assert result.repeats is None
+
+
+def test_plot_shows_every_repeat_and_the_band() -> None:
+    result = find_lr(*tiny.build(), repeats=3, **FAST)
+    ax = plot_result(result).axes[0]
+    assert len([line for line in ax.get_lines() if line.get_gid() == "repeat"]) == 3
+    assert [c.get_gid() for c in ax.collections].count("repeats-band") == 1
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert f"median suggested (min_div_10): lr {result.suggested_lr:.2g}" in labels
+
+
+def test_cli_repeats_report_and_stability_line(tmp_path: Path) -> None:
+    args = ["run", f"{TINY}:build", "--steps", "30", "--repeats", "3", "--out-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    rep = report["repeats"]
+    assert rep["count"] == 3 and rep["seeds"] == [0, 1, 2] and len(rep["runs"]) == 3
+    assert report["suggested_lr"] == rep["median_lr"] == median_lr(rep["suggested_lrs"])
+    assert all(len(r["history"]["lr"]) == r["steps_run"] for r in rep["runs"])
+    assert report["config"]["repeats"] == 3
+    line = rep["stability"]
+    assert line.startswith(("Stable: 3 repeats", "Unstable: 3 repeats"))
+    assert line in result.stdout.splitlines()
+    assert (tmp_path / "lr_finder.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_repeats_from_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'spec = "{TINY}:build"\n[sweep]\nsteps = 20\nrepeats = 2\n')
+    result = CliRunner().invoke(
+        app, ["run", "-c", str(config), "--no-plot", "--json", "--out-dir", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["repeats"]["count"] == 2
+
+
+@pytest.mark.parametrize("value", ["0", "101"])
+def test_bad_repeats_is_a_usage_error(value: str) -> None:
+    result = CliRunner().invoke(app, ["run", f"{TINY}:build", "--repeats", value])
+    assert result.exit_code == 2
+    assert "--repeats" in result.stderr and "from 1 to 100" in result.stderr
+
+
+def test_ctrl_c_in_a_repeat_ends_them_all() -> None:
+    import os
+    import signal
+
+    seen: list[int] = []
+
+    def progress(step: int, total: int) -> None:
+        seen.append(step)
+        if step == 35:  # step 5 of the second repeat (30 steps each, one bar of 90)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    model, loader, loss = tiny.build()
+    result = find_lr(
+        model, loader, loss, repeats=3, progress=progress, diverge_threshold=1e9, **FAST
+    )
+    assert result.stop_reason == "interrupted" and result.steps_run == 5
+    assert result.repeats is None and result.config.seed == 1
+    assert "interrupted in repeat 2 of 3" in result.warnings
+    assert seen == list(range(1, 36))  # the third repeat never started
