@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from lrfind.config import SweepConfig
-from lrfind.curve import DivergenceRule, Ema, grace_steps
-from lrfind.suggest import END_TRIM, edges, suggest_all
+from lrfind.curve import END_TRIM, DivergenceRule, Ema, edges, grace_steps
+from lrfind.suggest import suggest_all
 from lrfind.uncertainty import Uncertainty, assess
 
 DEFAULTS = SweepConfig()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -28,6 +29,12 @@ class History:
     warnings: tuple[str, ...] = ()
     #: The torch.optim class that drove the sweep, e.g. "AdamW" (for the sanity priors).
     optimizer: str = ""
+
+    @property
+    def is_smoothed(self) -> bool:
+        """Whether smoothing changed the curve (it is off by default)."""
+        pairs = zip(self.losses, self.smoothed, strict=False)
+        return any(a != b for a, b in pairs if math.isfinite(a))
 
     @property
     def steps_run(self) -> int:

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lrfind.curve import edges
+
 # Share of the total drop (plateau -> minimum) that marks where the fall starts
 # and where it ends: small enough to sit at the knees of the curve, large
 # enough that noise on the plateau does not trip it.
@@ -86,10 +88,14 @@ def fall_bounds(lrs: Sequence[float], smoothed: Sequence[float]) -> tuple[float,
     LR where it is below minimum + FALL_FRACTION x drop. None when the loss
     never falls.
 
-    >>> fall_bounds([1, 2, 3, 4, 5, 6], [10, 10, 9, 5, 1, 3])
+    >>> fall_bounds([1, 2, 3, 4, 5, 6, 7, 8, 9], [10, 10, 9, 5, 1, 3, 9, 20, 50])
     (3, 5)
     """
-    points = [(x, y) for x, y in zip(lrs, smoothed, strict=False) if _finite(x) and _finite(y)]
+    # Up to where the suggestions look: the last points before the stop are a
+    # model already blowing up, where a lucky batch would pass for the minimum.
+    hi = edges(min(len(lrs), len(smoothed)))[1]
+    pairs = zip(lrs[:hi], smoothed[:hi], strict=False)
+    points = [(x, y) for x, y in pairs if _finite(x) and _finite(y)]
     if len(points) < 3:
         return None
     head = sorted(y for _, y in points[: max(1, len(points) // 10)])

@@ -39,8 +39,11 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         from lrfind.plot_repeats import draw_repeats
 
         draw_repeats(ax, result.repeats)
-    ax.plot(h.lrs, h.losses, color=_RAW, lw=1, alpha=0.55, label="loss (raw)")
-    ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label="loss (smoothed)")
+    if h.is_smoothed:
+        ax.plot(h.lrs, h.losses, color=_RAW, lw=1, alpha=0.55, label="loss (raw)")
+        ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label="loss (smoothed)")
+    else:  # smoothing off (the default): one curve
+        ax.plot(h.lrs, h.losses, color=_SMOOTH, lw=2, label="loss")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"{result.loss_source} loss")

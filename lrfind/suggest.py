@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lrfind.curve import edges
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -33,24 +35,6 @@ class Suggestion:
 
 
 Method = Callable[[Sequence[float], Sequence[float]], Suggestion]
-
-
-END_TRIM = 3  # the stop point and the two before it (measured: benchmarks/quality.py)
-
-
-def edges(n: int) -> tuple[int, int]:
-    """The [lo, hi) window of a curve of n points that suggestions look at.
-
-    The first points are the loss before the LR has any effect, resting on
-    one or two batches: up to 10% of them (at most 10) are trimmed. At the
-    other end go the stop point and the two points before it: the model is
-    already blowing up there, and a lucky batch among them is a false minimum
-    (on the quality benchmark's suite, trimming 3 points instead of 1 cut the
-    mean regret of min_div_10 from 28% to 14%).
-    """
-    lo = min(n // 10, 10)
-    trim = min(END_TRIM, max(n - lo - 2, 0))  # short curves keep at least 2 points
-    return (lo, n - trim) if n - trim - lo >= 2 else (0, n)
 
 
 def candidates(

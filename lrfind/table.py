@@ -41,14 +41,16 @@ def result_table(result: SweepResult, rows: int = 20) -> Table:
     table.add_column("step", justify="right")
     table.add_column("lr", justify="right")
     table.add_column("loss", justify="right")
-    table.add_column("smoothed", justify="right")
+    smoothed = h.is_smoothed  # smoothing is off by default: no column that repeats the loss
+    if smoothed:
+        table.add_column("smoothed", justify="right")
     table.add_column("")
     for i in indices:
         mark = marks.get(i, "")
         style = "bold green" if "suggested" in mark else "bold red" if mark else None
-        table.add_row(
-            str(i + 1), f"{h.lrs[i]:.2e}", _num(h.losses[i]), _num(h.smoothed[i]), mark, style=style
-        )
+        cells = [str(i + 1), f"{h.lrs[i]:.2e}", _num(h.losses[i])]
+        cells += [_num(h.smoothed[i])] if smoothed else []
+        table.add_row(*cells, mark, style=style)
     return table
 
 
@@ -58,7 +60,8 @@ def uncertainty_line(result: SweepResult) -> str:
     parts = [f"Confidence: {u.confidence}" + (f" ({'; '.join(u.reasons)})" if u.reasons else "")]
     if u.near_min is not None:
         lo, hi = u.near_min
-        parts.append(f"loss within {u.margin:.0%} of its minimum for lr {lo:.2g} to {hi:.2g}")
+        where = f"for lr {lo:.2g} to {hi:.2g}" if lo != hi else f"only at lr {lo:.2g}"
+        parts.append(f"loss within {u.margin:.0%} of its minimum {where}")
     here, lower = u.progress.get("at_suggestion"), u.progress.get("decade_lower")
     if here is not None and lower is not None:
         parts.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from lrfind import SweepConfig, plot_result, read_report, report_dict, result_table, save_plot
+from lrfind.curve import smooth
 from lrfind.report import write_atomic, write_report
 from lrfind.result import analyse
 from lrfind.sweep import History
@@ -24,6 +26,12 @@ def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
         losses[-1] = math.nan
     history = History(lrs, losses, losses, stop)
     return analyse(history, SweepConfig(steps=61))
+
+
+def _smoothed_result() -> object:
+    r = _result()
+    h = dataclasses.replace(r.history, smoothed=smooth(r.history.losses, 0.3))
+    return dataclasses.replace(r, history=h)
 
 
 def test_report_turns_nan_into_null_and_is_strict_json(tmp_path: Path) -> None:
@@ -55,7 +63,7 @@ def test_report_replaces_the_old_one_atomically(tmp_path: Path) -> None:
 
 
 def test_plot_is_a_png_with_log_axis_and_labels(tmp_path: Path) -> None:
-    result = _result()
+    result = _smoothed_result()
     fig = plot_result(result)
     ax = fig.axes[0]
     assert ax.get_xscale() == "log"
@@ -104,3 +112,12 @@ def test_warning_when_the_minimum_is_at_the_start() -> None:
     result = analyse(History(lrs, rising, rising, "diverged"), SweepConfig(steps=50))
     assert any("lower --start-lr" in w for w in result.warnings)
     assert result.suggested_lr == lrs[0]  # never below the start LR
+
+
+def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
+    result = _result()  # smoothing off, the default: smoothed == losses
+    labels = [line.get_label() for line in plot_result(result).axes[0].get_lines()]
+    assert labels[0] == "loss" and "loss (smoothed)" not in labels
+    headers = [c.header for c in result_table(result).columns]
+    assert headers[:3] == ["step", "lr", "loss"] and "smoothed" not in headers
+    assert "smoothed" in [c.header for c in result_table(_smoothed_result()).columns]
