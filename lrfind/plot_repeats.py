@@ -56,7 +56,7 @@ def draw_repeats(ax: Axes, repeats: Repeats) -> None:
             color=_REPEAT,
             lw=0.9,
             alpha=0.5,
-            label="each repeat (smoothed)" if k == 0 else None,
+            label="each repeat" if k == 0 else None,
             gid="repeat",
         )
     for lr in repeats.lrs:
