@@ -77,7 +77,7 @@ def show(
         result = result_from_report(load_report(report), report)
     except LrfindError as e:
         fail(err, e)
-    from lrfind.table import result_table
+    from lrfind.table import result_table, uncertainty_line
 
     out = Console(highlight=False)
     out.print(result_table(result))
@@ -94,6 +94,7 @@ def show(
     if s.lr is None:
         err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
         raise typer.Exit(1)
+    out.print(escape(uncertainty_line(result)), soft_wrap=True)
     out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
 
 
