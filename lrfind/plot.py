@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lrfind.curve import edges
 from lrfind.report import write_atomic
 from lrfind.result import SweepResult
 
@@ -50,6 +51,7 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     ax.grid(True, which="major", alpha=0.3)
     ax.grid(True, which="minor", alpha=0.1)
     _set_ylim(ax, h.losses, h.smoothed, result.min_index)
+    _shade_ignored_tail(ax, h.lrs)
 
     if result.min_index is not None:
         x, y = h.lrs[result.min_index], h.smoothed[result.min_index]
@@ -58,9 +60,10 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         ax.annotate(
             f"minimum\nlr {x:.2g}, loss {y:.3g}",
             (x, y),
-            xytext=(-14 if right_half else 14, -36),
+            xytext=(-14 if right_half else 14, -8),
             textcoords="offset points",
             ha="right" if right_half else "left",
+            va="top",
             color=_MIN,
             fontsize=10,
             fontweight="bold",
@@ -80,12 +83,14 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
             zorder=6,
             label=f"{'median ' if result.repeats else ''}suggested ({s.method}): lr {s.lr:.2g}",
         )
+        # Above and to the right: the curve falls after the suggestion, so
+        # that corner is empty, and the label stays off the dashed line.
         ax.annotate(
             f"suggested lr\n{s.lr:.2g}",
             (s.lr, y),
-            xytext=(-14, 26),
+            xytext=(12, 22),
             textcoords="offset points",
-            ha="right",
+            ha="left",
             color=_SUGGEST,
             fontsize=11,
             fontweight="bold",
@@ -142,7 +147,28 @@ def _set_ylim(ax: Axes, raw: list[float], smoothed: list[float], min_index: int 
     low = min([*head, *(v for v in raw[:upto] if math.isfinite(v))])
     high = max(head)
     span = high - low or abs(high) * 0.1 or 1.0
-    ax.set_ylim(low - 0.08 * span, high + 0.45 * span)
+    # Room below the minimum for its label, above the curve for the legend.
+    ax.set_ylim(low - 0.25 * span, high + 0.45 * span)
+
+
+def _shade_ignored_tail(ax: Axes, lrs: list[float]) -> None:
+    """Grey out the last points, which no suggestion looks at (see curve.edges).
+
+    Without it a reader sees a lower loss right of the marked minimum (a lucky
+    batch in the blow-up) and wonders why it is not the minimum.
+    """
+    n = len(lrs)
+    hi = edges(n)[1]
+    if 0 < hi < n:
+        left = math.sqrt(lrs[hi - 1] * lrs[hi])  # halfway in log LR
+        ax.axvspan(
+            left,
+            lrs[-1],
+            color="#888888",
+            alpha=0.12,
+            lw=0,
+            label=f"last {n - hi} points: not used for the suggestions",
+        )
 
 
 def _log_fraction(lrs: list[float], x: float) -> float:

@@ -121,3 +121,13 @@ def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
     headers = [c.header for c in result_table(result).columns]
     assert headers[:3] == ["step", "lr", "loss"] and "smoothed" not in headers
     assert "smoothed" in [c.header for c in result_table(_smoothed_result()).columns]
+
+
+def test_plot_shades_the_tail_the_suggestions_ignore() -> None:
+    result = _result()  # 61 points: the last 3 are outside the suggestions' window
+    ax = plot_result(result).axes[0]
+    spans = [p for p in ax.patches if p.get_label().startswith("last 3 points")]
+    assert len(spans) == 1
+    left, right = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
+    lrs = result.history.lrs
+    assert lrs[-4] < left < lrs[-3] and right == pytest.approx(lrs[-1])
