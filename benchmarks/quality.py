@@ -31,7 +31,6 @@ import io
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
@@ -41,6 +40,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine
 from quality_replay import VARIANTS, methods_on, replay, uncertainty_on
 from quality_tasks import SUITE, QualityTask
 
@@ -224,17 +224,6 @@ def _same(a: float | None, b: float | None) -> bool:
     return (a is None and b is None) or (a is not None and b is not None and math.isclose(a, b))
 
 
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__}  # fmt: skip
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(SUITE), help="comma-separated task names")
@@ -254,8 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     cache = Cache(CACHE, args.refresh)
     start = time.perf_counter()
     tasks = {name: run_task(SUITE[name], cache, args) for name in names}
-    results = {"machine": machine(), "seeds": args.seeds, "sweeps": args.sweeps, "grid": GRID,
-               "sweep": SWEEP, "tasks": tasks, "wall_s": time.perf_counter() - start}  # fmt: skip
+    results = {"machine": machine(torch.device("cpu")), "seeds": args.seeds,
+               "sweeps": args.sweeps, "grid": GRID, "sweep": SWEEP, "tasks": tasks,
+               "wall_s": time.perf_counter() - start}  # fmt: skip
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=1, allow_nan=False))
     os.replace(tmp, args.out)

@@ -30,7 +30,6 @@ import gc
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -45,6 +44,7 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # torch-lr-finder's bar: neither sid
 
 import torch  # noqa: E402
 from bare_loop import bare_loop  # noqa: E402
+from machine import machine  # noqa: E402
 
 from lrfind import SweepConfig, find_lr  # noqa: E402
 from lrfind.curve import lr_schedule  # noqa: E402
@@ -371,28 +371,6 @@ def _in_fresh_process(name: str, variant: str, device: torch.device, steps: int)
         capture_output=True, text=True, check=True, cwd=ROOT,
     )  # fmt: skip
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def machine(device: torch.device) -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    info = {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-        "device": str(device),
-    }
-    if device.type == "cuda":
-        info["gpu"] = torch.cuda.get_device_name(device)
-    return info
 
 
 def main() -> None:

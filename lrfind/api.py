@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -63,21 +65,54 @@ def find_lr(
                 f"unknown setting(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
             )
         config = dataclasses.replace(config, **settings)
-    device = resolve_device(config.device)
+    return sweep_task(task, config, resolve_device(config.device), progress)
+
+
+@dataclass(frozen=True)
+class RankHooks:
+    """What a torchrun rank changes in a sweep (lrfind.distributed.Cluster).
+
+    `reduce` averages the losses over the ranks, `wrap` puts the copy in
+    DistributedDataParallel. A Ctrl-C is left to the caller: torchrun passes
+    it to every rank, and the ranks stop together on the way out.
+    """
+
+    reduce: Callable[[torch.Tensor], torch.Tensor]
+    wrap: Callable[[nn.Module], nn.Module]
+
+
+def sweep_task(
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None = None,
+    ranks: RankHooks | None = None,
+) -> SweepResult:
+    """find_lr once its arguments are a Task, a checked config and a device.
+
+    One sweep, or config.repeats of them combined, then the sanity-prior
+    warning: the same path for a single process and for each torchrun rank.
+    """
     if config.repeats == 1:
-        result = _sweep(task, config, device, progress)
+        result = _sweep(task, config, device, progress, ranks)
     else:
-        result = _repeat(task, config, device, progress)
+        result = _repeat(task, config, device, progress, ranks)
     return _with_priors(result)
 
 
 def _sweep(
-    task: Task, config: SweepConfig, device: torch.device, progress: Progress | None
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None,
+    ranks: RankHooks | None,
 ) -> SweepResult:
     """One range test on a fresh deep copy of the model, seeded with config.seed."""
-    with seeded(config.seed, device), stop_on_interrupt() as interrupted:
+    hooks = {} if ranks is None else {"reduce": ranks.reduce, "wrap": ranks.wrap}
+    guard = stop_on_interrupt() if ranks is None else nullcontext(None)
+    with seeded(config.seed, device), guard as interrupted:
         start = time.perf_counter()
-        history = run_sweep(task, config, device, progress, interrupted)
+        history = run_sweep(task, config, device, progress, interrupted, **hooks)
         sweep_s = time.perf_counter() - start
     return analyse(
         history,
@@ -89,7 +124,11 @@ def _sweep(
 
 
 def _repeat(
-    task: Task, config: SweepConfig, device: torch.device, progress: Progress | None
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None,
+    ranks: RankHooks | None,
 ) -> SweepResult:
     """config.repeats sweeps, seeds seed, seed + 1, ...; a Ctrl-C ends them all.
 
@@ -100,7 +139,7 @@ def _repeat(
     runs: list[SweepResult] = []
     for i in range(config.repeats):
         one = dataclasses.replace(config, seed=config.seed + i, repeats=1)
-        run = _sweep(task, one, device, _offset(progress, i, config.repeats))
+        run = _sweep(task, one, device, _offset(progress, i, config.repeats), ranks)
         if run.stop_reason == "interrupted":
             return dataclasses.replace(
                 run, warnings=[*run.warnings, f"interrupted in repeat {i + 1} of {config.repeats}"]

@@ -265,7 +265,7 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
         if s.lr is not None:
             typer.echo(f"{s.lr:.6g}")
     else:
-        from lrfind.table import result_table, uncertainty_line
+        from lrfind.table import result_table, suggestion_line, uncertainty_line
 
         out = Console(highlight=False)
         out.print(result_table(result))
@@ -276,14 +276,13 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
             err.print(f"[dim]Wrote {escape(', '.join(files))}[/]")
             if outcome.distributed is not None:
                 err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
-            stop = f"{result.stop_reason} after {result.steps_run} steps"
             from lrfind.plan_view import terminal_lines
 
             # Schedules and stability first: the suggestion stays the last line.
             for line in terminal_lines(result):
                 out.print(line, markup=False, soft_wrap=True)
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
-            out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
+            out.print(suggestion_line(result))
     if s.lr is None:
         # Two lines: why, then what happened and where the evidence is.
         err.print(

@@ -77,7 +77,7 @@ def show(
         result = result_from_report(load_report(report), report)
     except LrfindError as e:
         fail(err, e)
-    from lrfind.table import result_table, uncertainty_line
+    from lrfind.table import result_table, suggestion_line, uncertainty_line
 
     out = Console(highlight=False)
     out.print(result_table(result))
@@ -90,12 +90,12 @@ def show(
         folder.mkdir(parents=True, exist_ok=True)
         err.print(f"[dim]Wrote {escape(str(save_plot(result, folder / 'lr_finder.png')))}[/]")
     s = result.suggestion
-    stop = f"{result.stop_reason} after {result.steps_run} steps"
     if s.lr is None:
+        stop = f"{result.stop_reason} after {result.steps_run} steps"
         err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
         raise typer.Exit(1)
     out.print(escape(uncertainty_line(result)), soft_wrap=True)
-    out.print(f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})")
+    out.print(suggestion_line(result))
 
 
 def diagnose(

@@ -16,21 +16,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
 
+from lrfind.api import RankHooks, sweep_task
 from lrfind.config import SweepConfig
-from lrfind.device import describe, resolve_device
+from lrfind.device import resolve_device
 from lrfind.errors import SpecError, SweepError, UsageError, describe_exception
 from lrfind.faults import Faults
-from lrfind.result import SweepResult, analyse
-from lrfind.runtime import seeded
+from lrfind.result import SweepResult
 from lrfind.shard import shard_task
-from lrfind.sweep import Progress, run_sweep
+from lrfind.sweep import Progress
 from lrfind.task import Task
 
 
@@ -103,19 +102,11 @@ class Cluster:
         task, notes = shard_task(task, self.rank, self.world_size, config.seed)
         sharded = not any(note.startswith("train_loader") for note in notes)
         self.sharding = batch_sizes(task.train_loader, self.world_size, config.accumulate, sharded)
-        with seeded(config.seed, self.device):
-            start = time.perf_counter()
-            history = run_sweep(
-                task, config, self.device, progress, reduce=self.mean, wrap=self.wrap
-            )
-            sweep_s = time.perf_counter() - start
-        if history.stop_reason == "interrupted":  # ranks stop at different steps: stop them all
+        hooks = RankHooks(reduce=self.mean, wrap=self.wrap)
+        result = sweep_task(task, config, self.device, progress, hooks)
+        if result.stop_reason == "interrupted":  # ranks stop at different steps: stop them all
             raise KeyboardInterrupt
-        history = dataclasses.replace(history, warnings=(*history.warnings, *notes))
-        source = "train" if task.val_loader is None else "validation"
-        return analyse(
-            history, config, device=describe(self.device), sweep_s=sweep_s, loss_source=source
-        )
+        return dataclasses.replace(result, warnings=[*notes, *result.warnings])
 
     def summary(self) -> dict[str, Any]:
         """What the report records about the job."""

@@ -39,3 +39,7 @@ class History:
     @property
     def steps_run(self) -> int:
         return len(self.lrs)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """The curve as the report stores it (lrfind.saved reads it back)."""
+        return {"lr": self.lrs, "loss": self.losses, "smoothed_loss": self.smoothed}

@@ -197,10 +197,7 @@ def _warmup_cosine(peak: float, div: float, total: int) -> Schedule:
         "# call scheduler.step() after each optimizer step.\n"
         f"scheduler = {call}\n"
     )
-    summary = call
-    return Schedule(
-        "warmup_cosine", "torch.optim.lr_scheduler.SequentialLR", kwargs, snippet, summary
-    )
+    return Schedule("warmup_cosine", "torch.optim.lr_scheduler.SequentialLR", kwargs, snippet, call)
 
 
 def _call(cls: str, kwargs: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ def plan_keys(result: SweepResult) -> dict[str, Any]:
 
 
 def terminal_lines(result: SweepResult) -> list[str]:
-    """Plain lines for stdout after the suggestion: how stable it is, and the schedules."""
+    """Plain lines for stdout before the suggestion line: the schedules, and how stable it is."""
     lines = []
     plan = result.schedules()
     if plan is not None:

@@ -120,11 +120,7 @@ class Repeats:
                     "suggestions": {name: s.lr for name, s in r.suggestions.items()},
                     "stop_reason": r.stop_reason,
                     "steps_run": r.steps_run,
-                    "history": {
-                        "lr": r.history.lrs,
-                        "loss": r.history.losses,
-                        "smoothed_loss": r.history.smoothed,
-                    },
+                    "history": r.history.to_dict(),
                 }
                 for r in self.runs
             ],
@@ -138,7 +134,8 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
     headline = [r.suggestions[config.method].lr for r in runs]
     median = median_lr(headline)
     spread = spread_decades(headline)
-    shown = _nearest(headline, median)
+    # The repeat nearest the median; repeats without a suggestion (None) are never it.
+    shown = 0 if median is None else nearest_index(headline, median) or 0
     base = runs[shown]
     suggestions = {}
     for name, own in base.suggestions.items():
@@ -155,11 +152,3 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
         sweep_s=sum(r.sweep_s for r in runs),
         repeats=repeats,
     )
-
-
-def _nearest(lrs: Sequence[float | None], target: float | None) -> int:
-    """The index of the LR nearest `target` in log space (0 when there is none)."""
-    if target is None:
-        return 0
-    scored = [(abs(math.log10(x / target)), i) for i, x in enumerate(lrs) if x is not None]
-    return min(scored)[1]

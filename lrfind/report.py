@@ -53,7 +53,7 @@ def report_dict(
         "warnings": list(result.warnings),
         "loss_source": result.loss_source,
         **plan_keys(result),
-        "history": {"lr": h.lrs, "loss": h.losses, "smoothed_loss": h.smoothed},
+        "history": h.to_dict(),
         "config": dict(settings) if settings is not None else result.config.to_dict(),
         "environment": {
             "lrfind": __version__,

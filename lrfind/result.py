@@ -7,9 +7,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lrfind.config import SweepConfig
+from lrfind.curve import edges
 from lrfind.history import History
 from lrfind.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
-from lrfind.suggest import Suggestion, curve_minimum, edges, suggest_all
+from lrfind.suggest import Suggestion, curve_minimum, suggest_all
 from lrfind.uncertainty import Uncertainty, assess
 
 if TYPE_CHECKING:

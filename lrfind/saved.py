@@ -56,7 +56,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     from lrfind.errors import ConfigError
     from lrfind.history import History
     from lrfind.result import SweepResult
-    from lrfind.suggest import Suggestion
+    from lrfind.suggest import Suggestion, nearest_index
 
     h = report.get("history")
     try:
@@ -74,7 +74,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     suggestions = {}
     for name, lr in (report.get("suggestions") or {method: report["suggested_lr"]}).items():
         ok = _is_number(lr) and lr > 0
-        index = _nearest(lrs, lr) if ok else None
+        index = nearest_index(lrs, lr) if ok else None
         suggestions[name] = Suggestion(name, lr if ok else None, index, reasons.get(name))
     if method not in suggestions:
         raise UsageError(f"{path}: its method {method!r} has no entry in its suggestions")
@@ -96,13 +96,8 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         device=str((report.get("environment") or {}).get("device", "unknown device")),
         sweep_s=float((report.get("timing") or {}).get("sweep_s") or 0.0),
         loss_source=str(report.get("loss_source", "train")),
-        min_index=_nearest(lrs, at_min) if _is_number(at_min) and at_min > 0 else None,
+        min_index=nearest_index(lrs, at_min) if _is_number(at_min) and at_min > 0 else None,
     )
-
-
-def _nearest(lrs: list[float], lr: float) -> int:
-    """The index of the swept LR nearest to `lr` in log scale."""
-    return min(range(len(lrs)), key=lambda i: abs(math.log(lrs[i] / lr)))
 
 
 def _float(x: Any) -> float:

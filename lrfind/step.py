@@ -52,12 +52,12 @@ class Stepper:
         self.device = device
         self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
         self.val_loader: Iterable[Any] | None = None
-        if task.val_loader is not None:
-            self.val_loader = pinned_loader(task.val_loader, device)[0]
         if config.val_batches is not None:
             fixed = fixed_batches(task.val_loader, config.val_batches)
             # Moved once: every step evaluates the same batches, already on the device.
             self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
+        elif task.val_loader is not None:
+            self.val_loader = pinned_loader(task.val_loader, device)[0]
         # From pinned memory the copy runs while the host goes on queueing work;
         # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
         self.non_blocking = device.type == "cuda"

@@ -70,5 +70,12 @@ def uncertainty_line(result: SweepResult) -> str:
     return "; ".join(parts)
 
 
+def suggestion_line(result: SweepResult) -> str:
+    """The last line of stdout (rich markup): the suggested LR, its method and the stop."""
+    s = result.suggestion
+    stop = f"{result.stop_reason} after {result.steps_run} steps"
+    return f"Suggested learning rate: [bold green]{s.lr:.3g}[/] ({s.method}; {stop})"
+
+
 def _num(x: float) -> str:
     return f"{x:.4g}" if math.isfinite(x) else str(x)

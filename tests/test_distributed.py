@@ -171,13 +171,15 @@ def test_a_rank_takes_its_local_device(name: str) -> None:
         rank_device(name, 0)
 
 
-def _one_rank_job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str) -> dict:
+def _one_rank_job(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str, *extra: str
+) -> dict:
     """A torchrun job of one rank, in this process; its report."""
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
     for name, value in {**env, "MASTER_PORT": str(_free_port())}.items():
         monkeypatch.setenv(name, value)
     args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "0.01"]
-    result = runner.invoke(app, [*args, "--no-plot", "--out-dir", str(tmp_path), "--json"])
+    result = runner.invoke(app, [*args, *extra, "--no-plot", "--out-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
     return json.loads(result.stdout)
@@ -196,6 +198,13 @@ def test_one_rank_job_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         "effective_batch_size": 16,
     }
     assert report["steps_run"] == 20
+
+
+def test_a_rank_sweeps_as_find_lr_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--repeats and the sanity prior take the same path under torchrun as without it."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cpu", "--repeats", "2")
+    assert report["repeats"]["count"] == 2 and report["repeats"]["seeds"] == [0, 1]
+    assert report["distributed"]["world_size"] == 1
 
 
 @pytest.mark.gpu
