@@ -14,10 +14,10 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from lrfind.config import SweepConfig
-from lrfind.curve import END_TRIM, DivergenceRule, Ema, edges, grace_steps
-from lrfind.suggest import suggest_all
-from lrfind.uncertainty import Uncertainty, assess
+from lrfind.config.settings import SweepConfig
+from lrfind.core.curve import END_TRIM, DivergenceRule, Ema, edges, grace_steps
+from lrfind.core.suggest import suggest_all
+from lrfind.core.uncertainty import Uncertainty, assess
 
 DEFAULTS = SweepConfig()
 

@@ -47,9 +47,9 @@ from bare_loop import bare_loop  # noqa: E402
 from machine import machine  # noqa: E402
 
 from lrfind import SweepConfig, find_lr  # noqa: E402
-from lrfind.curve import lr_schedule  # noqa: E402
+from lrfind.core.curve import lr_schedule  # noqa: E402
 from lrfind.spec import call_build, load_function  # noqa: E402
-from lrfind.task import Task, task_from_build  # noqa: E402
+from lrfind.sweep.task import Task, task_from_build  # noqa: E402
 
 MODELS = ("digits_mlp", "resnet_cnn", "char_transformer")
 FEATURES: dict[str, dict[str, Any]] = {

@@ -6,6 +6,37 @@
 
 The heavy parts (torch, numpy, matplotlib) load on first use, so importing
 lrfind, and `lrfind --help`, stay instant.
+
+The tree (torch only under sweep/ and distributed/, and inside
+tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
+
+    errors.py      LrfindError and its subclasses; the bottom of the package
+    spec.py        SPEC -> the user's build(), imported and called (no torch)
+    pipeline.py    `lrfind run` without the terminal: checks, build, sweep, write
+    config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env
+    core/          what a range test computes: curve, history, suggest, uncertainty,
+                   plan and snippets, priors, repeats, result
+    sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
+                   batch, optim, task, device, guards, hints
+    distributed/   the same sweep as one rank of a torchrun job: cluster, shard, faults
+    output/        report.json (report, reader, files), lr_finder.png (plot), terminal
+    tools/         after the sweep: compare, diagnose, losses, schedule(rs), tables, figures
+    cli/           Typer: app, console (the one error renderer), run, schedule, tools
+
+Imports point one way: cli -> {pipeline, tools, output}; pipeline -> {spec,
+sweep, distributed, output}; distributed -> sweep; tools -> output; all of
+them -> core -> config -> errors.
+
+The data flow of `lrfind run SPEC`:
+
+    cli/run.run            options -> config.resolve() -> RunConfig (nothing imported yet)
+    pipeline.execute       out dir checked, SPEC checked, device resolved once
+      spec.load_function   the user's file imported; build(**kwargs) called, seeded
+      sweep.task           what build returned -> Task
+      sweep.range_test     sweep_task: seeded sweep(s) of a deep copy -> core.result.analyse
+        sweep.loop         run_sweep: LR from core.curve, one Stepper step, Recorder.add
+      output.report/plot   report.json and lr_finder.png, atomically
+    cli/run._render        the table, the schedules, the confidence and the suggestion
 """
 
 from __future__ import annotations
@@ -13,25 +44,24 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from lrfind.config import SweepConfig
+from lrfind._version import __version__
+from lrfind.config.settings import SweepConfig
 from lrfind.errors import ConfigError, LrfindError, SpecError, SweepError, UsageError
-
-__version__ = "0.1.0"
 
 # Public name -> module that defines it, imported on first access.
 _LAZY = {
-    "find_lr": "lrfind.api",
-    "Task": "lrfind.task",
-    "SweepResult": "lrfind.result",
-    "History": "lrfind.history",
-    "Suggestion": "lrfind.suggest",
-    "METHODS": "lrfind.suggest",
-    "write_report": "lrfind.report",
-    "report_dict": "lrfind.report",
-    "read_report": "lrfind.report",
-    "plot_result": "lrfind.plot",
-    "save_plot": "lrfind.plot",
-    "result_table": "lrfind.table",
+    "find_lr": "lrfind.sweep.range_test",
+    "Task": "lrfind.sweep.task",
+    "SweepResult": "lrfind.core.result",
+    "History": "lrfind.core.history",
+    "Suggestion": "lrfind.core.suggest",
+    "METHODS": "lrfind.core.suggest",
+    "write_report": "lrfind.output.report",
+    "report_dict": "lrfind.output.report",
+    "read_report": "lrfind.output.reader",
+    "plot_result": "lrfind.output.plot",
+    "save_plot": "lrfind.output.plot",
+    "result_table": "lrfind.output.terminal",
 }
 
 __all__ = [
@@ -56,15 +86,16 @@ __all__ = [
     "write_report",
 ]
 
-if TYPE_CHECKING:
-    from lrfind.api import find_lr
-    from lrfind.history import History
-    from lrfind.plot import plot_result, save_plot
-    from lrfind.report import read_report, report_dict, write_report
-    from lrfind.result import SweepResult
-    from lrfind.suggest import METHODS, Suggestion
-    from lrfind.table import result_table
-    from lrfind.task import Task
+if TYPE_CHECKING:  # what the lazy names are, for type checkers and editors
+    from lrfind.core.history import History
+    from lrfind.core.result import SweepResult
+    from lrfind.core.suggest import METHODS, Suggestion
+    from lrfind.output.plot import plot_result, save_plot
+    from lrfind.output.reader import read_report
+    from lrfind.output.report import report_dict, write_report
+    from lrfind.output.terminal import result_table
+    from lrfind.sweep.range_test import find_lr
+    from lrfind.sweep.task import Task
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,6 @@
 """`python -m lrfind` is the same as the `lrfind` command."""
 
-from lrfind.cli import main
+from lrfind.cli.app import main
 
 if __name__ == "__main__":
     main()

@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from lrfind import SweepConfig, plot_result, report_dict, result_table
 from lrfind.cli import app
-from lrfind.compare import compare_files
-from lrfind.history import History
-from lrfind.result import analyse
-from lrfind.saved import load_report, result_from_report
+from lrfind.core.history import History
+from lrfind.core.result import analyse
+from lrfind.output.reader import read_report, result_from_report
+from lrfind.tools.compare import compare_files
 
 from .test_cli import _modules_after
 
@@ -119,7 +119,12 @@ def _result(nan_at_end: bool = False) -> Any:
     losses = [1.0 + (math.log10(lr) + 2) ** 2 / 4 for lr in lrs]
     if nan_at_end:
         losses[-1] = math.nan
-    return analyse(History(lrs, losses, losses, "nan" if nan_at_end else "diverged"), SweepConfig())
+    return analyse(
+        History(
+            lrs=lrs, losses=losses, smoothed=losses, stop_reason="nan" if nan_at_end else "diverged"
+        ),
+        SweepConfig(),
+    )
 
 
 def _saved(tmp_path: Path, result: Any) -> Path:
@@ -132,7 +137,7 @@ def _saved(tmp_path: Path, result: Any) -> Path:
 def test_a_saved_report_rebuilds_the_same_result(tmp_path: Path) -> None:
     original = _result(nan_at_end=True)
     path = _saved(tmp_path, original)
-    rebuilt = result_from_report(load_report(path))
+    rebuilt = result_from_report(read_report(path))
     assert rebuilt.history.lrs == original.history.lrs
     assert rebuilt.history.losses[:-1] == original.history.losses[:-1]
     assert math.isnan(rebuilt.history.losses[-1])

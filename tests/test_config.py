@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lrfind.config import SweepConfig
+from lrfind.config.resolve import parse_build_args, resolve
+from lrfind.config.settings import SweepConfig
 from lrfind.errors import ConfigError, UsageError
-from lrfind.resolve import parse_build_args, resolve
 
 NONE = dict.fromkeys(
     [

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from lrfind.curve import DivergenceRule, Ema, grace_steps, lr_schedule, smooth
+from lrfind.core.curve import DivergenceRule, Ema, grace_steps, lr_schedule, smooth
 
 
 def test_exponential_schedule_exact_values() -> None:

@@ -9,9 +9,11 @@ import torch
 from torch import nn
 
 from lrfind import SweepConfig, find_lr
-from lrfind.device import pinned_loader, resident_warning
-from lrfind.runtime import seeded
-from lrfind.sweep import History, _Recorder, run_sweep
+from lrfind.core.history import History
+from lrfind.sweep.device import pinned_loader, resident_warning
+from lrfind.sweep.guards import seeded
+from lrfind.sweep.loop import run_sweep
+from lrfind.sweep.recorder import Recorder
 
 from .assets import tiny
 
@@ -31,13 +33,13 @@ def test_chunked_reads_give_the_per_step_history_and_record_the_overshoot(
 ) -> None:
     per_step = _sweep(1)
     reads = []
-    flush = _Recorder.flush
+    flush = Recorder.flush
 
-    def counting_flush(self: _Recorder) -> str | None:
+    def counting_flush(self: Recorder) -> str | None:
         reads.append(len(self.pending))  # how many losses this host read brings back
         return flush(self)
 
-    monkeypatch.setattr(_Recorder, "flush", counting_flush)
+    monkeypatch.setattr(Recorder, "flush", counting_flush)
     chunked = _sweep(10)
     n = per_step.steps_run
     assert per_step.stop_reason == chunked.stop_reason == "diverged" and n < 100

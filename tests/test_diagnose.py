@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from lrfind.cli import app
-from lrfind.diagnose import Thresholds, diagnose
 from lrfind.errors import UsageError
-from lrfind.losses import LossLog, load_losses
-from lrfind.tool_plots import diagnosis_figure
+from lrfind.tools.diagnose import Thresholds, diagnose
+from lrfind.tools.figures import diagnosis_figure
+from lrfind.tools.losses import LossLog, load_losses
 
 from .test_cli import _modules_after
 
@@ -186,8 +186,10 @@ def test_cli_prints_evidence_and_advice_and_plots(tmp_path: Path) -> None:
     columns = zip(log.x, log.train, log.val or [], strict=True)
     rows = [{"epoch": x, "train_loss": t, "val_loss": v} for x, t, v in columns]
     (tmp_path / "l.json").write_text(json.dumps(rows))
-    png = tmp_path / "d.png"
-    result = runner.invoke(app, ["diagnose", str(tmp_path / "l.json"), "--out", str(png)])
+    png = tmp_path / "diagnosis.png"
+    result = runner.invoke(
+        app, ["diagnose", str(tmp_path / "l.json"), "--out-dir", str(png.parent)]
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Diagnosis: overfitting")
     assert "◀ fired" in result.stdout and "vs its minimum 0.7997 at epoch 15" in result.stdout

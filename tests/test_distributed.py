@@ -22,11 +22,11 @@ from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, Te
 from typer.testing import CliRunner
 
 from lrfind.cli import app
-from lrfind.config import SweepConfig
+from lrfind.config.settings import SweepConfig
+from lrfind.distributed.shard import shard_loader, shard_task
 from lrfind.errors import UsageError
-from lrfind.shard import shard_loader, shard_task
-from lrfind.sweep import run_sweep
-from lrfind.task import Task
+from lrfind.sweep.loop import run_sweep
+from lrfind.sweep.task import Task
 
 from .conftest import ASSETS
 
@@ -90,7 +90,7 @@ def test_shard_task_warns_when_every_rank_sees_the_same_batches() -> None:
 
 
 def test_the_effective_batch_counts_every_rank_only_when_split() -> None:
-    from lrfind.distributed import batch_sizes
+    from lrfind.distributed.cluster import batch_sizes
 
     loader = DataLoader(_dataset(), batch_size=5)
     assert batch_sizes(loader, 4, 2, sharded=True)["effective_batch_size"] == 40
@@ -154,7 +154,7 @@ def test_dist_timeout_must_be_positive(tmp_path: Path) -> None:
 def test_only_rank_0_prints_errors_that_every_rank_meets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("lrfind.cli._RANK", "1")
+    monkeypatch.setenv("RANK", "1")  # torchrun_env() reads it
     result = runner.invoke(app, ["run", f"{ASSETS}/nowhere.py:build", "--out-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == ""
@@ -162,7 +162,7 @@ def test_only_rank_0_prints_errors_that_every_rank_meets(
 
 @pytest.mark.parametrize("name", ["cuda:1", "mps"])
 def test_a_rank_takes_its_local_device(name: str) -> None:
-    from lrfind.distributed import rank_device
+    from lrfind.distributed.cluster import rank_device
 
     assert rank_device("cpu", 3) == torch.device("cpu")
     if not torch.cuda.is_available():
@@ -335,7 +335,7 @@ def test_a_hung_rank_ends_at_the_collective_timeout(tmp_path: Path) -> None:
 
 
 def test_a_model_wrapped_already_is_refused() -> None:
-    from lrfind.distributed import _check_unwrapped
+    from lrfind.distributed.cluster import _check_unwrapped
     from lrfind.errors import SpecError
 
     class FSDPLinear(torch.nn.Linear):  # the class name FSDP2's fully_shard gives a Linear

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from lrfind import find_lr
-from lrfind.curve import lr_schedule
+from lrfind.core.curve import lr_schedule
 
 from .assets import tiny
 

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from lrfind import find_lr
-from lrfind.device import pinned_loader
-from lrfind.sweep import SYNC_EVERY
+from lrfind.sweep.device import pinned_loader
+from lrfind.sweep.recorder import SYNC_EVERY
 
 from .assets import tiny
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 
 from lrfind import SweepConfig, plot_result, read_report, report_dict, result_table, save_plot
-from lrfind.curve import smooth
-from lrfind.report import write_atomic, write_report
-from lrfind.result import analyse
-from lrfind.sweep import History
-from lrfind.table import table_rows
+from lrfind.core.curve import smooth
+from lrfind.core.history import History
+from lrfind.core.result import analyse
+from lrfind.output.files import write_atomic
+from lrfind.output.report import write_report
+from lrfind.output.terminal import table_rows
 
 
 def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
@@ -24,7 +25,7 @@ def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
     losses = [1.0 + (math.log10(lr) + 2) ** 2 / 4 for lr in lrs]
     if nan_at_end:
         losses[-1] = math.nan
-    history = History(lrs, losses, losses, stop)
+    history = History(lrs=lrs, losses=losses, smoothed=losses, stop_reason=stop)
     return analyse(history, SweepConfig(steps=61))
 
 
@@ -59,7 +60,7 @@ def test_report_replaces_the_old_one_atomically(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == {"old": True}  # untouched
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temp file left
     write_report({"new": 1}, path)
-    assert read_report(path) == {"new": 1}
+    assert json.loads(path.read_text()) == {"new": 1}
 
 
 def test_plot_is_a_png_with_log_axis_and_labels(tmp_path: Path) -> None:
@@ -98,18 +99,27 @@ def test_table_marks_minimum_and_suggestion() -> None:
 def test_warning_when_the_loss_never_diverged() -> None:
     lrs = list(np.geomspace(1e-6, 1e-2, 50))
     falling = [5.0 - i * 0.05 for i in range(50)]
-    result = analyse(History(lrs, falling, falling, "completed"), SweepConfig(steps=50))
+    result = analyse(
+        History(lrs=lrs, losses=falling, smoothed=falling, stop_reason="completed"),
+        SweepConfig(steps=50),
+    )
     assert any("raise --end-lr" in w for w in result.warnings)
     # The same curve stopped by divergence would not warn about the end.
     rising_end = [*falling[:-1], 100.0]
-    result = analyse(History(lrs, rising_end, rising_end, "diverged"), SweepConfig(steps=50))
+    result = analyse(
+        History(lrs=lrs, losses=rising_end, smoothed=rising_end, stop_reason="diverged"),
+        SweepConfig(steps=50),
+    )
     assert not any("--end-lr" in w for w in result.warnings)
 
 
 def test_warning_when_the_minimum_is_at_the_start() -> None:
     lrs = list(np.geomspace(1e-6, 1.0, 50))
     rising = [1.0 + i * 0.1 for i in range(50)]
-    result = analyse(History(lrs, rising, rising, "diverged"), SweepConfig(steps=50))
+    result = analyse(
+        History(lrs=lrs, losses=rising, smoothed=rising, stop_reason="diverged"),
+        SweepConfig(steps=50),
+    )
     assert any("lower --start-lr" in w for w in result.warnings)
     assert result.suggested_lr == lrs[0]  # never below the start LR
 

@@ -12,7 +12,7 @@ import torch
 from typer.testing import CliRunner
 
 from lrfind.cli import app
-from lrfind.plan import MAX_DIV, MIN_DIV, fall_bounds, plan
+from lrfind.core.plan import MAX_DIV, MIN_DIV, fall_bounds, plan
 
 from .conftest import TINY
 
@@ -136,7 +136,7 @@ def test_snippet_runs_and_gives_the_kwargs_schedule(name: str) -> None:
 
 def test_plan_modules_do_not_import_torch() -> None:
     code = (
-        "import sys, lrfind.plan, lrfind.priors, lrfind.repeats; "
+        "import sys, lrfind.core.plan, lrfind.core.priors, lrfind.core.repeats; "
         "print(any(m in sys.modules for m in ('torch', 'numpy', 'matplotlib')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -155,5 +155,5 @@ def test_cli_prints_schedules_and_reports_them(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert any(line.startswith("  one-cycle      OneCycleLR(optimizer, max_lr=") for line in lines)
     assert any("CyclicLR(optimizer, base_lr=" in line for line in lines)
-    assert any("SequentialLR(optimizer, [LinearLR(" in line for line in lines)
+    assert any("SequentialLR(optimizer, schedulers=[LinearLR(" in line for line in lines)
     assert lines[-1].startswith("Suggested learning rate:")

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from lrfind import find_lr
 from lrfind.cli import app
-from lrfind.priors import ADAM, SGD, decades_away, prior_dict, prior_for, prior_warnings
+from lrfind.core.priors import ADAM, SGD, decades_away, prior_dict, prior_for, prior_warnings
 
 from .assets import tiny
 from .conftest import TINY

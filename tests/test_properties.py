@@ -10,10 +10,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrfind.curve import smooth
+from lrfind.config.resolve import parse_build_args, parse_config, resolve
+from lrfind.core.curve import smooth
+from lrfind.core.suggest import METHODS
 from lrfind.errors import LrfindError
-from lrfind.resolve import parse_build_args, parse_config, resolve
-from lrfind.suggest import METHODS
 
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)  # NaN, inf, huge, negative, tiny
 LOSSES = st.lists(ANY_FLOAT, max_size=500)

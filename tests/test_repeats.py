@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from lrfind import find_lr, plot_result
 from lrfind.cli import app
-from lrfind.plot_repeats import band
-from lrfind.repeats import Repeats, median_lr, spread_decades
+from lrfind.core.repeats import Repeats, median_lr, spread_decades
+from lrfind.output.plot_repeats import band
 
 from .assets import tiny
 from .conftest import TINY
@@ -66,7 +66,7 @@ def test_each_repeat_is_a_fresh_seeded_sweep() -> None:
     # Each repeat is exactly the single sweep with its seed: the same fresh copy
     # of the untouched model, the data order of that seed.
     for run in rep.runs:
-        alone = find_lr(model, loader, loss, seed=run.config.seed, **FAST)
+        alone = find_lr(model, loader, loss, seed=run.seed, **FAST)
         assert run.history.losses == alone.history.losses
         assert run.suggested_lr == alone.suggested_lr
     assert rep.runs[0].history.losses != rep.runs[1].history.losses  # another data order

@@ -12,8 +12,9 @@ from typer.testing import CliRunner
 
 from lrfind.cli import app
 from lrfind.errors import UsageError
-from lrfind.schedules import SCHEDULES, Options, resolve_names, simulate
-from lrfind.tool_plots import schedule_figure
+from lrfind.tools.figures import schedule_figure
+from lrfind.tools.schedule import simulate
+from lrfind.tools.schedulers import SCHEDULES, Options, resolve_names
 
 from .test_cli import _modules_after
 
@@ -90,8 +91,8 @@ def test_torch_rejections_become_usage_errors() -> None:
 
 
 def test_cli_table_calls_and_plot(tmp_path: Path) -> None:
-    out = tmp_path / "s.png"
-    args = ["schedule", "OneCycle", "steplr", "--lr", "0.1", "--steps", "100", "--out", str(out)]
+    out = tmp_path / "schedules.png"
+    args = ["schedule", "OneCycle", "steplr", "--lr", "0.1", "--steps", "100", "--out-dir", str(tmp_path)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "LR per step (100 steps)" in result.stdout
@@ -99,8 +100,8 @@ def test_cli_table_calls_and_plot(tmp_path: Path) -> None:
     # steps 0, 25, 50, 75, 99, then min and max: StepLR(step_size=33) decays at 33, 66, 99.
     cells = [c.strip() for c in row.split("│")[2:9]]
     assert cells == ["0.1", "0.1", "0.01", "0.001", "0.0001", "0.0001", "0.1"]
-    assert "StepLR(opt, step_size=33, gamma=0.1)" in result.stdout
-    assert "OneCycleLR(opt, max_lr=0.1, total_steps=100" in result.stdout
+    assert "StepLR(optimizer, step_size=33, gamma=0.1)" in result.stdout
+    assert "OneCycleLR(optimizer, max_lr=0.1, total_steps=100" in result.stdout
     assert out.read_bytes().startswith(b"\x89PNG")
 
 
@@ -160,7 +161,7 @@ def test_plateau_losses_from_a_file(tmp_path: Path) -> None:
     args = ["schedule", "plateau", "--lr", "1", "--steps", "10", "--patience", "2"]
     result = runner.invoke(app, [*args, "--plateau-losses", str(log), "--no-plot"])
     assert result.exit_code == 0, result.output
-    assert "ReduceLROnPlateau(opt, mode='min', factor=0.1, patience=2" in result.stdout
+    assert "ReduceLROnPlateau(optimizer, mode='min', factor=0.1, patience=2" in result.stdout
 
 
 def test_unknown_name_is_reported_without_importing_torch() -> None:

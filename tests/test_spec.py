@@ -9,7 +9,7 @@ import torch
 
 from lrfind.errors import SpecError
 from lrfind.spec import call_build, load_function, parse_spec
-from lrfind.task import Task, task_from_build
+from lrfind.sweep.task import Task, task_from_build
 
 from .conftest import TINY
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from lrfind.config import METHOD_NAMES
-from lrfind.suggest import (
+from lrfind.config.settings import METHOD_NAMES
+from lrfind.core.suggest import (
     METHODS,
     curve_minimum,
     edges,

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from lrfind import ConfigError, SpecError, SweepConfig, SweepError, Task, find_lr
-from lrfind.curve import lr_schedule
-from lrfind.device import move_to
-from lrfind.optim import group_ratios, prepare
-from lrfind.sweep import run_sweep
+from lrfind.core.curve import lr_schedule
+from lrfind.sweep.device import move_to
+from lrfind.sweep.loop import run_sweep
+from lrfind.sweep.optim import group_ratios, prepare
 
 from .assets import tiny
 

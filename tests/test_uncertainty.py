@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lrfind.suggest import Suggestion, suggest_all
-from lrfind.uncertainty import assess
+from lrfind.core.suggest import Suggestion, suggest_all
+from lrfind.core.uncertainty import assess
 
 LRS = [10 ** (-7 + k / 10) for k in range(81)]  # a tenth of a decade apart
 

@@ -1,0 +1,158 @@
+"""`lrfind compare`, `show` and `diagnose`: parse, call, render.
+
+The logic lives in lrfind.tools (compare, diagnose, losses) and lrfind.output
+(the report reader, the table, the plot); matplotlib is imported only where
+a PNG is written, torch never.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from lrfind.cli.console import Debug, NoPlot, fail, out_dir_option, stderr, stdout, wrote
+from lrfind.errors import LrfindError
+
+COMPARE_EXAMPLES = """
+Examples:
+
+  lrfind compare base/report.json new/report.json --tolerance 0.3
+
+  lrfind compare base/report.json new/report.json --json > drift.json
+"""
+SHOW_EXAMPLES = """
+Examples:
+
+  lrfind show lrfind-out/report.json
+
+  lrfind show lrfind-out/report.json --no-plot
+"""
+DIAGNOSE_EXAMPLES = """
+Examples:
+
+  python sample_models/digits_train_log.py --lr 3 --out digits_log.csv
+
+  lrfind diagnose digits_log.csv
+
+  lrfind diagnose digits_log.csv --oscillation 0.3 --no-plot
+"""
+
+
+def compare(
+    baseline: Annotated[str, typer.Argument(help="The baseline report.json.", show_default=False)],
+    new: Annotated[str, typer.Argument(help="The new report.json.", show_default=False)],
+    tolerance: Annotated[float, typer.Option(help="Largest allowed drift, in decades.")] = 0.3,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Compare two sweeps' suggestions; exit 1 if the new one drifted or failed."""
+    from lrfind.tools.compare import compare_files
+
+    try:
+        c = compare_files(baseline, new, tolerance)
+    except LrfindError as e:
+        fail(stderr(), e, debug)
+    if json_out:
+        sys.stdout.write(json.dumps(c.to_dict(), indent=2, allow_nan=False) + "\n")
+    else:
+        from lrfind.tools.tables import comparison_lines
+
+        for line in comparison_lines(c):
+            typer.echo(line)
+    raise typer.Exit(0 if c.ok else 1)
+
+
+def show(
+    report: Annotated[
+        str, typer.Argument(help="A report.json from `lrfind run`.", show_default=False)
+    ],
+    out_dir: Annotated[str | None, out_dir_option("the report's folder", "lr_finder.png")] = None,
+    no_plot: NoPlot = False,
+    debug: Debug = False,
+) -> None:
+    """Re-render the table and the plot of a saved report.json, without torch."""
+    from lrfind.output.reader import read_report, result_from_report
+
+    err = stderr()
+    try:
+        result = result_from_report(read_report(report), report)
+    except LrfindError as e:
+        fail(err, e, debug)
+    from lrfind.output.terminal import result_table, suggestion_line, uncertainty_line
+
+    out = stdout()
+    out.print(result_table(result))
+    for warning in result.warnings:
+        err.print(f"[yellow]Warning:[/] {escape(warning)}")
+    if not no_plot:
+        from lrfind.output.plot import save_plot
+
+        folder = Path(out_dir) if out_dir else Path(report).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        wrote(err, save_plot(result, folder / "lr_finder.png"))
+    s = result.suggestion
+    if s.lr is None:
+        stop = f"{result.stop_reason} after {result.steps_run} steps"
+        err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
+        raise typer.Exit(1)
+    out.print(escape(uncertainty_line(result)), soft_wrap=True)
+    out.print(suggestion_line(result))
+
+
+def diagnose(
+    losses: Annotated[
+        str,
+        typer.Argument(
+            help="CSV or JSON of train (and val) loss per step or epoch.", show_default=False
+        ),
+    ],
+    window: Annotated[
+        float, typer.Option(help="Fraction of points in the first/last windows.")
+    ] = 0.2,
+    diverge_rise: Annotated[
+        float, typer.Option(help="Diverging: last window this much above the best loss before it.")
+    ] = 0.5,
+    spike: Annotated[
+        float, typer.Option(help="Diverging: a loss this many times the highest after it.")
+    ] = 10.0,
+    stuck_drop: Annotated[
+        float, typer.Option(help="Stuck: the loss fell by less than this fraction.")
+    ] = 0.05,
+    oscillation: Annotated[
+        float,
+        typer.Option(help="Oscillating: second-half zig-zag above this fraction of the loss."),
+    ] = 0.1,
+    overfit_rise: Annotated[
+        float,
+        typer.Option(help="Overfitting: val ends this much above its minimum while train falls."),
+    ] = 0.1,
+    out_dir: Annotated[str, out_dir_option("lrfind-out", "diagnosis.png")] = "lrfind-out",
+    no_plot: NoPlot = False,
+    debug: Debug = False,
+) -> None:
+    """Classify a training run (diverging, stuck, oscillating, overfitting, healthy) and advise."""
+    from lrfind.tools.diagnose import Thresholds
+    from lrfind.tools.diagnose import diagnose as classify
+    from lrfind.tools.losses import load_losses
+
+    err = stderr()
+    try:
+        log = load_losses(losses)
+        t = Thresholds(window, diverge_rise, spike, stuck_drop, oscillation, overfit_rise)
+        d = classify(log, t)
+    except LrfindError as e:
+        fail(err, e, debug)
+    from lrfind.tools.tables import diagnosis_table
+
+    out = stdout()
+    out.print(diagnosis_table(d))
+    if not no_plot:
+        from lrfind.tools.figures import diagnosis_figure, save_figure
+
+        wrote(err, save_figure(diagnosis_figure(log, d), Path(out_dir) / "diagnosis.png"))
+    out.print(f"Diagnosis: [bold]{d.kind}[/]: {escape(d.advice)}")

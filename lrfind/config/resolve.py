@@ -1,0 +1,134 @@
+"""Settings for one `lrfind run`: every layer merged into one RunConfig.
+
+Precedence is command line > config file > what build returns > defaults. The
+first two are merged here by filling only what was not given (None means "not
+given"); build's optimizer is applied later, only when no layer here named one.
+Like the rest of lrfind.config, this never imports torch or numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from lrfind.config.files import load_toml, parse_build_args, parse_config
+from lrfind.config.settings import SweepConfig, check
+from lrfind.config.torchrun import TorchrunEnv, torchrun_env
+from lrfind.errors import ConfigError, UsageError
+
+DEFAULT_OUT_DIR = "lrfind-out"
+DEFAULT_DIST_TIMEOUT_S = 600.0
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything `lrfind run` needs, after merging all layers."""
+
+    spec: str
+    build_kwargs: dict[str, Any]
+    sweep: SweepConfig
+    out_dir: Path
+    plot: bool
+    config_file: str | None = None
+    #: Run as one rank of a torchrun job (lrfind.distributed).
+    distributed: bool = False
+    #: Seconds a collective may wait for the other ranks before the run fails.
+    dist_timeout: float = DEFAULT_DIST_TIMEOUT_S
+    #: torchrun's variables, as read when the settings were resolved.
+    torchrun: TorchrunEnv = field(default_factory=TorchrunEnv)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every effective setting, for the report."""
+        return {
+            "spec": self.spec,
+            "build_kwargs": dict(self.build_kwargs),
+            **self.sweep.to_dict(),
+            "out_dir": str(self.out_dir),
+            "plot": self.plot,
+            "config_file": self.config_file,
+        }
+
+
+_CLI_NAMES = {f.name: "--" + f.name.replace("_", "-") for f in fields(SweepConfig)}
+
+
+def resolve(
+    spec: str | None,
+    cli: Mapping[str, Any],
+    build_args: list[str] | None = None,
+    config_file: str | None = None,
+    torchrun: TorchrunEnv | None = None,
+) -> RunConfig:
+    """Merge the command line (`cli`: None = not given) over a config file over defaults."""
+    file_values = parse_config(load_toml(config_file), config_file) if config_file else {}
+    given = {k: v for k, v in cli.items() if v is not None}
+    if "optimizer" in given and given["optimizer"] != file_values.get("optimizer"):
+        # The file's optimizer kwargs belong to the file's optimizer only.
+        file_values.pop("optimizer_kwargs", None)
+    merged: dict[str, Any] = {**file_values, **given}
+
+    def source(name: str) -> str:
+        if name in given:
+            return f"{_CLI_NAMES.get(name, name)} {given[name]!r}"
+        if name == "optimizer_kwargs":
+            return f"{config_file}: [optimizer]"
+        if name in file_values:
+            key = "name" if name == "optimizer" else name
+            table = "optimizer" if name == "optimizer" else "sweep"
+            return f"{config_file}: [{table}] {key} = {file_values[name]!r}"
+        return f"{name} (default {defaults[name]!r})"
+
+    defaults = SweepConfig().to_dict()
+    sweep_values = {name: merged.get(name, default) for name, default in defaults.items()}
+    problems = [f"{source(name)}: {msg}" for name, msg in check(_Values(sweep_values))]
+    if problems:
+        raise ConfigError(problems)
+
+    spec = spec or file_values.get("spec")
+    if not spec:
+        raise UsageError(
+            "no SPEC given: pass one like 'model.py:build' or set spec = '...' in the config file"
+        )
+    build_kwargs = {**file_values.get("build_kwargs", {}), **parse_build_args(build_args)}
+    plot = merged.get("plot")
+    env = torchrun_env() if torchrun is None else torchrun
+    distributed = _distributed(given.get("distributed"), env)
+    return RunConfig(
+        spec=spec,
+        build_kwargs=build_kwargs,
+        sweep=SweepConfig(**sweep_values),
+        out_dir=Path(merged.get("out_dir") or DEFAULT_OUT_DIR),
+        plot=True if plot is None else bool(plot),
+        config_file=config_file,
+        distributed=distributed,
+        dist_timeout=_dist_timeout(given.get("dist_timeout")),
+        torchrun=env,
+    )
+
+
+def _distributed(flag: bool | None, env: TorchrunEnv) -> bool:
+    """Whether to run as a torchrun rank (None: when torchrun's environment is set)."""
+    if flag and not env.launched:
+        raise UsageError(
+            f"--distributed, but {', '.join(env.missing)} not set: launch with "
+            "'torchrun --nproc_per_node=N -m lrfind run ...'"
+        )
+    return env.launched if flag is None else flag
+
+
+def _dist_timeout(timeout: float | None) -> float:
+    if timeout is None:
+        return DEFAULT_DIST_TIMEOUT_S
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigError(f"--dist-timeout {timeout!r}: must be a number of seconds > 0")
+    return float(timeout)
+
+
+class _Values:
+    """Attribute access over a dict, so `check` can read unvalidated values."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.__dict__.update(values)

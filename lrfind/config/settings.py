@@ -1,0 +1,171 @@
+"""SweepConfig: every setting of one range test, validated in one place.
+
+This module imports neither torch nor numpy, so usage errors stay instant.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+from lrfind.errors import ConfigError
+
+
+class Mode(str, Enum):
+    """How the LR grows from start to end."""
+
+    EXP = "exp"
+    LINEAR = "linear"
+
+
+# The names of the suggestion methods (lrfind.core.suggest.METHODS holds the
+# functions; a test keeps the two in step). Kept here so that validating a
+# config never imports numpy.
+METHOD_NAMES: tuple[str, ...] = ("min_div_10", "steepest", "valley")
+DEFAULT_METHOD = "min_div_10"
+
+# Optimizers selectable by name: lower-case name -> torch.optim class name.
+# LBFGS is left out on purpose: it needs a closure, not one step per batch.
+OPTIMIZERS: dict[str, str] = {
+    "sgd": "SGD",
+    "adam": "Adam",
+    "adamw": "AdamW",
+    "adamax": "Adamax",
+    "nadam": "NAdam",
+    "radam": "RAdam",
+    "rmsprop": "RMSprop",
+    "adagrad": "Adagrad",
+    "adadelta": "Adadelta",
+    "asgd": "ASGD",
+    "rprop": "Rprop",
+}
+
+MAX_STEPS = 1_000_000
+MAX_ACCUMULATE = 4096
+MAX_REPEATS = 100
+AMP_MODES = (None, "bf16", "fp16")
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The settings of one LR range test.
+
+    Invalid values raise :class:`lrfind.ConfigError` listing every problem.
+
+    Example:
+        >>> SweepConfig(end_lr=1.0, steps=200).end_lr
+        1.0
+    """
+
+    start_lr: float = 1e-7
+    end_lr: float = 10.0
+    steps: int = 100
+    mode: str = "exp"
+    smoothing: float = 0.0
+    diverge_threshold: float = 4.0
+    seed: int = 0
+    device: str = "auto"
+    method: str = DEFAULT_METHOD
+    #: A torch.optim name (see OPTIMIZERS); None: what build returned, else SGD(momentum=0.9).
+    optimizer: str | None = None
+    #: Keyword arguments for the named optimizer (never "lr": the sweep sets it).
+    optimizer_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    #: Mixed precision: None, "bf16" or "fp16" (fp16 uses a GradScaler).
+    amp: str | None = None
+    #: Micro-batches per optimizer step (one LR point per optimizer step).
+    accumulate: int = 1
+    #: torch.compile the sweep's copy (compile time is kept out of the sweep).
+    compile: bool = False
+    #: channels-last memory format for the copy and 4-d inputs (conv nets).
+    channels_last: bool = False
+    #: Sweeps to run, with seeds seed, seed + 1, ...; the suggestion is their median.
+    repeats: int = 1
+    #: Measure the loss on this many fixed val_loader batches (None: all of them).
+    val_batches: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.mode, Mode):
+            object.__setattr__(self, "mode", self.mode.value)
+        if isinstance(self.optimizer, str):
+            object.__setattr__(self, "optimizer", self.optimizer.lower())
+        problems = [f"{name} = {getattr(self, name)!r}: {msg}" for name, msg in check(self)]
+        if problems:
+            raise ConfigError(problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready values, for the report."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["optimizer_kwargs"] = dict(self.optimizer_kwargs)
+        return out
+
+
+def check(values: Any) -> list[tuple[str, str]]:
+    """Return (field, problem) pairs for anything wrong in `values`.
+
+    `values` is a SweepConfig or any object with the same attributes; types are
+    checked too, because configs and keyword arguments arrive untyped.
+    """
+    problems: list[tuple[str, str]] = []
+
+    def bad(name: str, msg: str) -> None:
+        problems.append((name, msg))
+
+    start, end = values.start_lr, values.end_lr
+    start_ok = _is_real(start) and math.isfinite(start) and start > 0
+    if not start_ok:
+        bad("start_lr", "must be a finite number > 0")
+    if not (_is_real(end) and math.isfinite(end) and end > 0):
+        bad("end_lr", "must be a finite number > 0")
+    elif start_ok and end <= start:
+        bad("end_lr", f"must be greater than start_lr ({start:g})")
+    if not (_is_int(values.steps) and 2 <= values.steps <= MAX_STEPS):
+        bad("steps", f"must be an integer from 2 to {MAX_STEPS:,}")
+    if values.mode not in [m.value for m in Mode]:
+        bad("mode", "must be 'exp' or 'linear'")
+    if not (_is_real(values.smoothing) and 0 <= values.smoothing < 1):
+        bad("smoothing", "must be in [0, 1): the weight of the newest loss (0 = off)")
+    threshold = values.diverge_threshold
+    if not (_is_real(threshold) and threshold > 1) or math.isnan(threshold):
+        bad("diverge_threshold", "must be a number > 1 (the sweep stops at threshold x best)")
+    if not (_is_int(values.seed) and 0 <= values.seed < 2**63):
+        bad("seed", "must be an integer >= 0")
+    if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device)):
+        bad("device", "must be auto, cpu, cuda, cuda:N or mps")
+    if values.method not in METHOD_NAMES:
+        bad("method", f"must be one of {', '.join(METHOD_NAMES)}")
+    opt = values.optimizer
+    if opt is not None and not (isinstance(opt, str) and opt.lower() in OPTIMIZERS):
+        bad("optimizer", f"unknown optimizer; choose one of {', '.join(OPTIMIZERS)}")
+    if values.amp not in AMP_MODES:
+        bad("amp", "must be bf16 or fp16 (or unset for full precision)")
+    if not (_is_int(values.accumulate) and 1 <= values.accumulate <= MAX_ACCUMULATE):
+        bad("accumulate", f"must be an integer from 1 to {MAX_ACCUMULATE}")
+    if not (_is_int(values.repeats) and 1 <= values.repeats <= MAX_REPEATS):
+        bad("repeats", f"must be an integer from 1 to {MAX_REPEATS}")
+    vb = values.val_batches
+    if vb is not None and not (_is_int(vb) and vb >= 1):
+        bad("val_batches", "must be an integer >= 1 (batches of the val_loader per step)")
+    for flag in ("compile", "channels_last"):
+        if not isinstance(getattr(values, flag), bool):
+            bad(flag, "must be true or false")
+    kwargs = values.optimizer_kwargs
+    if not isinstance(kwargs, Mapping):
+        bad("optimizer_kwargs", "must be a table of keyword arguments")
+    elif "lr" in kwargs:
+        bad("optimizer_kwargs", "must not set lr: the sweep sets the learning rate")
+    elif kwargs and opt is None:
+        bad("optimizer_kwargs", "given without an optimizer name")
+    return problems
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)

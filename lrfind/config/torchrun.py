@@ -1,0 +1,60 @@
+"""torchrun's environment, read in one place.
+
+torchrun sets RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT in
+every process it starts. The CLI reads them to know which rank speaks, the
+settings to decide whether to run distributed, and lrfind.distributed to join
+the job: all through `torchrun_env()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@dataclass(frozen=True)
+class TorchrunEnv:
+    """This process's place in a torchrun job (rank 0 of 1 when torchrun did not start it).
+
+    Attributes:
+        launched: every variable torchrun sets is there.
+        missing: those that are not (for the error when --distributed is forced).
+    """
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    launched: bool = False
+    missing: tuple[str, ...] = TORCHRUN_VARS
+
+    @property
+    def speaks(self) -> bool:
+        """Whether this process prints: rank 0 speaks for every rank."""
+        return self.rank == 0
+
+
+def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv:
+    """Read torchrun's variables from `environ` (default: os.environ).
+
+    >>> torchrun_env({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"}).rank
+    1
+    """
+    env = os.environ if environ is None else environ
+    missing = tuple(name for name in TORCHRUN_VARS if name not in env)
+    return TorchrunEnv(
+        rank=_int(env.get("RANK")),
+        world_size=max(1, _int(env.get("WORLD_SIZE"), 1)),
+        local_rank=_int(env.get("LOCAL_RANK")),
+        launched=not missing,
+        missing=missing,
+    )
+
+
+def _int(value: str | None, default: int = 0) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default

@@ -1,0 +1,187 @@
+"""SweepResult: a finished range test, its suggestions and what to watch out for."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from lrfind.config.settings import SweepConfig
+from lrfind.core.curve import edges
+from lrfind.core.history import History, StopReason
+from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
+from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
+from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
+from lrfind.core.uncertainty import Uncertainty, assess
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """Everything a range test produced; what the report, plot and table show.
+
+    Attributes:
+        history: LR, raw loss and smoothed loss per step, and the stop reason.
+        suggestions: every method's Suggestion, by name.
+        method: the headline method (config.method).
+        warnings: plain-language caveats, e.g. "raise --end-lr".
+        config: the settings the sweep ran with.
+        device: where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)".
+        sweep_s: wall time of the sweep itself.
+        loss_source: "train", or "validation" when a val_loader was given
+            ("validation (K batches)" with val_batches).
+        repeats: with --repeats R > 1, every repeat, the median and its spread;
+            the history is then the repeat nearest the median.
+    """
+
+    history: History
+    suggestions: dict[str, Suggestion]
+    method: str
+    warnings: list[str]
+    config: SweepConfig
+    device: str = "cpu"
+    sweep_s: float = 0.0
+    loss_source: str = "train"
+    min_index: int | None = field(default=None)
+    repeats: Repeats | None = None
+
+    @property
+    def suggestion(self) -> Suggestion:
+        """The headline method's suggestion."""
+        return self.suggestions[self.method]
+
+    @cached_property
+    def uncertainty(self) -> Uncertainty:
+        """How sure the headline suggestion is: near-minimum range, cost of a decade, confidence."""
+        h = self.history
+        return assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
+
+    @property
+    def suggested_lr(self) -> float | None:
+        return self.suggestion.lr
+
+    @property
+    def lr_at_min_loss(self) -> float | None:
+        return None if self.min_index is None else self.history.lrs[self.min_index]
+
+    @property
+    def min_smoothed_loss(self) -> float | None:
+        return None if self.min_index is None else self.history.smoothed[self.min_index]
+
+    @property
+    def stop_reason(self) -> StopReason:
+        return self.history.stop_reason
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.history.stop_reason != "completed"
+
+    @property
+    def steps_run(self) -> int:
+        return self.history.steps_run
+
+    @property
+    def optimizer(self) -> str:
+        """The torch.optim class that drove the sweep, e.g. "AdamW"."""
+        return self.history.optimizer
+
+    def schedules(self, total_steps: int = DEFAULT_TOTAL_STEPS) -> SchedulePlan | None:
+        """One-cycle, cyclic and warmup + cosine schedules for a run of `total_steps`.
+
+        None when there is no suggestion or the loss never falls. Example:
+            >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
+            {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
+        """
+        return plan(self.history.lrs, self.history.smoothed, self.suggested_lr, total_steps)
+
+
+def analyse(
+    history: History,
+    config: SweepConfig,
+    *,
+    device: str = "cpu",
+    sweep_s: float = 0.0,
+    loss_source: str = "train",
+) -> SweepResult:
+    """Run every suggestion method over the history and collect warnings."""
+    suggestions = suggest_all(history.lrs, history.smoothed)
+    if history.stop_reason == "error":  # a curve cut short by a failure supports no suggestion
+        why = f"the sweep failed at step {history.steps_run + 1}"
+        suggestions = {name: Suggestion(name, None, reason=why) for name in suggestions}
+    min_index = curve_minimum(history.lrs, history.smoothed)
+    return SweepResult(
+        history=history,
+        suggestions=suggestions,
+        method=config.method,
+        warnings=[*history.warnings, *curve_warnings(history, min_index, config.steps)],
+        config=config,
+        device=device,
+        sweep_s=sweep_s,
+        loss_source=loss_source,
+        min_index=min_index,
+    )
+
+
+def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
+    """One result from --repeats: every method's median, the curve of the repeat nearest it."""
+    headline = [r.suggestions[config.method].lr for r in runs]
+    median = median_lr(headline)
+    spread = spread_decades(headline)
+    # The repeat nearest the median; repeats without a suggestion (None) are never it.
+    shown = 0 if median is None else nearest_index(headline, median) or 0
+    base = runs[shown]
+    suggestions = {}
+    for name, own in base.suggestions.items():
+        lr = median_lr([r.suggestions[name].lr for r in runs])
+        if lr is None:
+            suggestions[name] = Suggestion(name, None, reason=own.reason or "no repeat gave one")
+        else:
+            suggestions[name] = Suggestion(name, lr, nearest_index(base.history.lrs, lr))
+    records = [
+        RepeatRun(
+            seed=r.config.seed,
+            suggested_lr=r.suggested_lr,
+            suggestions={name: s.lr for name, s in r.suggestions.items()},
+            history=r.history,
+        )
+        for r in runs
+    ]
+    repeats = Repeats(records, median, *(spread or (None, None)), shown=shown)
+    return dataclasses.replace(
+        base,
+        suggestions=suggestions,
+        config=config,
+        sweep_s=sum(r.sweep_s for r in runs),
+        repeats=repeats,
+    )
+
+
+def curve_warnings(history: History, min_index: int | None, planned_steps: int) -> list[str]:
+    """Caveats about the curve, each ending in what to do about it."""
+    n = history.steps_run
+    warnings = []
+    if history.stop_reason == "interrupted":
+        warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
+    if history.stop_reason == "nan" and n <= 1:
+        warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
+    if history.stop_reason == "diverged" and n < planned_steps // 4:
+        # Unsmoothed, one noisy batch can look like a blow-up at an LR too small to matter.
+        warnings.append(
+            f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
+            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, smooth it "
+            "(--smoothing 0.05) or raise --diverge-threshold"
+        )
+    if min_index is None:
+        return warnings
+    lo, hi = edges(n)
+    few = max(1, (hi - lo) // 20)
+    if min_index < lo + few:
+        warnings.append(
+            f"the minimum is in the first points of the sweep (lr {history.lrs[min_index]:.3g}): "
+            "lower --start-lr to see the curve before it"
+        )
+    elif history.stop_reason == "completed" and min_index >= hi - few:
+        warnings.append(
+            f"the loss never diverged and its minimum is at the end of the sweep "
+            f"(lr {history.lrs[min_index]:.3g}): raise --end-lr"
+        )
+    return warnings

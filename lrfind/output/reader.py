@@ -1,0 +1,112 @@
+"""Reading a saved report.json back: the one reader, which checks what it reads.
+
+`read_report` gives the checked JSON (compare, schedule --from-report);
+`result_from_report` rebuilds the SweepResult to re-render it (show). Neither
+torch nor matplotlib is imported here, so `lrfind compare` and `lrfind show
+--no-plot` work where only the report is at hand (a CI artifact).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lrfind.config.settings import SweepConfig
+from lrfind.core.history import STOP_REASONS, History
+from lrfind.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:  # annotation only: the result's modules load numpy, which compare never needs
+    from lrfind.core.result import SweepResult
+
+_REQUIRED = ("schema_version", "suggested_lr", "stop_reason")
+
+
+def read_report(path: str | Path) -> dict[str, Any]:
+    """Read and check a report.json written by `lrfind run`; UsageError if it is not one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        hint = "give the report.json that `lrfind run` wrote"
+        raise UsageError(f"{path}: no such file; {hint}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot be read ({e.__class__.__name__}: {e})") from None
+    try:
+        report = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    missing = [k for k in _REQUIRED if not isinstance(report, dict) or k not in report]
+    if missing:
+        raise UsageError(
+            f"{path}: not an lrfind report (missing {', '.join(missing)}); "
+            "give the report.json that `lrfind run` wrote"
+        )
+    lr = report["suggested_lr"]
+    if lr is not None and not (_is_number(lr) and lr > 0):
+        raise UsageError(f"{path}: suggested_lr is {lr!r}, expected a number > 0 or null")
+    return report
+
+
+def result_from_report(report: dict[str, Any], path: str | Path = "report") -> SweepResult:
+    """Rebuild the SweepResult a report was written from, for the table and the plot.
+
+    The suggestions are the ones the report holds (not recomputed), so `show`
+    renders what `run` decided, whatever version of lrfind wrote it.
+    """
+    from lrfind.core.result import SweepResult  # numpy: only for show, never for compare
+    from lrfind.core.suggest import Suggestion, nearest_index
+
+    h = report.get("history")
+    try:
+        lrs = [float(x) for x in h["lr"]]  # type: ignore[index]
+        losses = [_float(x) for x in h["loss"]]  # type: ignore[index]
+        smoothed = [_float(x) for x in h["smoothed_loss"]]  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):
+        raise UsageError(f"{path}: its history is missing or not lists of numbers") from None
+    if not lrs or not len(lrs) == len(losses) == len(smoothed) or min(lrs) <= 0:
+        raise UsageError(f"{path}: its history needs equally long lists, with LRs > 0")
+    stop = report["stop_reason"]
+    if stop not in STOP_REASONS:
+        raise UsageError(f"{path}: stop_reason {stop!r} is not one of {', '.join(STOP_REASONS)}")
+    history = History(lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop)
+
+    method = str(report.get("method", "min_div_10"))
+    reasons = report.get("no_suggestion_reasons") or {}
+    suggestions = {}
+    for name, lr in (report.get("suggestions") or {method: report["suggested_lr"]}).items():
+        ok = _is_number(lr) and lr > 0
+        index = nearest_index(lrs, lr) if ok else None
+        suggestions[name] = Suggestion(name, lr if ok else None, index, reasons.get(name))
+    if method not in suggestions:
+        raise UsageError(f"{path}: its method {method!r} has no entry in its suggestions")
+
+    saved = report.get("config") or {}
+    known = {f.name for f in fields(SweepConfig)}
+    settings = {k: v for k, v in saved.items() if k in known and v is not None}
+    try:
+        config = SweepConfig(**{**settings, "method": method})
+    except ConfigError:  # a hand-edited config: the curve is still worth showing
+        config = SweepConfig(method=method)
+    at_min = report.get("lr_at_min_loss")
+    return SweepResult(
+        history=history,
+        suggestions=suggestions,
+        method=method,
+        warnings=[str(w) for w in report.get("warnings") or []],
+        config=config,
+        device=str((report.get("environment") or {}).get("device", "unknown device")),
+        sweep_s=float((report.get("timing") or {}).get("sweep_s") or 0.0),
+        loss_source=str(report.get("loss_source", "train")),
+        min_index=nearest_index(lrs, at_min) if _is_number(at_min) and at_min > 0 else None,
+    )
+
+
+def _float(x: Any) -> float:
+    return math.nan if x is None else float(x)  # the report writes NaN/inf as null
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)

@@ -1,0 +1,104 @@
+"""The range-test loop: N optimizer steps on a copy of the model, LR rising.
+
+The loop itself, readable on one screen: set each param group's LR, take one
+step, hand the loss to the Recorder, which decides when to stop. The copy,
+the optimizer and the step are the Stepper's (lrfind.sweep.step).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+import torch
+
+from lrfind.config.settings import SweepConfig
+from lrfind.core.curve import lr_schedule
+from lrfind.core.history import History, StopReason
+from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.sweep.device import resident_warning
+from lrfind.sweep.hints import hint
+from lrfind.sweep.optim import group_ratios
+from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
+from lrfind.sweep.step import Stepper, cycle
+from lrfind.sweep.task import Task
+
+Progress = Callable[[int, int], None]
+
+
+def run_sweep(
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    sync_every: int | None = None,
+    reduce: Reduce | None = None,
+    wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+) -> History:
+    """Run the range test on a deep copy of `task.model` and return its history.
+
+    `sync_every` is how many steps' losses are read back to the host at once
+    (default: 1 on the CPU, SYNC_EVERY on an accelerator). Raises SpecError
+    for a build that cannot work (bad batches or loss) and SweepError when the
+    user's code fails mid-sweep; both carry the partial history as `.history`.
+    Under torchrun, `reduce` averages losses over the ranks and `wrap` puts the
+    copy in DistributedDataParallel (see lrfind.distributed).
+    """
+    start = time.perf_counter()
+    schedule = lr_schedule(config.start_lr, config.end_lr, config.steps, config.mode)
+    if sync_every is None:
+        sync_every = 1 if device.type == "cpu" else SYNC_EVERY
+    rec = Recorder(config, schedule, sync_every, reduce)
+    total = len(schedule)
+    step, lr = 0, schedule[0]
+    warning = resident_warning(task.model, device)
+    rec.warnings = () if warning is None else (warning,)
+    stepper = Stepper(task, config, device, wrap)
+    rec.pinned = stepper.pinned
+    rec.optimizer = type(stepper.optimizer).__name__
+    batches = cycle(stepper.train_loader)
+    try:
+        if config.compile:
+            first = next(batches)
+            stepper.warm_up(first)
+            batches = itertools.chain([first], batches)
+        groups = stepper.optimizer.param_groups
+        pairs = list(zip(groups, group_ratios(stepper.optimizer), strict=True))
+        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
+        loop_start = time.perf_counter()
+        rec.setup_s = loop_start - start
+        for step, lr in enumerate(schedule):
+            if should_stop is not None and should_stop():
+                rec.flush()
+                return _finish(rec, "interrupted", loop_start)
+            for group, ratio in pairs:
+                if tensor_lr:  # capturable / fused optimizers keep the LR in a tensor
+                    group["lr"].fill_(lr * ratio)
+                else:
+                    group["lr"] = lr * ratio
+            loss, skipped = stepper.step(batches)
+            if progress is not None:
+                progress(step + 1, total)
+            if rec.add(step, loss, skipped):
+                break
+        else:
+            rec.flush()  # the last, partial chunk
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
+        rec.reduce = None  # no collective on the way out: the peers may be gone
+        rec.flush()
+        return _finish(rec, "interrupted", start)
+    except LrfindError as e:
+        failure = type(e)(f"step {step + 1}/{total}: {e}")
+        failure.history = rec.partial()
+        raise failure from e
+    except Exception as e:
+        message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
+        raise SweepError(message + hint(e, stepper.batch), history=rec.partial()) from e
+    return _finish(rec, "completed", loop_start)
+
+
+def _finish(rec: Recorder, reason: StopReason, loop_start: float) -> History:
+    rec.loop_s = time.perf_counter() - loop_start
+    return rec.history(reason)

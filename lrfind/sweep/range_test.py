@@ -1,0 +1,189 @@
+"""The range test as one call: `find_lr` for notebooks and scripts, `sweep_task` for the CLI.
+
+`sweep_task` is the one path every sweep takes (a notebook's find_lr, `lrfind
+run`, each torchrun rank): seed, sweep a fresh copy, analyse; R times for
+--repeats; then the sanity-prior warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrfind.config.settings import SweepConfig
+from lrfind.core.priors import prior_warnings
+from lrfind.core.result import SweepResult, analyse, combine
+from lrfind.errors import ConfigError, SpecError
+from lrfind.sweep.device import describe, resolve_device
+from lrfind.sweep.guards import seeded, stop_on_interrupt
+from lrfind.sweep.loop import Progress, run_sweep
+from lrfind.sweep.task import OptimizerFactory, Task
+
+
+def find_lr(
+    model: nn.Module | Task,
+    train_loader: Iterable[Any] | None = None,
+    loss_fn: Callable[..., torch.Tensor] | None = None,
+    *,
+    optimizer: OptimizerFactory | torch.optim.Optimizer | None = None,
+    val_loader: Iterable[Any] | None = None,
+    step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
+    config: SweepConfig | None = None,
+    progress: Progress | None = None,
+    **settings: Any,
+) -> SweepResult:
+    """Run an LR range test on a copy of `model` and suggest a learning rate.
+
+    `model`, the optimizer you pass and the global RNG states are left exactly
+    as they were. Settings come from `config` (a SweepConfig), overridden by
+    keyword arguments of the same names (`steps=200, device="cuda"`). The
+    first Ctrl-C ends the sweep at the next step with stop_reason
+    "interrupted"; nothing is printed and no file is written. With
+    `repeats=R` it runs R sweeps (seeds seed .. seed + R - 1, each on a fresh
+    copy) and suggests their median (`result.repeats` holds them all).
+
+    Example:
+        >>> result = find_lr(model, loader, nn.CrossEntropyLoss(), end_lr=1)  # doctest: +SKIP
+        >>> result.suggested_lr, result.stop_reason  # doctest: +SKIP
+        (0.0031, 'diverged')
+    """
+    if isinstance(model, Task):
+        if train_loader is not None or loss_fn is not None:
+            raise TypeError("pass either a Task or (model, train_loader, loss_fn), not both")
+        task = model
+    elif train_loader is None:
+        raise SpecError("find_lr needs a train_loader: find_lr(model, train_loader, loss_fn)")
+    else:
+        task = Task(
+            model=model,
+            train_loader=train_loader,
+            loss_fn=loss_fn,
+            optimizer=optimizer,
+            val_loader=val_loader,
+            step_fn=step_fn,
+        )
+    config = config or SweepConfig()
+    if settings:
+        known = {f.name for f in dataclasses.fields(SweepConfig)}
+        unknown = sorted(set(settings) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
+            )
+        config = dataclasses.replace(config, **settings)
+    return sweep_task(task, config, resolve_device(config.device), progress)
+
+
+@dataclass(frozen=True)
+class RankHooks:
+    """What a torchrun rank changes in a sweep (lrfind.distributed.Cluster).
+
+    `reduce` averages the losses over the ranks, `wrap` puts the copy in
+    DistributedDataParallel. A Ctrl-C is left to the caller: torchrun passes
+    it to every rank, and the ranks stop together on the way out.
+    """
+
+    reduce: Callable[[torch.Tensor], torch.Tensor]
+    wrap: Callable[[nn.Module], nn.Module]
+
+
+def sweep_task(
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None = None,
+    ranks: RankHooks | None = None,
+) -> SweepResult:
+    """find_lr once its arguments are a Task, a checked config and a device.
+
+    One sweep, or config.repeats of them combined, then the sanity-prior
+    warning: the same path for a single process and for each torchrun rank.
+    """
+    if config.repeats == 1:
+        result = _sweep(task, config, device, progress, ranks)
+    else:
+        result = _repeat(task, config, device, progress, ranks)
+    return _with_priors(result)
+
+
+def _sweep(
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None,
+    ranks: RankHooks | None,
+) -> SweepResult:
+    """One range test on a fresh deep copy of the model, seeded with config.seed."""
+    hooks = {} if ranks is None else {"reduce": ranks.reduce, "wrap": ranks.wrap}
+    guard = stop_on_interrupt() if ranks is None else nullcontext(None)
+    with seeded(config.seed, device), guard as interrupted:
+        start = time.perf_counter()
+        history = run_sweep(task, config, device, progress, interrupted, **hooks)
+        sweep_s = time.perf_counter() - start
+    return analyse(
+        history,
+        config,
+        device=describe(device),
+        sweep_s=sweep_s,
+        loss_source=_loss_source(task, config),
+    )
+
+
+def _repeat(
+    task: Task,
+    config: SweepConfig,
+    device: torch.device,
+    progress: Progress | None,
+    ranks: RankHooks | None,
+) -> SweepResult:
+    """config.repeats sweeps, seeds seed, seed + 1, ...; a Ctrl-C ends them all.
+
+    Each repeat deep-copies the user's untouched model again, and its seed
+    also reshuffles the data (a shuffling DataLoader draws its order from the
+    seeded torch RNG).
+    """
+    runs: list[SweepResult] = []
+    for i in range(config.repeats):
+        one = dataclasses.replace(config, seed=config.seed + i, repeats=1)
+        run = _sweep(task, one, device, _offset(progress, i, config.repeats), ranks)
+        if run.stop_reason == "interrupted":
+            return dataclasses.replace(
+                run, warnings=[*run.warnings, f"interrupted in repeat {i + 1} of {config.repeats}"]
+            )
+        runs.append(run)
+    return combine(runs, config)
+
+
+def _offset(progress: Progress | None, i: int, repeats: int) -> Progress | None:
+    """Report repeat i's steps as part of one bar over all repeats."""
+    if progress is None:
+        return None
+    report = progress
+
+    def shifted(step: int, total: int) -> None:
+        report(i * total + step, repeats * total)
+
+    return shifted
+
+
+def _loss_source(task: Task, config: SweepConfig) -> str:
+    """What each recorded loss is: the training batch's, or the validation loss."""
+    if task.val_loader is None:
+        return "train"
+    if config.val_batches is None:
+        return "validation"
+    k = config.val_batches
+    return f"validation ({k} batch{'es' if k > 1 else ''})"
+
+
+def _with_priors(result: SweepResult) -> SweepResult:
+    """Add the sanity-prior warning for the (final, median) suggestion and its optimizer."""
+    extra = prior_warnings(result.suggested_lr, result.optimizer)
+    return dataclasses.replace(result, warnings=[*result.warnings, *extra]) if extra else result

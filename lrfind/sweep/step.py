@@ -1,0 +1,213 @@
+"""One optimizer step of the sweep: micro-batches, precision, compilation.
+
+Everything that can be decided once (autocast or not, a GradScaler, memory
+format) is decided in the constructor, so the step itself is the bare
+training step plus nothing that waits for the device.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import torch
+
+from lrfind.config.settings import SweepConfig
+from lrfind.errors import SpecError, UsageError
+from lrfind.sweep.batch import StepLoss, check_loss, step_loss
+from lrfind.sweep.device import move_to, pinned_loader
+from lrfind.sweep.optim import prepare
+from lrfind.sweep.task import Task
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Stepper:
+    """Runs optimizer steps on the sweep's copy of the model.
+
+    Attributes:
+        model: the deep copy (compiled when config.compile), on the device.
+        optimizer: the optimizer driving it; the sweep writes its LRs.
+        train_loader: the loader to cycle through (a pinned-memory copy of a
+            DataLoader on CUDA, see lrfind.device.pinned_loader).
+        pinned: whether training batches come from pinned memory.
+        batch: the last batch taken, for error messages.
+    """
+
+    def __init__(
+        self,
+        task: Task,
+        config: SweepConfig,
+        device: torch.device,
+        wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+    ) -> None:
+        model, self.optimizer = prepare(task, config, device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
+            model = wrap(model)
+        self.model = torch.compile(model) if config.compile else model
+        self.compute = _under_autocast(step_loss(task), device, config.amp)
+        self.device = device
+        self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
+        self.val_loader: Iterable[Any] | None = None
+        if config.val_batches is not None:
+            fixed = fixed_batches(task.val_loader, config.val_batches)
+            # Moved once: every step evaluates the same batches, already on the device.
+            self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
+        elif task.val_loader is not None:
+            self.val_loader = pinned_loader(task.val_loader, device)[0]
+        # From pinned memory the copy runs while the host goes on queueing work;
+        # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
+        self.non_blocking = device.type == "cuda"
+        self.channels_last = config.channels_last
+        self.accumulate = config.accumulate
+        self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
+        # One micro-batch, no GradScaler, no validation pass: the common case,
+        # which takes the bare training step (see step).
+        self.lean = self.accumulate == 1 and self.scaler is None and self.val_loader is None
+        self.batch: Any = None
+        self._checked = False
+
+    def take(self, batches: Iterator[Any]) -> Any:
+        """The next batch, on the device (channels-last images where asked)."""
+        self.batch = move_to(next(batches), self.device, self.non_blocking, self.channels_last)
+        return self.batch
+
+    def step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """One optimizer step over `accumulate` micro-batches.
+
+        Returns the loss (mean over the micro-batches; the validation loss
+        when there is a val_loader; it may still carry its autograd node) and,
+        with fp16, a flag that the scaler skipped the step; both stay on the device.
+        """
+        if self.lean and self._checked:
+            # The bare training step and nothing else: every Python operation
+            # here costs time on every step (see benchmarks/).
+            self.optimizer.zero_grad(set_to_none=True)
+            loss = self.compute(self.model, self.take(batches))
+            loss.backward()
+            self.optimizer.step()
+            return loss, None  # the recorder detaches it if it keeps it
+        return self._full_step(batches)
+
+    def _full_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """step() with micro-batches, a GradScaler, a validation pass and the first-step check."""
+        self.optimizer.zero_grad(set_to_none=True)
+        total = None
+        for _ in range(self.accumulate):
+            loss = self.compute(self.model, self.take(batches))
+            if not self._checked:
+                check_loss(loss)
+                self._checked = True
+            if self.accumulate > 1:
+                loss = loss / self.accumulate
+            (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+            total = loss.detach() if total is None else total + loss.detach()
+        skipped = None
+        if self.scaler is None:
+            self.optimizer.step()
+        else:
+            before = self.scaler._scale.clone()  # the scale shrinks exactly when a step is skipped
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            skipped = self.scaler._scale < before
+        if self.val_loader is not None:
+            total = self.val_loss()
+        return total, skipped
+
+    def val_loss(self) -> torch.Tensor:
+        """Mean loss over the validation loader (or its fixed batches, with
+        val_batches), in eval mode, without grad; train mode again after."""
+        self.model.eval()
+        total, count = None, 0
+        with torch.no_grad():
+            for batch in self.val_loader:  # type: ignore[union-attr]
+                moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
+                loss = self.compute(self.model, moved).detach().float()
+                total = loss if total is None else total + loss
+                count += 1
+        self.model.train()
+        if total is None:
+            raise SpecError("val_loader yielded no batches: is its dataset empty?")
+        return total / count
+
+    def warm_up(self, batch: Any) -> None:
+        """Run forward and backward once (compiling them), then undo every trace of it.
+
+        Gradients are dropped, buffers (BatchNorm statistics) restored and the
+        RNG forked, so the curve that follows is the one an uncompiled model
+        gives; the compile time stays out of the sweep's timing.
+        """
+        saved = [b.detach().clone() for b in self.model.buffers()]
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
+            loss = self.compute(self.model, moved)
+            check_loss(loss)
+            loss.backward()
+        self.model.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for buffer, value in zip(self.model.buffers(), saved, strict=True):
+                buffer.copy_(value)
+
+
+def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
+    """The first `count` batches of the val_loader, kept: the same batches at every step.
+
+    A shuffled loader would give different batches each pass, and the
+    validation loss would then change with the batches, not only with the LR.
+    """
+    if loader is None:
+        raise UsageError(
+            f"--val-batches {count} needs a validation loader, and build() returned none: "
+            "return a dict with a 'val_loader' key, or drop --val-batches"
+        )
+    batches = list(itertools.islice(loader, count))
+    if len(batches) < count:
+        raise SpecError(
+            f"val_loader has only {len(batches)} batches, fewer than --val-batches {count}: "
+            f"lower --val-batches to {len(batches)} or less"
+        )
+    return batches
+
+
+def cycle(loader: Iterable[Any]) -> Iterator[Any]:
+    """Yield batches forever, restarting the loader whenever it runs out."""
+    seen = 0
+    while True:
+        before = seen
+        for batch in loader:
+            seen += 1
+            yield batch
+        if seen == 0:
+            raise SpecError("train_loader yielded no batches: is its dataset empty?")
+        if seen == before:
+            raise SpecError(
+                f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
+                "return a DataLoader or a list, or lower --steps"
+            )
+
+
+def _under_autocast(compute: StepLoss, device: torch.device, amp: str | None) -> StepLoss:
+    """`compute` run under autocast for --amp; as it is otherwise (no context to enter)."""
+    if amp is None:
+        return compute
+    autocast = torch.autocast(device.type, dtype=_AMP_DTYPES[amp])
+
+    def under_autocast(model: torch.nn.Module, batch: Any) -> Any:
+        with autocast:
+            return compute(model, batch)
+
+    return under_autocast
+
+
+def _grad_scaler(device: torch.device) -> Any:
+    amp = getattr(torch, "amp", None)
+    scaler_cls = getattr(amp, "GradScaler", None)
+    if scaler_cls is None:  # torch < 2.3: only the CUDA one exists
+        if device.type != "cuda":
+            raise UsageError(f"--amp fp16 on {device.type} needs torch >= 2.3; use --amp bf16")
+        return torch.cuda.amp.GradScaler()
+    return scaler_cls(device.type)

@@ -1,0 +1,6 @@
+"""After the sweep: compare, diagnose, schedule, and their tables and figures.
+
+compare (drift between two reports), losses (reading a training log),
+diagnose (what the log says about the LR), schedule (the real torch
+schedulers, stepped: torch is imported inside it), tables, figures.
+"""

@@ -1,0 +1,108 @@
+"""Drift between two sweeps' suggestions, in decades: the check a CI job runs.
+
+Plain JSON and math only (no torch, numpy or matplotlib), so it runs in a
+second on a CI runner that holds nothing but the two reports.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lrfind.errors import UsageError
+from lrfind.output.reader import read_report
+
+# Stop reasons after which a sweep's curve cannot be trusted, whatever it suggested.
+FAILED_STOPS = ("nan", "error", "interrupted")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One report's part in a comparison."""
+
+    path: str
+    lr: float | None
+    method: str
+    stop_reason: str
+    steps_run: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "suggested_lr": self.lr,
+            "method": self.method,
+            "stop_reason": self.stop_reason,
+            "steps_run": self.steps_run,
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The verdict: `ok` is False when the new sweep failed or drifted past the tolerance.
+
+    `drift` is log10(new / baseline) in decades (None when the new sweep failed).
+    """
+
+    baseline: Side
+    new: Side
+    tolerance: float
+    drift: float | None
+    failure: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None and self.drift is not None and abs(self.drift) <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "drift_decades": self.drift,
+            "tolerance_decades": self.tolerance,
+            "new_failed": self.failure,
+            "baseline": self.baseline.to_dict(),
+            "new": self.new.to_dict(),
+        }
+
+
+def compare_files(baseline: str | Path, new: str | Path, tolerance: float) -> Comparison:
+    """Compare two report.json files. UsageError for an unreadable file or a bad tolerance.
+
+    Example:
+        >>> compare_files("base/report.json", "new/report.json", 0.3).ok  # doctest: +SKIP
+        True
+    """
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise UsageError(f"--tolerance {tolerance}: must be a number of decades >= 0, e.g. 0.3")
+    base = _side(baseline, read_report(baseline))
+    if base.lr is None:
+        raise UsageError(
+            f"{baseline}: the baseline has no suggested LR (stop: {base.stop_reason}); "
+            "use a baseline from a sweep that succeeded"
+        )
+    side = _side(new, read_report(new))
+    failure = _failure(side)
+    drift = None if side.lr is None else math.log10(side.lr / base.lr)
+    return Comparison(base, side, tolerance, drift, failure)
+
+
+def _failure(side: Side) -> str | None:
+    if side.lr is None:
+        return f"no suggested LR (stop: {side.stop_reason})"
+    if side.stop_reason in FAILED_STOPS:
+        return f"the sweep stopped on '{side.stop_reason}'"
+    return None
+
+
+def _side(path: str | Path, report: dict[str, Any]) -> Side:
+    steps = report.get("steps_run")
+    if report.get("error"):  # a sweep that raised mid-way: its report says why
+        report = {**report, "stop_reason": "error"}
+    return Side(
+        path=str(path),
+        lr=report["suggested_lr"],
+        method=str(report.get("method", "?")),
+        stop_reason=str(report["stop_reason"]),
+        steps_run=steps if isinstance(steps, int) else None,
+    )

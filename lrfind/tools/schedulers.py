@@ -1,0 +1,173 @@
+"""The schedulers `lrfind schedule` knows: names, aliases and default arguments.
+
+Each builder turns (lr, steps, the user's options) into a torch class name and
+its keyword arguments; None in Options means "derive it from lr and steps".
+Names resolve without torch, so an unknown name is an instant usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lrfind.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Options:
+    """Scheduler arguments given by the user; None means "derive it from lr and steps"."""
+
+    step_size: int | None = None
+    gamma: float | None = None
+    milestones: tuple[int, ...] | None = None
+    power: float | None = None
+    eta_min: float | None = None
+    t0: int | None = None
+    t_mult: int | None = None
+    pct_start: float | None = None
+    div_factor: float | None = None
+    final_div_factor: float | None = None
+    anneal_strategy: str | None = None
+    base_lr: float | None = None
+    step_size_up: int | None = None
+    cyclic_mode: str | None = None
+    warmup_steps: int | None = None
+    warmup_start_factor: float | None = None
+    factor: float | None = None
+    patience: int | None = None
+    threshold: float | None = None
+    #: The loss trace ReduceLROnPlateau is stepped with, one value per step.
+    plateau_losses: tuple[float, ...] | None = None
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+# Each builder returns (torch class name, keyword arguments); the optimizer comes first.
+Builder = Callable[[float, int, Options], tuple[str, dict[str, Any]]]
+
+
+def _step(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "StepLR", {"step_size": _pick(o.step_size, max(1, n // 3)), "gamma": _pick(o.gamma, 0.1)}
+
+
+def _multistep(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    milestones = list(_pick(o.milestones, (n // 2, 3 * n // 4)))
+    return "MultiStepLR", {"milestones": milestones, "gamma": _pick(o.gamma, 0.1)}
+
+
+def _exponential(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    # By default the LR falls 100x over the run: gamma ** (n - 1) == 0.01.
+    return "ExponentialLR", {"gamma": _pick(o.gamma, round(0.01 ** (1 / (n - 1)), 6))}
+
+
+def _polynomial(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "PolynomialLR", {"total_iters": n - 1, "power": _pick(o.power, 1.0)}
+
+
+def _cosine(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "CosineAnnealingLR", {"T_max": n - 1, "eta_min": _pick(o.eta_min, 0.0)}
+
+
+def _restarts(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "CosineAnnealingWarmRestarts", {
+        "T_0": _pick(o.t0, max(1, n // 4)),
+        "T_mult": _pick(o.t_mult, 1),
+        "eta_min": _pick(o.eta_min, 0.0),
+    }
+
+
+def _onecycle(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "OneCycleLR", {
+        "max_lr": lr,
+        "total_steps": n,
+        "pct_start": _pick(o.pct_start, 0.3),
+        "anneal_strategy": _pick(o.anneal_strategy, "cos"),
+        "div_factor": _pick(o.div_factor, 25.0),
+        "final_div_factor": _pick(o.final_div_factor, 1e4),
+    }
+
+
+def _cyclic(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "CyclicLR", {
+        "base_lr": _pick(o.base_lr, lr / 10),
+        "max_lr": lr,
+        "step_size_up": _pick(o.step_size_up, max(1, n // 4)),
+        "mode": _pick(o.cyclic_mode, "triangular"),
+    }
+
+
+def _plateau(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    return "ReduceLROnPlateau", {
+        "mode": "min",
+        "factor": _pick(o.factor, 0.1),
+        "patience": _pick(o.patience, 10),
+        "threshold": _pick(o.threshold, 1e-4),
+    }
+
+
+def _warmup_cosine(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
+    warmup = _pick(o.warmup_steps, max(1, n // 10))
+    if not 1 <= warmup < n - 1:
+        raise UsageError(f"--warmup-steps {warmup}: must be from 1 to steps - 2 ({n - 2})")
+    return "SequentialLR", {
+        "warmup": ("LinearLR", {"start_factor": _pick(o.warmup_start_factor, 0.01),
+                                "end_factor": 1.0, "total_iters": warmup}),
+        "cosine": ("CosineAnnealingLR", {"T_max": n - 1 - warmup,
+                                         "eta_min": _pick(o.eta_min, 0.0)}),
+        "milestones": [warmup],
+    }  # fmt: skip
+
+
+SCHEDULES: dict[str, Builder] = {
+    "steplr": _step,
+    "multisteplr": _multistep,
+    "exponentiallr": _exponential,
+    "polynomiallr": _polynomial,
+    "cosineannealinglr": _cosine,
+    "cosineannealingwarmrestarts": _restarts,
+    "onecyclelr": _onecycle,
+    "cycliclr": _cyclic,
+    "warmup_cosine": _warmup_cosine,
+    "reducelronplateau": _plateau,
+}
+
+# Friendlier names, compared without case, "-" or "_".
+ALIASES: dict[str, str] = {
+    "step": "steplr",
+    "multistep": "multisteplr",
+    "exp": "exponentiallr",
+    "exponential": "exponentiallr",
+    "poly": "polynomiallr",
+    "polynomial": "polynomiallr",
+    "cosine": "cosineannealinglr",
+    "cosineannealing": "cosineannealinglr",
+    "cosinerestarts": "cosineannealingwarmrestarts",
+    "warmrestarts": "cosineannealingwarmrestarts",
+    "sgdr": "cosineannealingwarmrestarts",
+    "onecycle": "onecyclelr",
+    "cyclic": "cycliclr",
+    "clr": "cycliclr",
+    "warmupcosine": "warmup_cosine",
+    "warmup": "warmup_cosine",
+    "plateau": "reducelronplateau",
+    "reduceonplateau": "reducelronplateau",
+}
+
+
+def resolve_names(names: Sequence[str]) -> list[str]:
+    """Canonical names (any case, aliases allowed); UsageError listing the valid ones."""
+    keys = {_key(k): k for k in SCHEDULES} | {_key(a): c for a, c in ALIASES.items()}
+    unknown = [n for n in names if _key(n) not in keys]
+    if unknown:
+        raise UsageError(
+            f"unknown scheduler {', '.join(map(repr, unknown))}; choose from: "
+            f"{', '.join(SCHEDULES)} (or {', '.join(ALIASES)})"
+        )
+    return list(dict.fromkeys(keys[_key(n)] for n in names))  # in order, once each
+
+
+def _key(name: str) -> str:
+    return name.lower().replace("-", "").replace("_", "")
