@@ -76,7 +76,6 @@ def test_every_command_in_the_docs_parses(page: str, line: str) -> None:
     assert command is not None, f"{page}: no command {name!r} in {line!r}"
     try:
         command.make_context(name, args[1:], resilient_parsing=False)
-    except click.exceptions.Exit:
-        pass
-    except click.UsageError as e:
-        pytest.fail(f"{page}: {line!r} does not parse: {e.format_message()}")
+    except Exception as e:  # typer may use its own copy of click: match the classes by name
+        if type(e).__name__ != "Exit":  # --help and --version end parsing with Exit
+            pytest.fail(f"{page}: {line!r} does not parse: {e}")
