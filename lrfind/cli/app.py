@@ -18,7 +18,7 @@ from lrfind.cli.run import EXAMPLES as RUN_EXAMPLES
 from lrfind.cli.run import run
 from lrfind.cli.schedule import EXAMPLES as SCHEDULE_EXAMPLES
 from lrfind.cli.schedule import schedule
-from lrfind.cli.streams import StdoutLost
+from lrfind.cli.streams import StdoutLost, own_process
 from lrfind.cli.tools import (
     COMPARE_EXAMPLES,
     DIAGNOSE_EXAMPLES,
@@ -129,5 +129,6 @@ app.command(epilog=DIAGNOSE_EXAMPLES)(diagnose)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and `python -m lrfind`)."""
+    own_process()
     app()

@@ -103,20 +103,29 @@ class Results:
         os.close(devnull)
 
 
+_OWN_PROCESS = False  # set by the console script: the process is lrfind's to rewire
+
+
+def own_process() -> None:
+    """Called by `lrfind` / `python -m lrfind`: fd 1 may be rewired for the whole process."""
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+
+
 @contextmanager
 def take_stdout() -> Iterator[Results]:
     """For the block (and, at the fd level, the rest of the process): results only on stdout.
 
-    Yields the stream for the results. When sys.stdout is the process's fd 1
-    (a real `lrfind run`), fd 1 is duplicated for the results and then made
-    a copy of stderr's, so workers, children and atexit hooks write to stderr
-    too. Otherwise (typer's CliRunner, an embedding program) sys.stdout itself
-    is the results stream and only sys.stdout is pointed at stderr.
+    Yields the stream for the results. In the `lrfind` process itself, when
+    sys.stdout is fd 1, fd 1 is duplicated for the results and then made a
+    copy of stderr's, so workers, children and atexit hooks write to stderr
+    too. Otherwise (typer's CliRunner, a program that calls the app) sys.stdout
+    itself is the results stream and only sys.stdout is pointed at stderr.
     """
     original = sys.stdout
     stream: Any = original
     try:
-        redirect = original.fileno() == 1
+        redirect = _OWN_PROCESS and original.fileno() == 1
     except (AttributeError, OSError, ValueError):
         redirect = False
     if redirect:
