@@ -73,24 +73,28 @@ def render(
             out.print(suggestion_line(result))
     if outcome.plot_warning is not None:
         err.print(f"[yellow]Warning:[/] {escape(outcome.plot_warning)}")
+    interrupted = signalled or result.stop_reason == "interrupted"
     if outcome.write_error is not None:
         # The result stands (it is printed above); the run fails: its outputs are not on disk.
         err.print(f"Error: {outcome.write_error}", markup=False)
-    elif s.lr is None:
+    elif s.lr is None and not interrupted:
         # Two lines: why, then what happened and where the evidence is.
         err.print(
             f"Error: no learning rate can be suggested: {s.reason} ({s.method})", markup=False
         )
         why = next(iter(result.warnings), f"stopped: {result.stop_reason}")
         err.print(f"({why}; the report is in {outcome.report_path})", markup=False)
-    if signalled or result.stop_reason == "interrupted":
+    if interrupted:  # one true line: which signal, when, and what is on disk
         name = guard.name if guard is not None and guard.name else "Ctrl-C"
-        where = "" if outcome.write_error is not None else f": wrote {outcome.report_path}"
+        when = "once the sweep was over"
         if result.stop_reason == "interrupted":
-            total = result.config.steps
-            err.print(f"Interrupted by {name} after {result.steps_run} of {total} steps{where}")
-        else:
-            err.print(f"Interrupted by {name} once the sweep was over{where}")
+            when = f"after {result.steps_run} of {result.config.steps} steps"
+        parts = [f"Interrupted by {name} {when}"]
+        if s.lr is None:
+            parts.append(f"no suggestion ({s.reason})")
+        if outcome.write_error is None:
+            parts.append(f"wrote {outcome.report_path}")
+        err.print("; ".join(parts), markup=False)
     raise typer.Exit(code)
 
 
