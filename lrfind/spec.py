@@ -162,7 +162,7 @@ def _run_import(target: str, argv0: str, run: Callable[[], Any]) -> Any:
         try:
             return run()
         except SyntaxError as e:  # its line is in the file itself, not in a frame
-            where = target if e.filename in (None, argv0) or is_file_target(target) else e.filename
+            where = target if e.filename in (None, argv0) else e.filename
             raise SpecError(
                 f"{where}, line {e.lineno}: syntax error: {e.msg}; fix the file and run again"
             ) from e

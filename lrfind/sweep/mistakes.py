@@ -56,10 +56,11 @@ def check_copy(error: BaseException, model: nn.Module) -> SpecError:
 def check_first_loss(model: nn.Module) -> None:
     """After the first loss, before lrfind's backward(): no gradient may exist yet.
 
-    The step starts with the gradients set to None, so one that exists now
-    comes from a backward() that the user's own step_fn (or loss) ran.
+    The step starts with the gradients zeroed (set to None by torch's
+    optimizers), so a nonzero one now comes from a backward() that the user's
+    own step_fn (or loss) ran. Checked once, on the first step only.
     """
-    if any(p.grad is not None for p in model.parameters()):
+    if any(p.grad is not None and bool(p.grad.count_nonzero()) for p in model.parameters()):
         raise SpecError(_OWN_BACKWARD)
 
 
