@@ -1115,11 +1115,16 @@ def _ulimit(which: int, value: int) -> str:
     return f"-v {value // 1024}"
 
 
+_WIDE = {"on": False}  # --wide: every message line, unclipped
+
+
 def message_cell(f: Fault, o: Outcome | None, skip: str) -> str:
     if o is None:
         return skip
     lines = stderr_lines(f, o.stderr)
     shown = message_lines(lines) or lines
+    if _WIDE["on"] and shown and not any(x.startswith("Traceback") for x in shown):
+        return " / ".join(shown if message_lines(lines) else shown[:2])
     if not shown:
         return "(stderr empty)"
     if any(x.startswith("Traceback") for x in shown):  # its last line is the one that tells
@@ -1199,6 +1204,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--list", action="store_true", help="list the faults and exit")
     parser.add_argument("--markdown", metavar="FILE", help="also write the table to FILE")
+    parser.add_argument(
+        "--wide",
+        action="store_true",
+        help="the table's message cells: every line of lrfind's, unclipped",
+    )
+    parser.add_argument(
+        "--raw", metavar="FILE", help="also write each probe's exit code, stdout and stderr as JSON"
+    )
     parser.add_argument("--root", default=str(REPO), help="the lrfind checkout to probe")
     parser.add_argument("--jobs", "-j", type=int, default=2, help="probes at once (default 2)")
     parser.add_argument("--keep", action="store_true", help="keep each probe's $T")
@@ -1206,6 +1219,7 @@ def main(argv: list[str] | None = None) -> int:
         "--verbose", "-v", action="store_true", help="print each probe's stdout and stderr"
     )
     args = parser.parse_args(argv)
+    _WIDE["on"] = args.wide
     names = [f.name for f in FAULT_LIST]
     assert len(names) == len(set(names)), "fault names must be unique"
     chosen = [
@@ -1258,6 +1272,13 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     if args.markdown:
         Path(args.markdown).write_text(text)
+    if args.raw:
+        raw = [{"name": f.name, "command": display_command(f), "skipped": skip or None,
+                "code": None if o is None else o.code, "problems": problems,
+                "stdout": None if o is None else o.stdout[:4000],
+                "stderr": None if o is None else o.stderr[-8000:]}
+               for f, o, problems, skip in rows]  # fmt: skip
+        Path(args.raw).write_text(json.dumps(raw, indent=1) + "\n")
     return 0
 
 

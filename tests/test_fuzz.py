@@ -11,6 +11,7 @@ a sweep (its build returns None).
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from pathlib import Path
@@ -53,7 +54,7 @@ json_values = st.recursive(
 EDGES = [0, 1, -1, 0.5, 2, 1e-300, 1e300, 5e-324, float("nan"), float("inf"), float("-inf")]
 # Truthy values of every JSON type, tried first: `x or default` hides falsy ones.
 WRONG = ["0.2 s", "", [1, "a"], {"a": 1}, True, -1, 0, 1e308, None, [], {}]
-wrong = st.sampled_from(WRONG) | json_values
+wrong = st.sampled_from(WRONG).map(copy.deepcopy) | json_values  # a fresh copy each time
 numbers = (
     st.sampled_from(EDGES)
     | st.floats(allow_nan=True, allow_infinity=True)
