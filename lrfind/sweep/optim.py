@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from lrfind.config.settings import OPTIMIZERS, SweepConfig
-from lrfind.errors import SpecError, SweepError, UsageError
+from lrfind.errors import SpecError, UsageError, user_code
+from lrfind.sweep.mistakes import check_copy
 from lrfind.sweep.task import Task
 
 
@@ -26,12 +27,10 @@ def prepare(
     try:
         model, optimizer = copy.deepcopy((task.model, given))
     except Exception as e:
-        raise SweepError(
-            f"the model cannot be deep-copied ({type(e).__name__}: {e}); lrfind never sweeps "
-            "the original: make it copyable (no open files, locks or generators as attributes)"
-        ) from e
-    model.to(device)
-    model.train()
+        raise check_copy(e, task.model) from e
+    with user_code(f"moving the model to {device}"):
+        model.to(device)
+        model.train()
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError(
             "the model has no trainable parameters (none has requires_grad=True): "
