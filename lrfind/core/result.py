@@ -11,8 +11,10 @@ from lrfind.core.curve import edges
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
+from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer, robust_answer
+from lrfind.core.stopping import robust_rule
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
-from lrfind.core.uncertainty import Uncertainty, assess
+from lrfind.core.uncertainty import Uncertainty, assess, with_rule
 
 
 @dataclass(frozen=True)
@@ -50,10 +52,17 @@ class SweepResult:
         return self.suggestions[self.method]
 
     @cached_property
+    def robust(self) -> RobustAnswer:
+        """The robust rule on this history: the "robust" method, its bounds and confidence."""
+        return _robust(self.history, self.config)
+
+    @cached_property
     def uncertainty(self) -> Uncertainty:
         """How sure the headline suggestion is: near-minimum range, cost of a decade, confidence."""
         h = self.history
-        return assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
+        u = assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
+        rule = self.robust if self.method == "robust" else None
+        return with_rule(u, rule, self.suggested_lr, self.repeats)
 
     @property
     def suggested_lr(self) -> float | None:
@@ -91,7 +100,13 @@ class SweepResult:
             >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
             {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
         """
-        return plan(self.history.lrs, self.history.smoothed, self.suggested_lr, total_steps)
+        bounds = None
+        if self.method == "robust":  # where the robust curve starts and stops falling
+            r = self.robust
+            if r.falling_from is not None and r.falling_to is not None:
+                bounds = (r.falling_from, r.falling_to)
+        h = self.history
+        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, bounds)
 
 
 def analyse(
@@ -102,13 +117,28 @@ def analyse(
     sweep_s: float = 0.0,
     loss_source: str = "train",
 ) -> SweepResult:
-    """Run every suggestion method over the history and collect warnings."""
-    suggestions = suggest_all(history.lrs, history.smoothed)
+    """Run every suggestion method over the history and collect warnings.
+
+    Without smoothing, the history's smoothed curve becomes the robust curve (centred
+    median + mean, no lag): the curve the default suggestion reads, and the one the
+    other methods, the table and the plot show.
+    """
+    robust = _robust(history, config)
+    if config.smoothing == 0:
+        history = dataclasses.replace(history, smoothed=robust.curve)
+    lrs = history.lrs
+    reason = None if robust.lr is not None else robust.reasons[0]
+    suggestions = {
+        "robust": Suggestion("robust", robust.lr, _nearest(lrs, robust.lr), reason),
+        **suggest_all(lrs, history.smoothed),
+    }
     if history.stop_reason == "error":  # a curve cut short by a failure supports no suggestion
         why = f"the sweep failed at step {history.steps_run + 1}"
         suggestions = {name: Suggestion(name, None, reason=why) for name in suggestions}
-    min_index = curve_minimum(history.lrs, history.smoothed)
-    return SweepResult(
+    min_index = curve_minimum(lrs, history.smoothed)
+    if config.method == "robust" and robust.min_index is not None:
+        min_index = robust.min_index
+    result = SweepResult(
         history=history,
         suggestions=suggestions,
         method=config.method,
@@ -119,6 +149,30 @@ def analyse(
         loss_source=loss_source,
         min_index=min_index,
     )
+    return _unusable(result)
+
+
+def _unusable(result: SweepResult) -> SweepResult:
+    """No suggestion where the confidence says there is no usable curve (a failed sweep)."""
+    u = result.uncertainty
+    if result.suggested_lr is None or not any(r.startswith(NO_CURVE) for r in u.reasons):
+        return result
+    why = next(r for r in u.reasons if r.startswith(NO_CURVE))
+    if "--steps" not in why:
+        why += ": run more --steps, or widen --start-lr/--end-lr"
+    name = result.method
+    suggestions = {**result.suggestions, name: Suggestion(name, None, reason=why)}
+    return dataclasses.replace(result, suggestions=suggestions)
+
+
+def _robust(history: History, config: SweepConfig) -> RobustAnswer:
+    h = history
+    smoothed = None if config.smoothing == 0 else h.smoothed  # --smoothing: read the EMA
+    return robust_answer(h.lrs, h.losses, h.stop_reason, robust_rule(config), smoothed)
+
+
+def _nearest(lrs: list[float], lr: float | None) -> int | None:
+    return None if lr is None else nearest_index(lrs, lr)
 
 
 def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from lrfind.core.robust import RobustRule, median_sorted, replay, robust_curve
 
+DEFAULT_RULE = RobustRule()
 NO_CURVE = "no usable curve"  # how every reason for a missing suggestion starts
 BASIN = 0.25  # the minimum's basin: the points within this share of the descent of it
 FALLS = 0.1  # the curve "starts falling" once it is this share of the descent below its start
@@ -52,18 +53,32 @@ class RobustAnswer:
 
 
 def robust_answer(
-    lrs: Sequence[float], raw: Sequence[float], stop: str, rule: RobustRule = RobustRule()
+    lrs: Sequence[float],
+    raw: Sequence[float],
+    stop: str,
+    rule: RobustRule = DEFAULT_RULE,
+    smoothed: Sequence[float] | None = None,
 ) -> RobustAnswer:
-    """The robust rule's suggestion on a recorded curve that ended with `stop`."""
-    n = min(len(lrs), len(raw))
-    keep = [i for i in range(n) if math.isfinite(raw[i]) and lrs[i] > 0]
+    """The robust rule's suggestion on a recorded curve that ended with `stop`.
+
+    `smoothed` (an EMA, with --smoothing) replaces the robust curve as the curve read;
+    the noise scale still comes from the raw losses.
+    """
+    n = min(len(lrs), len(raw), len(smoothed) if smoothed is not None else len(raw))
+    ok = [math.isfinite(raw[i]) and lrs[i] > 0 for i in range(n)]
+    if smoothed is not None:
+        ok = [k and math.isfinite(smoothed[i]) for i, k in enumerate(ok)]
+    keep = [i for i in range(n) if ok[i]]
     xs, ys = [float(lrs[i]) for i in keep], [float(raw[i]) for i in keep]
-    curve = robust_curve(ys, rule)
+    curve = robust_curve(ys, rule) if smoothed is None else [float(smoothed[i]) for i in keep]
     full = [math.nan] * n
     for i, v in zip(keep, curve, strict=True):
         full[i] = v
     if len(ys) < max(rule.window, 5):
-        why = f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)})"
+        why = (
+            f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
+            "run more --steps, or start lower (--start-lr) if the loss blows up at once"
+        )
         return RobustAnswer(None, full, reasons=(why,))
     # The noise scale the stop rule measured at its best median (it fired, or not, on the
     # same losses during the sweep; a replay gives the same state).
@@ -78,7 +93,10 @@ def robust_answer(
     depth = start_level - curve[best]
     snr = depth / noise if noise > 0 else (math.inf if depth > 0 else 0.0)
     if not depth > 0:
-        why = f"{NO_CURVE}: the loss never falls below where it started"
+        why = (
+            f"{NO_CURVE}: the loss never falls below where it started; widen the range "
+            "(--start-lr lower, --end-lr higher) or run more --steps"
+        )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     falls = best
     while falls > lo and curve[falls - 1] < start_level - FALLS * depth:
