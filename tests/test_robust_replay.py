@@ -1,4 +1,4 @@
-"""The shipped rule (lrfind.core.robust*) gives the frozen prototype's numbers (benchmarks/rules.py).
+"""The shipped rule (lrfind.core.robust*) gives the prototype's numbers (benchmarks/rules.py).
 
 The prototype is what was chosen on the tuning half and scored on both halves; the package
 must be that rule, not a look-alike. Replayed on recorded sweeps from the suite's cache.
@@ -66,7 +66,7 @@ def test_every_cached_sweep_gets_the_prototypes_answer(prototype) -> None:
 
 
 def test_the_replayed_curve_is_the_prototypes_robust_curve(prototype) -> None:
-    name, lrs, raw = _sweeps()[0]
+    _, lrs, raw = _sweeps()[0]
     n, stop, _ = replay(raw, RobustRule())
     got = robust_answer(lrs[:n], raw[:n], stop)
     finite = [v for v in raw[:n] if math.isfinite(v)]
