@@ -196,6 +196,8 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
             suggested_lr=r.suggested_lr,
             suggestions={name: s.lr for name, s in r.suggestions.items()},
             history=r.history,
+            min_loss=r.min_smoothed_loss,
+            min_lr=r.lr_at_min_loss,
         )
         for r in runs
     ]
