@@ -52,7 +52,8 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     ax.grid(True, which="major", alpha=0.3)
     ax.grid(True, which="minor", alpha=0.1)
     _set_ylim(ax, h.losses, h.smoothed, result.min_index)
-    _shade_ignored_tail(ax, h.lrs)
+    if result.method != "robust":  # the robust rule reads the curve up to the stop
+        _shade_ignored_tail(ax, h.lrs)
 
     if result.min_index is not None:
         x, y = h.lrs[result.min_index], h.smoothed[result.min_index]
