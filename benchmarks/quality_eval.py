@@ -5,7 +5,10 @@
 - `interpolated(truth, lr)`: the grid's mean score, linear in log10(LR) between grid points
   (clamped at the ends, where the curve is flat: the start loss below, failed runs above).
 - `assess(...)`: decades off = log10(lr / grid-best) and regret = score / best score - 1.
-- `RULES`: every rule replayed on the same raw curves, by name.
+- `RULES`: every rule replayed on the same raw curves, by name. "new default" is lrfind's
+  own shipped code (lrfind.core.robust*: the sweep cut where its stop rule fires, then its
+  suggestion), not the prototype in rules.py that it was ported from (tests/test_robust_replay.py
+  checks the two agree on every cached sweep).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from quality_peers import PEERS
 from quality_suite import SUITE, half_of
 from quality_today import today
 from quality_truth import SWEEP, Cache, ground_truth
-from rules import DEFAULT, Rule, suggest
+from rules import Rule, suggest
 
 PLANNED = SWEEP["steps"]
 
@@ -107,6 +110,16 @@ def new_rule(rule: Rule) -> RuleFn:
     return lambda lrs, raw: suggest(lrs, raw, rule).lr
 
 
+def shipped(lrs: Sequence[float], raw: Sequence[float]) -> Any:
+    """lrfind's default rule as it ships: the sweep cut by its stop rule, then its answer."""
+    from lrfind.core.robust import RobustRule, replay
+    from lrfind.core.robust_suggest import robust_answer
+
+    rule = RobustRule()
+    n, stop, _ = replay(raw, rule)
+    return robust_answer(lrs[:n], raw[:n], stop, rule)
+
+
 def _peer(fn: Callable[..., Any]) -> RuleFn:
     return lambda lrs, raw: fn(lrs, raw, PLANNED).lr
 
@@ -115,7 +128,7 @@ RULES: dict[str, RuleFn] = {
     "lrfind today (default)": lambda lrs, raw: today(lrs, raw, PLANNED).lr,
     "lrfind today, --smoothing 0.05": lambda lrs, raw: today(lrs, raw, PLANNED, 0.05).lr,
     **{name: _peer(fn) for name, fn in PEERS.items()},
-    "new default": new_rule(DEFAULT),
+    "new default": lambda lrs, raw: shipped(lrs, raw).lr,
 }
 
 

@@ -7,8 +7,9 @@
     python benchmarks/quality_score.py --exact-only "new default"   # train one rule's LRs only
 
 Regret is interpolated on the grid (linear in log10 LR) unless marked exact. The new
-default is `rules.DEFAULT`; its leave-one-family-out (LOFO) numbers score each family with
-the rule that benchmarks/quality_tune.py chose without it (results/suite-tuning.json).
+default is lrfind's shipped rule (lrfind.core.robust*, ported from `rules.DEFAULT`); the
+leave-one-family-out (LOFO) table on the tuning half scores each tuning family with the
+rule benchmarks/quality_lofo.py chose without it (results/suite-lofo.json).
 """
 
 from __future__ import annotations
@@ -24,24 +25,50 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_eval import RULES, Case, assess, evaluate, load, new_rule, reference_points, summary
+from quality_eval import (
+    RULES,
+    Case,
+    assess,
+    evaluate,
+    load,
+    new_rule,
+    reference_points,
+    shipped,
+    summary,
+)
 from quality_suite import SUITE
 from quality_truth import Cache, mean_score
-from rules import DEFAULT, Rule, suggest
+
+
+def suggest(lrs: Sequence[float], raw: Sequence[float], _rule: object = None) -> Any:
+    """The shipped rule's answer, with the points its stop rule kept (for the tables below)."""
+    from types import SimpleNamespace
+
+    from lrfind.core.robust import RobustRule, replay
+
+    a = shipped(lrs, raw)
+    return SimpleNamespace(lr=a.lr, confidence=a.confidence, falling_from=a.falling_from,
+                           falling_to=a.falling_to, points=replay(raw, RobustRule())[0])  # fmt: skip
+
+
+DEFAULT = None
 
 RESULTS = Path(__file__).resolve().parent / "results"
-TUNING = RESULTS / "suite-tuning.json"
+LOFO = RESULTS / "suite-lofo.json"
 EXACT_RULES = ("new default", "fastai minimum", "fastai valley (its default)", "fastai steep",
                "torch-lr-finder", "Lightning", "ignite", "lrfind today (default)",
                "lrfind today, --smoothing 0.05")  # fmt: skip
 
 
 def lofo_rows(cases: Sequence[Case]) -> list[dict[str, Any]] | None:
-    if not TUNING.exists():
+    """The tuning half, each family scored by the rule chosen without it (quality_lofo.py)."""
+    if not LOFO.exists():
         return None
-    folds = json.loads(TUNING.read_text()).get("lofo", {})
+    from rules import Rule
+
+    folds = json.loads(LOFO.read_text()).get("folds", {})
     rows = []
-    for family in sorted({c.family for c in cases}):
+    for family in sorted({c.family for c in cases if c.half == "tuning"}):
         if family not in folds:
             return None
         rows += evaluate([c for c in cases if c.family == family], new_rule(Rule(**folds[family])))
@@ -93,7 +120,7 @@ def tasks_table(cases: Sequence[Case]) -> str:
     return "\n".join(lines)
 
 
-def confidence_table(cases: Sequence[Case], rule: Rule) -> str:
+def confidence_table(cases: Sequence[Case], rule: object) -> str:
     lines = ["| half | confidence | sweeps | decades off: mean | regret: mean / median | worst |",
              "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for half in ("tuning", "test", "all"):
@@ -113,7 +140,7 @@ def confidence_table(cases: Sequence[Case], rule: Rule) -> str:
     return "\n".join(lines)
 
 
-def stop_table(cases: Sequence[Case], rule: Rule) -> str:
+def stop_table(cases: Sequence[Case], rule: object) -> str:
     """Where each rule's sweep stops, against the full curve's reference points."""
     from quality_today import today
 
@@ -140,7 +167,7 @@ def stop_table(cases: Sequence[Case], rule: Rule) -> str:
     return "\n".join(lines)
 
 
-def bounds_table(cases: Sequence[Case], rule: Rule) -> str:
+def bounds_table(cases: Sequence[Case], rule: object) -> str:
     """Where the robust curve starts and stops falling, against the suggestion and the grid best."""
     lines = ["| half | sweeps | starts falling: decades below the suggestion, median (range) | "
              "... below the grid best, median | stops falling (its minimum): decades above the "
@@ -185,8 +212,10 @@ def main(argv: list[str] | None = None) -> None:
     if lofo is not None:
         out["lofo"] = lofo
         others = {k: v for k, v in results.items() if k != "new default"}
-        parts.append(table("Leave-one-family-out (every task; the new rule chosen without "
-                           "its family)", {"new rule (LOFO)": lofo, **others}, ("all",)))  # fmt: skip
+        parts.append(table("Leave-one-family-out on the tuning half (each family scored by the "
+                           "rule chosen on the other tuning families)",
+                           {"new rule (LOFO)": lofo, "new default": results["new default"],
+                            **others}, ("tuning",)))  # fmt: skip
     exact: dict[str, list[dict[str, Any]]] = {}
     for name in EXACT_RULES:
         rows = exact_rows(cases, name, cache, train=args.exact)
