@@ -74,6 +74,8 @@ def robust_answer(
     full = [math.nan] * n
     for i, v in zip(keep, curve, strict=True):
         full[i] = v
+    if not ys:  # NaN from the first step: the warnings say to check data, model and loss
+        return RobustAnswer(None, full, reasons=(f"{NO_CURVE}: no finite loss values",))
     if len(ys) < max(rule.window, 5):
         why = (
             f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
