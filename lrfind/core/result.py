@@ -142,7 +142,10 @@ def analyse(
         history=history,
         suggestions=suggestions,
         method=config.method,
-        warnings=[*history.warnings, *curve_warnings(history, min_index, config.steps)],
+        warnings=[
+            *history.warnings,
+            *curve_warnings(history, min_index, config.steps, config.diverge_threshold is not None),
+        ],
         config=config,
         device=device,
         sweep_s=sweep_s,
@@ -211,7 +214,9 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
     )
 
 
-def curve_warnings(history: History, min_index: int | None, planned_steps: int) -> list[str]:
+def curve_warnings(
+    history: History, min_index: int | None, planned_steps: int, ratio_stop: bool = False
+) -> list[str]:
     """Caveats about the curve, each ending in what to do about it."""
     n = history.steps_run
     warnings = []
@@ -220,11 +225,16 @@ def curve_warnings(history: History, min_index: int | None, planned_steps: int) 
     if history.stop_reason == "nan" and n <= 1:
         warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
     if history.stop_reason == "diverged" and n < planned_steps // 4:
-        # Unsmoothed, one noisy batch can look like a blow-up at an LR too small to matter.
+        # Under the ratio rule, one noisy batch can look like a blow-up at an LR too small to
+        # matter; the robust rule needs the median of 5 to rise, so raise its bar instead.
+        fix = (
+            "smooth it (--smoothing 0.05) or raise --diverge-threshold"
+            if ratio_stop
+            else "raise --stop-k (the noise scales of rise that stop the sweep)"
+        )
         warnings.append(
             f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
-            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, smooth it "
-            "(--smoothing 0.05) or raise --diverge-threshold"
+            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
         )
     if min_index is None:
         return warnings
