@@ -19,6 +19,7 @@ from rich.markup import escape
 
 from lrfind.cli.console import Debug, fail, out_dir_option, progress_bar, stderr, wrote
 from lrfind.config import AMP_MODES, DEFAULT_OUT_DIR, METHOD_NAMES, OPTIMIZERS, Mode, resolve
+from lrfind.config.settings import CLIP_MODES
 from lrfind.config.torchrun import torchrun_env
 from lrfind.errors import LrfindError
 
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # annotation only: the pipeline's result types load numpy
 
 Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
 Amp = Enum("Amp", {name: name for name in AMP_MODES if name}, type=str)  # type: ignore[misc]
+ClipMode = Enum("ClipMode", {name: name for name in CLIP_MODES}, type=str)  # type: ignore[misc]
 
 EXAMPLES = """
 Examples:
@@ -108,6 +110,20 @@ def run(
     accumulate: Annotated[
         int | None, typer.Option(help="Micro-batches per optimizer step. [default: 1]")
     ] = None,
+    clip_grad: Annotated[
+        float | None,
+        typer.Option(
+            metavar="NORM",
+            help="Clip the gradients' norm at NORM before each step, 0 = off. "
+            "[default: build's (a Trainer's max_grad_norm), else off]",
+        ),
+    ] = None,
+    clip_mode: Annotated[
+        ClipMode | None,
+        typer.Option(
+            help="What --clip-grad bounds: the total norm, or each value. [default: norm]"
+        ),
+    ] = None,
     compile_: Annotated[
         bool, typer.Option("--compile", help="torch.compile the copy; compile time not timed.")
     ] = False,
@@ -156,6 +172,8 @@ def run(
         "optimizer": optimizer,
         "amp": amp.value if amp else None,
         "accumulate": accumulate,
+        "clip_grad": clip_grad,
+        "clip_mode": clip_mode.value if clip_mode else None,
         "compile": True if compile_ else None,
         "channels_last": True if channels_last else None,
         "repeats": repeats,
@@ -196,6 +214,7 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
             plan_lines,
             result_table,
             suggestion_line,
+            training_lines,
             uncertainty_line,
         )
 
@@ -204,11 +223,13 @@ def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -
         if s.lr is not None:
             for warning in result.warnings:
                 err.print(f"[yellow]Warning:[/] {escape(warning)}")
+            for note in [] if result.training is None else result.training.notes:
+                err.print(f"Note: {escape(note)}")
             wrote(err, outcome.report_path, outcome.plot_path)
             if outcome.distributed is not None:
                 err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
-            # Schedules and stability first: the suggestion stays the last line.
-            for line in plan_lines(result):
+            # What was swept, schedules and stability first: the suggestion stays the last line.
+            for line in [*training_lines(result), *plan_lines(result)]:
                 out.print(line, markup=False, soft_wrap=True)
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(suggestion_line(result))
