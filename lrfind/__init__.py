@@ -10,7 +10,7 @@ lrfind, and `lrfind --help`, stay instant.
 The tree (torch only under sweep/ and distributed/, and inside
 tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
 
-    errors.py      LrfindError and its subclasses; the bottom of the package
+    errors.py      LrfindError and its subclasses (their partial history: core/history.py)
     spec.py        SPEC -> the user's build(), imported and called (no torch)
     pipeline.py    `lrfind run` without the terminal: checks, build, sweep, write
     config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env
@@ -25,7 +25,8 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
 
 Imports point one way: cli -> {pipeline, tools, output}; pipeline -> {spec,
 sweep, distributed, output}; distributed -> sweep; tools -> output; all of
-them -> core -> config -> errors.
+them -> core -> config -> errors; errors -> core.history, a leaf record that
+imports nothing, so that a failed sweep's error carries what it recorded.
 
 The data flow of `lrfind run SPEC`:
 

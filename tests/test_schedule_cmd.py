@@ -92,7 +92,8 @@ def test_torch_rejections_become_usage_errors() -> None:
 
 def test_cli_table_calls_and_plot(tmp_path: Path) -> None:
     out = tmp_path / "schedules.png"
-    args = ["schedule", "OneCycle", "steplr", "--lr", "0.1", "--steps", "100", "--out-dir", str(tmp_path)]
+    args = ["schedule", "OneCycle", "steplr", "--lr", "0.1", "--steps", "100"]
+    args += ["--out-dir", str(tmp_path)]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "LR per step (100 steps)" in result.stdout

@@ -22,7 +22,9 @@ NoPlot = Annotated[bool, typer.Option("--no-plot", help="Skip the PNG (and matpl
 
 def out_dir_option(default: str, what: str) -> Any:
     """`--out-dir`: the folder a command writes into (one name for it in every command)."""
-    return typer.Option("--out-dir", help=f"Folder for {what}. [default: {default}]")
+    return typer.Option(
+        "--out-dir", help=f"Folder for {what}. [default: {default}]", show_default=False
+    )
 
 
 def stderr() -> Console:

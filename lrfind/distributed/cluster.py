@@ -178,5 +178,5 @@ def _check_unwrapped(model: torch.nn.Module) -> None:
         raise SpecError(
             f"build() returned a {name}-wrapped model: return the plain module (e.g. "
             "model.module); lrfind wraps its copy in DistributedDataParallel (FSDP is not "
-            "supported, see the README)"
+            "supported, see docs/torchrun.md)"
         )

@@ -31,7 +31,7 @@ class Stepper:
         model: the deep copy (compiled when config.compile), on the device.
         optimizer: the optimizer driving it; the sweep writes its LRs.
         train_loader: the loader to cycle through (a pinned-memory copy of a
-            DataLoader on CUDA, see lrfind.device.pinned_loader).
+            DataLoader on CUDA, see lrfind.sweep.device.pinned_loader).
         pinned: whether training batches come from pinned memory.
         batch: the last batch taken, for error messages.
     """
