@@ -15,9 +15,10 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
     pipeline.py    `lrfind run` without the terminal: checks, build, sweep, write
     config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env
     core/          what a range test computes: curve, history, suggest, uncertainty,
-                   plan and snippets, priors, repeats, result
+                   plan and snippets, priors, repeats, result, training
     sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
-                   batch, optim, task, device, guards, hints
+                   batch, optim, task, device, guards, hints, evaluate; adapters/ (a
+                   transformers Trainer, a LightningModule, model outputs, taken as they are)
     distributed/   the same sweep as one rank of a torchrun job: cluster, shard, faults
     output/        report.json (report, reader, files), lr_finder.png (plot), terminal
     tools/         after the sweep: compare, diagnose, losses, schedule(rs), tables, figures

@@ -108,16 +108,20 @@ def test_the_loader_is_made_in_each_sweep_and_reshuffled_each_pass() -> None:
     assert a[0] != a[1]  # the second pass is a new epoch, not the first one again
 
 
-def test_trainer_sample_through_the_cli(tmp_path: Path) -> None:
-    spec = f"{ROOT / 'sample_models' / 'hf_trainer.py'}:build"
+def test_a_trainer_through_the_cli(tmp_path: Path) -> None:
+    spec = f"{ROOT / 'tests' / 'assets' / 'stacks' / 'trainer_groups.py'}:build"
     args = ["run", spec, "--steps", "20", "--no-plot", "--out-dir", str(tmp_path), "--device"]
-    result = CliRunner().invoke(app, [*args, "cpu", "--arg", "n_layer=1"])
+    result = CliRunner().invoke(app, [*args, "cpu"])
     assert result.exit_code == 0, result.output
-    assert "Swept: AdamW" in result.stdout and "From the transformers.Trainer:" in result.stdout
-    assert "lr_scheduler_type cosine" in result.stdout
+    lines = result.stdout.splitlines()
+    swept = next(line for line in lines if line.startswith("Swept: "))
+    assert swept.startswith("Swept: AdamW(") and "the Trainer's create_optimizer" in swept
+    assert "weight decay 0.01 / 0; gradients clipped at norm 0.5; 2 micro-batches" in swept
+    assert any(line.startswith("From the transformers.Trainer: model,") for line in lines)
+    assert "Set aside (a range test sets its own LR): lr_scheduler_type cosine" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["training"]["stack"] == "transformers.Trainer"
-    assert report["training"]["clip_grad"] == 1.0 and report["config"]["clip_grad"] == 1.0
+    assert report["config"]["clip_grad"] == 0.5 and report["config"]["accumulate"] == 2
     assert [g["weight_decay"] for g in report["training"]["param_groups"]] == [0.01, 0.0]
 
 

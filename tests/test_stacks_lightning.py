@@ -135,9 +135,9 @@ def test_the_lightning_trainer_gives_clipping_and_accumulation() -> None:
     assert config.clip_grad == 2.0
 
 
-@pytest.mark.parametrize("build", ["build", "build_hooks"])
-def test_lightning_sample_through_the_cli(build: str, tmp_path: Path) -> None:
-    spec = f"{ROOT / 'sample_models' / 'lightning_module.py'}:{build}"
+def test_a_module_with_its_own_hooks_through_the_cli(tmp_path: Path) -> None:
+    # The (module, datamodule) form runs in test_samples.py.
+    spec = f"{ROOT / 'sample_models' / 'lightning_module.py'}:build_hooks"
     args = ["run", spec, "--steps", "20", "--no-plot", "--out-dir", str(tmp_path)]
     result = CliRunner().invoke(app, [*args, "--device", "cpu"])
     assert result.exit_code == 0, result.output

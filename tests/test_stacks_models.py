@@ -75,6 +75,21 @@ def test_tuple_outputs_are_a_spec_error_that_shows_the_step_fn(tmp_path: Path) -
     assert code == 0, output
 
 
+def test_googlenet_aux_outputs(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    code, output, _ = _cli("tuple_output.py:build_googlenet", tmp_path)  # fails at step 1: cheap
+    assert code == 2, output
+    assert "GoogLeNetOutputs (logits, aux_logits2, aux_logits1), which loss_fn rejects" in output
+
+
+def test_a_model_output_through_the_cli(tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="transformers is in the dev extra")
+    code, output, report = _cli("hf_output.py:build", tmp_path)
+    assert code == 0, output
+    note = "the model returns a SequenceClassifierOutput: its .logits go to loss_fn"
+    assert report["training"]["notes"] == [note] and f"Note: {note}" in output
+
+
 def test_segmentation_dicts_are_not_summed(tmp_path: Path) -> None:
     code, output, _ = _cli("seg_output.py:build", tmp_path)
     assert code == 2, output
