@@ -71,3 +71,9 @@ def build_googlenet() -> tuple[nn.Module, DataLoader, nn.Module]:
         weights=None, aux_logits=True, init_weights=True, num_classes=4
     )
     return model, _loader(n=32, batch_size=4), nn.CrossEntropyLoss()
+
+
+def build_googlenet_step_fn() -> dict[str, Any]:
+    """The real GoogLeNet with the step_fn that the error for build_googlenet shows (all heads)."""
+    model, loader, _ = build_googlenet()
+    return {"model": model, "train_loader": loader, "step_fn": googlenet_loss}
