@@ -10,35 +10,43 @@ lrfind, and `lrfind --help`, stay instant.
 The tree (torch only under sweep/ and distributed/, and inside
 tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
 
-    errors.py      LrfindError and its subclasses (their partial history: core/history.py)
+    errors.py      LrfindError and its subclasses (their partial history: core/history.py),
+                   user_code (the one error path for the user's code)
     spec.py        SPEC -> the user's build(), imported and called (no torch)
+    script.py      the user's file run as its own script would be: sys.argv, argparse
     pipeline.py    `lrfind run` without the terminal: checks, build, sweep, write
-    config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env
+    config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env,
+                   paths (~ and the cwd, resolved once)
     core/          what a range test computes: curve, history, suggest, uncertainty,
                    plan and snippets, priors, repeats, result, training
     sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
-                   batch, optim, task, device, guards, hints, evaluate; adapters/ (a
-                   transformers Trainer, a LightningModule, model outputs, taken as they are)
+                   batch, optim, task, device, guards, signals (no torch), hints, mistakes,
+                   evaluate; adapters/ (a transformers Trainer, a LightningModule, model
+                   outputs, taken as they are)
     distributed/   the same sweep as one rank of a torchrun job: cluster, shard, faults
-    output/        report.json (report, reader, files), lr_finder.png (plot), terminal
+    output/        report.json (report, reader, schema, files), lr_finder.png (plot, mpl),
+                   terminal, inputs (every file a command reads), paths (every output)
     tools/         after the sweep: compare, diagnose, losses, schedule(rs), tables, figures
-    cli/           Typer: app, console (the one error renderer), run, schedule, tools
+    cli/           Typer: app (the last resort), console (the one error renderer), streams
+                   (stdout for results only), run, render, schedule, tools
 
-Imports point one way: cli -> {pipeline, tools, output}; pipeline -> {spec,
-sweep, distributed, output}; distributed -> sweep; tools -> output; all of
-them -> core -> config -> errors; errors -> core.history, a leaf record that
-imports nothing, so that a failed sweep's error carries what it recorded.
+Imports point one way: cli -> {pipeline, tools, output, sweep.signals (torch-free)};
+pipeline -> {spec, sweep, distributed, output}; distributed -> sweep; sweep ->
+spec (mistakes); tools -> output; all of them -> core -> config -> errors;
+errors -> core.history, a leaf record that imports nothing, so that a failed
+sweep's error carries what it recorded.
 
 The data flow of `lrfind run SPEC`:
 
-    cli/run.run            options -> config.resolve() -> RunConfig (nothing imported yet)
+    cli/run.run            stdout taken for results; options -> config.resolve() -> RunConfig
+                           (nothing imported yet); signals guarded (once, outside the loop)
     pipeline.execute       out dir checked, SPEC checked, device resolved once
       spec.load_function   the user's file imported; build(**kwargs) called, seeded
       sweep.task           what build returned -> Task
       sweep.range_test     sweep_task: seeded sweep(s) of a deep copy -> core.result.analyse
         sweep.loop         run_sweep: LR from core.curve, one Stepper step, Recorder.add
       output.report/plot   report.json and lr_finder.png, atomically
-    cli/run._render        the table, the schedules, the confidence and the suggestion
+    cli/render.render      the table, the schedules, the confidence and the suggestion
 """
 
 from __future__ import annotations

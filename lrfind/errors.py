@@ -8,8 +8,11 @@ nothing from lrfind but the plain History record that a failed sweep keeps.
 
 from __future__ import annotations
 
+import re
 import sysconfig
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lrfind.core.history import History
@@ -75,12 +78,75 @@ class SweepError(LrfindError):
 
 
 def describe_exception(e: BaseException) -> str:
-    """One line: "Type: message (file.py, line N)", the line being the user's own code."""
-    text = " ".join(str(e).split())
-    line = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    """One line: "Type: message (file.py, line N)", the line being the user's own code.
+
+    A DataLoader worker's error, which torch re-raises with the worker's whole
+    traceback pasted into the message, is given as the worker's own one line.
+    """
+    worker = _WORKER.match(str(e))
+    if worker is not None:
+        return _describe_worker(worker)
+    if isinstance(e, SystemExit):
+        line = f"SystemExit: sys.exit({e.code!r})"
+    else:
+        text = " ".join(str(e).split())
+        line = f"{type(e).__name__}: {text}" if text else type(e).__name__
     for frame in reversed(traceback.extract_tb(e.__traceback__)):
         if _is_user_file(frame.filename):
             return f"{line} ({Path(frame.filename).name}, line {frame.lineno})"
+    return line
+
+
+def exit_text(e: SystemExit) -> str:
+    """What a SystemExit means: "exited with code 3", or "exited: its message"."""
+    code = e.code
+    if code is None or isinstance(code, int):
+        return f"exited with code {code or 0}"
+    return f"exited: {' '.join(str(code).split())}"
+
+
+def ended(e: BaseException) -> str:
+    """How the user's code ended: "exited with code N (f.py, line 3)" or "raised ..."."""
+    if isinstance(e, SystemExit):
+        where = describe_exception(e).removeprefix(f"SystemExit: sys.exit({e.code!r})")
+        return exit_text(e) + where
+    return f"raised {describe_exception(e)}"
+
+
+@contextmanager
+def user_code(what: str, error: type[LrfindError] = SweepError) -> Iterator[None]:
+    """Run a piece of the user's code: whatever ends it, bar Ctrl-C, is an `error`.
+
+    `SystemExit` and any other BaseException (trio's Cancelled, gevent's
+    GreenletExit) too: the user's code must not end lrfind, silently or with
+    a traceback. The message is "{what} raised Type: text (file.py, line N)".
+    """
+    try:
+        yield
+    except (KeyboardInterrupt, LrfindError):
+        raise
+    except BaseException as e:
+        raise error(f"{what} {ended(e)}") from e
+
+
+# torch's ExceptionWrapper.reraise: "Caught ValueError in DataLoader worker process 0.\n
+# Original Traceback (most recent call last):\n  File ..." (torch/_utils.py).
+_WORKER = re.compile(r"Caught (\w+) in DataLoader worker process (\d+)\.\s*Original (.*)", re.S)
+_FRAME = re.compile(r'^\s+File "(.+)", line (\d+)')
+
+
+def _describe_worker(match: re.Match[str]) -> str:
+    """ "DataLoader worker 0: ValueError: text (file.py, line N)" from the pasted traceback."""
+    lines = match.group(3).splitlines()
+    frames = [(i, _FRAME.match(line)) for i, line in enumerate(lines)]
+    frames = [(i, m) for i, m in frames if m is not None]
+    after = lines[frames[-1][0] + 1 :] if frames else lines[1:]
+    # The frame's source line and carets are indented; the exception's own text is not.
+    text = " ".join(" ".join(x.split()) for x in after if x.strip() and not x[:1].isspace())
+    line = f"DataLoader worker {match.group(2)}: {text or match.group(1)}"
+    for _, m in reversed(frames):
+        if _is_user_file(m.group(1)):
+            return f"{line} ({Path(m.group(1)).name}, line {m.group(2)})"
     return line
 
 

@@ -8,14 +8,14 @@ build() runs. The device is resolved here, once, and handed down.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrfind.config.resolve import RunConfig
-from lrfind.errors import LrfindError, SweepError, UsageError
+from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.output.paths import cannot_write, prepare_dir
 from lrfind.spec import call_build, check_spec, load_function
 
 if TYPE_CHECKING:  # annotations only: these load numpy and torch, after the SPEC is checked
@@ -41,6 +41,10 @@ class RunOutcome:
     rank: int = 0
     #: The torchrun job (world size, backend, batch sizes); None for one process.
     distributed: dict[str, Any] | None = None
+    #: The outputs could not be written (a full disk): the result stands, the run fails.
+    write_error: LrfindError | None = None
+    #: Why there is no plot although one was asked for (it is best-effort).
+    plot_warning: str | None = None
 
 
 def execute(
@@ -89,6 +93,8 @@ def _execute(
     # A Trainer's or Lightning's clipping, accumulation and precision, where no setting was given.
     sweep, task = with_stack_settings(cfg.sweep, task, cfg.explicit)
     cfg = dataclasses.replace(cfg, sweep=sweep)
+    if cluster is not None:  # a rank stuck in build() ends every rank, in lrfind's words
+        cluster.built()
     error: LrfindError | None = None
     try:
         if cluster is None:
@@ -108,25 +114,15 @@ def _execute(
     summary = None if cluster is None else cluster.summary()
     outcome = _write(cfg, result, time.perf_counter() - started, build_s, error, summary)
     if error is not None:
-        error.report_path = outcome.report_path
+        # Where the partial report is: only when it was written.
+        error.report_path = outcome.report_path if outcome.write_error is None else None
         raise error
     return outcome
 
 
 def prepare_out_dir(out_dir: Path) -> None:
-    """Create the output folder, or explain why it cannot be used."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out-dir {out_dir} is an existing file: pass a folder path")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except ValueError as e:  # e.g. an embedded NUL byte from a config file
-        raise UsageError(f"--out-dir {str(out_dir)!r} is not a valid path ({e})") from None
-    except OSError as e:
-        raise UsageError(
-            f"--out-dir {out_dir} cannot be created ({e.strerror}): pass another folder"
-        ) from None
-    if not os.access(out_dir, os.W_OK | os.X_OK):
-        raise UsageError(f"--out-dir {out_dir} is not writable: pass another folder")
+    """Create the output folder, or explain why it cannot be used (before anything runs)."""
+    prepare_dir(out_dir, (REPORT_NAME, PLOT_NAME))
 
 
 def _write(
@@ -137,7 +133,13 @@ def _write(
     error: LrfindError | None,
     distributed: dict[str, Any] | None,
 ) -> RunOutcome:
+    """Write report.json, then the plot; a signal meanwhile waits, so both are whole.
+
+    A failed write of the report keeps the result (the CLI still shows the
+    suggestion) and says why in `write_error`; the plot is best-effort.
+    """
     from lrfind.output.report import report_dict, write_report
+    from lrfind.sweep.signals import after_sweep
 
     report = report_dict(
         result,
@@ -147,16 +149,29 @@ def _write(
         error=None if error is None else str(error),
     )
     report["distributed"] = distributed  # null for one process
-    try:
-        report_path = write_report(report, cfg.out_dir / REPORT_NAME)
-        plot_path = None
+    report_path = cfg.out_dir / REPORT_NAME
+    with after_sweep():
+        try:
+            write_report(report, report_path)
+        except OSError as e:
+            failed = SweepError(cannot_write(report_path, e))
+            return RunOutcome(result, report, report_path, None, distributed=distributed,
+                              write_error=failed)  # fmt: skip
+        plot_path, plot_warning = None, None
         if cfg.plot and result.steps_run > 0:
-            from lrfind.output.plot import save_plot
+            plot_path, plot_warning = _plot(result, cfg.out_dir / PLOT_NAME)
+    return RunOutcome(
+        result, report, report_path, plot_path, distributed=distributed, plot_warning=plot_warning
+    )
 
-            plot_path = save_plot(result, cfg.out_dir / PLOT_NAME)
+
+def _plot(result: SweepResult, path: Path) -> tuple[Path | None, str | None]:
+    """The plot, or why there is none: no failure of matplotlib's may cost the result."""
+    try:
+        from lrfind.output.plot import save_plot
+
+        return save_plot(result, path), None
     except OSError as e:
-        raise SweepError(
-            f"cannot write to {cfg.out_dir} ({e.strerror or e}): free some space or pass "
-            "another --out-dir"
-        ) from e
-    return RunOutcome(result, report, report_path, plot_path, distributed=distributed)
+        return None, f"no plot: {cannot_write(path, e)}"
+    except Exception as e:
+        return None, f"no plot ({describe_exception(e)}); the report is whole"

@@ -17,7 +17,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from lrfind.errors import SpecError, describe_exception
+from lrfind.config.paths import user_path
+from lrfind.errors import LrfindError, SpecError, ended, user_code
+from lrfind.script import held_stderr, script_argv
+
+#: The module name a SPEC file gets when its own name is no identifier (my-model.py).
+SYNTHETIC_MODULE = "lrfind_spec"
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -62,8 +67,14 @@ def load_function(spec: str) -> tuple[Callable[..., Any], str]:
         have = _public_callables(module)
         hint = f"it defines: {', '.join(have)}" if have else "it defines no public functions"
         raise SpecError(f"{where} has no function {name!r}; {hint}")
+    fix = "point the SPEC at a function that returns (model, train_loader, loss_fn)"
     if not callable(func):
-        raise SpecError(f"{where}:{name} is a {type(func).__name__}, not a function")
+        raise SpecError(f"{where}:{name} is a {type(func).__name__}, not a function: {fix}")
+    if not inspect.isclass(func) and hasattr(func, "forward") and hasattr(func, "parameters"):
+        # A model instance is callable, and calling it runs forward() with no input.
+        raise SpecError(
+            f"{where}:{name} is a {type(func).__name__} (a model), not a function: {fix}"
+        )
     return func, f"{name}() in {where}"
 
 
@@ -80,14 +91,13 @@ def call_build(func: Callable[..., Any], label: str, kwargs: Mapping[str, Any]) 
             accepted = [p for p in signature.parameters if p not in ("self", "cls")]
             have = ", ".join(accepted) or "no arguments"
             raise SpecError(f"{label}: {e}; pass --arg key=value (it takes: {have})") from None
-    try:
+    script = getattr(sys.modules.get(getattr(func, "__module__", "")), "__file__", None)
+    with script_argv(script or label), user_code(label, SpecError):
         return func(**kwargs)
-    except Exception as e:
-        raise SpecError(f"{label} raised {describe_exception(e)}") from e
 
 
 def _check_file(target: str) -> Path:
-    path = Path(target)
+    path = user_path(target)  # "~/model.py:build", quoted, is the home folder's
     if not path.exists():
         raise SpecError(
             f"{target} does not exist: check the path in the SPEC (relative to the cwd)"
@@ -107,7 +117,7 @@ def _import_file(target: str) -> ModuleType:
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    name = path.stem if path.stem.isidentifier() else "lrfind_spec"
+    name = path.stem if path.stem.isidentifier() else SYNTHETIC_MODULE
     existing = sys.modules.get(name)
     if existing is not None and getattr(existing, "__file__", None) != str(path):
         name = f"lrfind_spec_{name}"
@@ -117,15 +127,10 @@ def _import_file(target: str) -> ModuleType:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        module_spec.loader.exec_module(module)
-    except SyntaxError as e:
+        _run_import(target, str(path), lambda: module_spec.loader.exec_module(module))
+    except BaseException:
         del sys.modules[name]
-        raise SpecError(
-            f"{target}, line {e.lineno}: syntax error: {e.msg}; fix the file and run again"
-        ) from e
-    except Exception as e:
-        del sys.modules[name]
-        raise SpecError(f"importing {target} raised {describe_exception(e)}") from e
+        raise
     return module
 
 
@@ -134,18 +139,37 @@ def _import_module(target: str) -> ModuleType:
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as e:
-        if e.name and (target == e.name or target.startswith(e.name + ".")):
-            what = repr(e.name) if e.name == target else f"{e.name!r} (for {target!r})"
+        return _run_import(target, target, lambda: importlib.import_module(target))
+    except SpecError as error:
+        e = error.__cause__
+        name = e.name if isinstance(e, ModuleNotFoundError) else None
+        if name and (target == name or target.startswith(name + ".")):
+            what = repr(name) if name == target else f"{name!r} (for {target!r})"
             raise SpecError(
                 f"no module named {what}: check the SPEC, or use path/to/file.py:build"
             ) from e
-        raise SpecError(f"importing {target} raised {describe_exception(e)}") from e
-    except SyntaxError as e:
-        raise SpecError(f"{e.filename}, line {e.lineno}: syntax error: {e.msg}") from e
-    except Exception as e:
-        raise SpecError(f"importing {target} raised {describe_exception(e)}") from e
+        raise
+
+
+def _run_import(target: str, argv0: str, run: Callable[[], Any]) -> Any:
+    """Import the user's module as `python file.py` would run it, every failure a SpecError.
+
+    sys.argv is what the file's own script would see (its path alone), so a
+    parser at module level takes its defaults instead of lrfind's options;
+    SystemExit and any other BaseException are errors, never lrfind's exit.
+    """
+    with script_argv(argv0), held_stderr() as held:
+        try:
+            return run()
+        except SyntaxError as e:  # its line is in the file itself, not in a frame
+            where = target if e.filename in (None, argv0) else e.filename
+            raise SpecError(
+                f"{where}, line {e.lineno}: syntax error: {e.msg}; fix the file and run again"
+            ) from e
+        except (KeyboardInterrupt, LrfindError):
+            raise
+        except BaseException as e:
+            raise SpecError(f"importing {target} {ended(e)}{held.argparse(e)}") from e
 
 
 def _public_callables(module: ModuleType) -> list[str]:

@@ -151,11 +151,11 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
     ),
     ("negative start", [TINY + ":build", "--start-lr", "-1e-3"], {}, 2, ["--start-lr -0.001"]),
     (
-        "steps < 2",
+        "steps < 6",
         [TINY + ":build", "--steps", "1"],
         {},
         2,
-        ["--steps 1: must be an integer from 2"],
+        ["--steps 1: too few for a suggestion: use at least 6"],
     ),
     ("absurd steps", [TINY + ":build", "--steps", "100000000"], {}, 2, ["--steps 100000000"]),
     (

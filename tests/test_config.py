@@ -110,7 +110,7 @@ def test_precedence_cli_over_file_over_defaults(tmp_path: Path) -> None:
     assert cfg.sweep.start_lr == 1e-7  # default
     assert cfg.spec == "file.py:build"
     assert cfg.build_kwargs == {"width": 16, "depth": 2}
-    assert (str(cfg.out_dir), cfg.plot) == ("from-file", False)
+    assert (cfg.out_dir, cfg.plot) == (Path("from-file").absolute(), False)  # resolved at once
     assert resolve("cli.py:build", NONE, None, path).spec == "cli.py:build"
 
 

@@ -154,7 +154,10 @@ def test_dist_timeout_must_be_positive(tmp_path: Path) -> None:
 def test_only_rank_0_prints_errors_that_every_rank_meets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("RANK", "1")  # torchrun_env() reads it
+    # Rank 1 of a torchrun job (all of torchrun's variables; a RANK alone is no job: it speaks).
+    env = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1"}
+    for name, value in {**env, "MASTER_PORT": "29500"}.items():
+        monkeypatch.setenv(name, value)
     result = runner.invoke(app, ["run", f"{ASSETS}/nowhere.py:build", "--out-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output == ""

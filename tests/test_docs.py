@@ -11,7 +11,6 @@ import re
 import shlex
 from pathlib import Path
 
-import click
 import pytest
 import typer
 
@@ -72,7 +71,7 @@ def test_every_command_in_the_docs_parses(page: str, line: str) -> None:
     if name.startswith("-"):  # lrfind --version and friends: options of the group itself
         assert name in {opt for p in group.params for opt in p.opts}, f"{page}: {line}"
         return
-    command = group.get_command(click.Context(group), name)  # type: ignore[attr-defined]
+    command = group.get_command(group.context_class(group), name)  # type: ignore[attr-defined]
     assert command is not None, f"{page}: no command {name!r} in {line!r}"
     try:
         command.make_context(name, args[1:], resilient_parsing=False)

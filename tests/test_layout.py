@@ -26,6 +26,8 @@ TORCH_FREE = {
     "lrfind.cli": ("torch", "numpy", "matplotlib"),
     "lrfind.errors": ("torch", "numpy", "matplotlib", "rich"),
     "lrfind.spec": ("torch", "numpy", "matplotlib", "rich"),
+    "lrfind.script": ("torch", "numpy", "matplotlib", "rich"),
+    "lrfind.sweep.signals": ("torch", "numpy", "matplotlib", "rich"),
     "lrfind.pipeline": ("torch", "numpy", "matplotlib"),
 }
 

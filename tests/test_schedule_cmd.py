@@ -87,7 +87,9 @@ def test_every_scheduler_steps_and_records_one_lr_per_step() -> None:
 
 def test_torch_rejections_become_usage_errors() -> None:
     with pytest.raises(UsageError, match="OneCycleLR rejected"):
-        simulate("onecyclelr", 0.1, 10, Options(pct_start=1.5))
+        simulate("onecyclelr", 0.1, 10, Options(anneal_strategy="sideways"))
+    with pytest.raises(UsageError, match="--pct-start 1.5: must be a fraction from 0 to 1"):
+        simulate("onecyclelr", 0.1, 10, Options(pct_start=1.5))  # checked before torch sees it
 
 
 def test_cli_table_calls_and_plot(tmp_path: Path) -> None:

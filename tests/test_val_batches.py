@@ -59,14 +59,14 @@ def test_loss_is_the_mean_over_the_same_k_batches_each_step() -> None:
 def test_without_k_the_whole_val_loader_is_used() -> None:
     spy = Spy()
     task = Task(torch.nn.Linear(4, 1), _batches(3, 0), val_loader=_batches(5, 100), step_fn=spy)
-    result = find_lr(task, steps=4, end_lr=1e-2, device="cpu")
+    result = find_lr(task, steps=6, end_lr=1e-2, device="cpu")
     assert result.loss_source == "validation"
-    assert len([c for c in spy.calls if c[0] >= 100]) == 20
+    assert len([c for c in spy.calls if c[0] >= 100]) == 30
 
 
 def test_k_without_val_loader_is_an_error() -> None:
     with pytest.raises(UsageError, match="--val-batches 2 needs a validation loader"):
-        find_lr(*tiny.build(), steps=4, device="cpu", val_batches=2)
+        find_lr(*tiny.build(), steps=6, device="cpu", val_batches=2)
 
 
 def test_cli_val_batches(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_cli_val_batches(tmp_path: Path) -> None:
     ],
 )
 def test_cli_val_batches_errors(tmp_path: Path, spec: str, k: str, message: str) -> None:
-    args = ["run", f"{TINY}:{spec}", "--steps", "5", "--val-batches", k, "--no-plot"]
+    args = ["run", f"{TINY}:{spec}", "--steps", "6", "--val-batches", k, "--no-plot"]
     result = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert message in result.stderr

@@ -18,6 +18,7 @@ from lrfind.cli.run import EXAMPLES as RUN_EXAMPLES
 from lrfind.cli.run import run
 from lrfind.cli.schedule import EXAMPLES as SCHEDULE_EXAMPLES
 from lrfind.cli.schedule import schedule
+from lrfind.cli.streams import StdoutLost, own_process
 from lrfind.cli.tools import (
     COMPARE_EXAMPLES,
     DIAGNOSE_EXAMPLES,
@@ -26,6 +27,7 @@ from lrfind.cli.tools import (
     diagnose,
     show,
 )
+from lrfind.errors import describe_exception
 
 EXAMPLES = """
 Examples:
@@ -51,13 +53,25 @@ _ClickException: type[Exception] = next(
 
 
 class _Group(TyperGroup):
-    """Usage errors in two lines ("Error: ...", where to get help), not click's usage block."""
+    """Usage errors in two lines ("Error: ...", where to get help), not click's usage block.
+
+    Also the last resort of every command: results that cannot reach stdout,
+    and any exception nothing else turned into lrfind's words, end in one
+    line and exit 1; --debug keeps the traceback.
+    """
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
+        argv = kwargs.get("args", args[0] if args else None)
+        debug = "--debug" in (sys.argv[1:] if argv is None else list(argv))
         try:
             code = super().main(*args, standalone_mode=False, **kwargs)
+        except StdoutLost as e:
+            message = e.message()
+            if message:
+                sys.stderr.write(f"Error: {message}\n")
+            sys.exit(1)
         except _ClickException as e:
             if type(e).__name__ == "NoArgsIsHelpError":  # bare `lrfind`: the help, as click does
                 sys.stderr.write(e.format_message() + "\n")  # type: ignore[attr-defined]
@@ -69,6 +83,14 @@ class _Group(TyperGroup):
             sys.exit(e.exit_code)  # type: ignore[attr-defined]
         except typer.Abort:
             sys.exit(130)
+        except Exception as e:  # a case lrfind does not know yet: one line, unless --debug
+            if debug:
+                raise
+            sys.stderr.write(
+                f"Error: lrfind failed unexpectedly: {describe_exception(e)} "
+                "(--debug shows the traceback; please report it)\n"
+            )
+            sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -107,5 +129,6 @@ app.command(epilog=DIAGNOSE_EXAMPLES)(diagnose)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and `python -m lrfind`)."""
+    own_process()
     app()

@@ -5,6 +5,7 @@ stdout carries results only; errors, warnings and progress go to stderr.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -12,6 +13,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from rich.console import Console
 
+from lrfind.cli.streams import Results
 from lrfind.config.torchrun import torchrun_env
 from lrfind.errors import LrfindError, SweepError
 
@@ -32,10 +34,17 @@ def stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def stdout() -> Console:
-    """Results; 120 columns when not a terminal (CI logs, pipes), where rich assumes 80."""
-    console = Console(highlight=False, soft_wrap=True)
-    return console if console.is_terminal else Console(highlight=False, soft_wrap=True, width=120)
+def stdout(results: Results | None = None) -> Console:
+    """Results (to `results`, else stdout as it is now); 120 columns when not a terminal.
+
+    In CI logs and pipes rich would assume 80 columns. Every write goes through
+    Results: ASCII where the stream takes no more, and failures in lrfind's words.
+    """
+    file = results or Results(sys.stdout)
+    console = Console(file=file, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
+    if console.is_terminal:
+        return console
+    return Console(file=file, highlight=False, soft_wrap=True, width=120)  # type: ignore[arg-type]
 
 
 def fail(err: Console, e: LrfindError, debug: bool = False) -> NoReturn:

@@ -7,24 +7,21 @@ instant.
 
 from __future__ import annotations
 
-import json
-import sys
 import time
+from contextlib import nullcontext
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from lrfind.cli.console import Debug, fail, out_dir_option, progress_bar, stderr, wrote
+from lrfind.cli.console import Debug, fail, out_dir_option, progress_bar, stderr
+from lrfind.cli.render import render
+from lrfind.cli.streams import take_stdout
 from lrfind.config import AMP_MODES, DEFAULT_OUT_DIR, METHOD_NAMES, OPTIMIZERS, Mode, resolve
 from lrfind.config.settings import CLIP_MODES
 from lrfind.config.torchrun import torchrun_env
 from lrfind.errors import LrfindError
-
-if TYPE_CHECKING:  # annotation only: the pipeline's result types load numpy
-    from lrfind.pipeline import RunOutcome
+from lrfind.sweep.signals import SignalGuard
 
 Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
 Amp = Enum("Amp", {name: name for name in AMP_MODES if name}, type=str)  # type: ignore[misc]
@@ -183,74 +180,24 @@ def run(
         "distributed": distributed,
         "dist_timeout": dist_timeout,
     }
-    try:
-        cfg = resolve(spec, cli, arg, config, torchrun_env())
-        from lrfind.pipeline import execute
+    with take_stdout() as results:  # before the user's code: stdout carries results only
+        try:
+            cfg = resolve(spec, cli, arg, config, torchrun_env())
+        except LrfindError as e:
+            fail(err, e, debug)
+        # Under torchrun, torchrun owns the signals: it passes Ctrl-C on, and its SIGTERM
+        # after another rank failed must end this one at once.
+        with nullcontext(None) if cfg.distributed else SignalGuard() as guard:
+            try:
+                from lrfind.pipeline import execute
 
-        bar = not quiet and err.is_terminal and cfg.torchrun.speaks  # rank 0 speaks for all
-        with progress_bar(err, enabled=bar) as progress:
-            outcome = execute(cfg, progress, started)
-    except LrfindError as e:
-        fail(err, e, debug)
-    except KeyboardInterrupt:
-        err.print("Interrupted before the sweep started: nothing was written.")
-        raise typer.Exit(130) from None
-    _render(outcome, err, json_out=json_out, quiet=quiet)
-
-
-def _render(outcome: RunOutcome, err: Console, *, json_out: bool, quiet: bool) -> NoReturn:
-    result = outcome.result
-    s = result.suggestion
-    code = 130 if result.stop_reason == "interrupted" else 0 if s.lr is not None else 1
-    if outcome.rank != 0:  # another rank of a torchrun job: rank 0 prints (the same result)
-        raise typer.Exit(code)
-    if json_out:
-        sys.stdout.write(json.dumps(outcome.report, indent=2, allow_nan=False) + "\n")
-    elif quiet:
-        if s.lr is not None:
-            typer.echo(f"{s.lr:.6g}")
-    else:
-        from lrfind.output.terminal import (
-            plan_lines,
-            result_table,
-            suggestion_line,
-            training_lines,
-            uncertainty_line,
-        )
-
-        out = Console(highlight=False)
-        out.print(result_table(result))
-        if s.lr is not None:
-            for warning in result.warnings:
-                err.print(f"[yellow]Warning:[/] {escape(warning)}")
-            for note in [] if result.training is None else result.training.notes:
-                err.print(f"Note: {escape(note)}")
-            wrote(err, outcome.report_path, outcome.plot_path)
-            if outcome.distributed is not None:
-                err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
-            # What was swept, schedules and stability first: the suggestion stays the last line.
-            for line in [*training_lines(result), *plan_lines(result)]:
-                out.print(line, markup=False, soft_wrap=True)
-            out.print(escape(uncertainty_line(result)), soft_wrap=True)
-            out.print(suggestion_line(result))
-    if s.lr is None:
-        # Two lines: why, then what happened and where the evidence is.
-        err.print(
-            f"Error: no learning rate can be suggested: {s.reason} ({s.method})", markup=False
-        )
-        why = next(iter(result.warnings), f"stopped: {result.stop_reason}")
-        err.print(f"({why}; the report is in {outcome.report_path})", markup=False)
-    raise typer.Exit(code)
-
-
-def _job(job: dict[str, Any]) -> str:
-    """One line on a torchrun job: ranks, backend, batch sizes."""
-    line = f"{job['world_size']} ranks ({job['backend']})"
-    if job["effective_batch_size"] is not None and job["sharded"]:
-        line += (
-            f"; effective batch {job['effective_batch_size']} = {job['per_rank_batch_size']} "
-            f"per rank x {job['world_size']} ranks x {job['accumulate']} accumulated"
-        )
-    elif not job["sharded"]:
-        line += "; every rank sees the same batches"
-    return line
+                bar = not quiet and err.is_terminal and cfg.torchrun.speaks  # rank 0 speaks
+                with progress_bar(err, enabled=bar) as progress:
+                    outcome = execute(cfg, progress, started)
+            except LrfindError as e:
+                fail(err, e, debug)
+            except KeyboardInterrupt:
+                signal = f" by {guard.name}" if guard is not None and guard.name else ""
+                err.print(f"Interrupted{signal} before the sweep started: nothing was written.")
+                raise typer.Exit(130 if guard is None else guard.exit_code) from None
+            render(outcome, err, results, guard, json_out=json_out, quiet=quiet)

@@ -7,7 +7,6 @@ catalogue) and lrfind.tools.figures (the PNG).
 from __future__ import annotations
 
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from rich.markup import escape
 
 from lrfind.cli.console import Debug, NoPlot, fail, out_dir_option, stderr, stdout, wrote
 from lrfind.errors import LrfindError, UsageError
+from lrfind.output.paths import cannot_write, prepare_dir
 
 EXAMPLES = """
 Examples:
@@ -133,6 +133,7 @@ def schedule(
         )
         from lrfind.tools.schedule import simulate
 
+        folder = None if no_plot else prepare_dir(out_dir, (PNG_NAME,))
         traces = [simulate(name, base, steps, options) for name in canonical]
     except LrfindError as e:
         fail(err, e, debug)
@@ -142,11 +143,15 @@ def schedule(
     out.print(schedule_table(traces))
     for t in traces:
         out.print(f"{t.name}: {escape(t.call)}")
-    if not no_plot:
+    if folder is not None:
         from lrfind.tools.figures import save_figure, schedule_figure
 
         figure = schedule_figure(traces, base, log_y=log_y, overlay=overlay)
-        wrote(err, save_figure(figure, Path(out_dir) / PNG_NAME))
+        path = folder / PNG_NAME
+        try:
+            wrote(err, save_figure(figure, path))
+        except OSError as e:
+            fail(err, UsageError(cannot_write(path, e)), debug)
 
 
 def _schedule_lr(lr: float | None, from_report: str | None) -> float:

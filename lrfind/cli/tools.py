@@ -9,14 +9,22 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from lrfind.cli.console import Debug, NoPlot, fail, out_dir_option, stderr, stdout, wrote
-from lrfind.errors import LrfindError
+from lrfind.cli.streams import Results
+from lrfind.config.paths import user_path
+from lrfind.errors import LrfindError, UsageError
+from lrfind.output.paths import cannot_write, prepare_dir
+
+PLOT_NAME = "lr_finder.png"
+DIAGNOSIS_PNG = "diagnosis.png"
 
 COMPARE_EXAMPLES = """
 Examples:
@@ -57,13 +65,14 @@ def compare(
         c = compare_files(baseline, new, tolerance)
     except LrfindError as e:
         fail(stderr(), e, debug)
+    results = Results(sys.stdout)
     if json_out:
-        sys.stdout.write(json.dumps(c.to_dict(), indent=2, allow_nan=False) + "\n")
+        results.write(json.dumps(c.to_dict(), indent=2, allow_nan=False) + "\n")
     else:
         from lrfind.tools.tables import comparison_lines
 
         for line in comparison_lines(c):
-            typer.echo(line)
+            results.write(line + "\n")
     raise typer.Exit(0 if c.ok else 1)
 
 
@@ -80,7 +89,16 @@ def show(
 
     err = stderr()
     try:
-        result = result_from_report(read_report(report), report)
+        saved = read_report(report)
+        failure = saved.get("error")  # the partial report of a sweep that failed
+        folder = None
+        if not no_plot:  # checked before the work, like every output
+            where = out_dir if out_dir is not None else user_path(report).parent
+            folder = prepare_dir(where, (PLOT_NAME,))
+        if failure and not _has_points(saved):
+            err.print(f"Error: the report is of a sweep that failed: {failure}", markup=False)
+            raise typer.Exit(1)
+        result = result_from_report(saved, report)
     except LrfindError as e:
         fail(err, e, debug)
     from lrfind.output.terminal import result_table, suggestion_line, uncertainty_line
@@ -89,19 +107,33 @@ def show(
     out.print(result_table(result))
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/] {escape(warning)}")
-    if not no_plot:
+    if folder is not None:
         from lrfind.output.plot import save_plot
 
-        folder = Path(out_dir) if out_dir else Path(report).parent
-        folder.mkdir(parents=True, exist_ok=True)
-        wrote(err, save_plot(result, folder / "lr_finder.png"))
+        wrote(err, _written(err, debug, lambda p: save_plot(result, p), folder / PLOT_NAME))
     s = result.suggestion
+    if failure:
+        err.print(f"Error: the report is of a sweep that failed: {failure}", markup=False)
+        raise typer.Exit(1)
     if s.lr is None:
         stop = f"{result.stop_reason} after {result.steps_run} steps"
         err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
         raise typer.Exit(1)
     out.print(escape(uncertainty_line(result)), soft_wrap=True)
     out.print(suggestion_line(result))
+
+
+def _has_points(report: dict[str, Any]) -> bool:
+    history = report.get("history")
+    return isinstance(history, dict) and bool(history.get("lr"))
+
+
+def _written(err: Console, debug: bool, save: Callable[[Path], Path], path: Path) -> Path:
+    """save(path), a failed write (a full disk) in one line: exit 2."""
+    try:
+        return save(path)
+    except OSError as e:
+        fail(err, UsageError(cannot_write(path, e)), debug)
 
 
 def diagnose(
@@ -145,14 +177,16 @@ def diagnose(
         log = load_losses(losses)
         t = Thresholds(window, diverge_rise, spike, stuck_drop, oscillation, overfit_rise)
         d = classify(log, t)
+        folder = None if no_plot else prepare_dir(out_dir, (DIAGNOSIS_PNG,))
     except LrfindError as e:
         fail(err, e, debug)
     from lrfind.tools.tables import diagnosis_table
 
     out = stdout()
     out.print(diagnosis_table(d))
-    if not no_plot:
+    if folder is not None:
         from lrfind.tools.figures import diagnosis_figure, save_figure
 
-        wrote(err, save_figure(diagnosis_figure(log, d), Path(out_dir) / "diagnosis.png"))
+        figure = diagnosis_figure(log, d)
+        wrote(err, _written(err, debug, lambda p: save_figure(figure, p), folder / DIAGNOSIS_PNG))
     out.print(f"Diagnosis: [bold]{d.kind}[/]: {escape(d.advice)}")

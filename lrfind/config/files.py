@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lrfind.config.paths import user_path
 from lrfind.errors import ConfigError, UsageError
 
 if sys.version_info >= (3, 11):
@@ -44,7 +45,7 @@ TABLES = ("sweep", "optimizer", "build", "output")
 
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file, turning every failure into a ConfigError that names it."""
-    p = Path(path)
+    p = user_path(path)
     if not p.is_file():
         what = "is a directory" if p.is_dir() else "does not exist"
         raise ConfigError(f"config file {path} {what}: pass an existing .toml file to --config")
@@ -53,7 +54,9 @@ def load_toml(path: str | Path) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise ConfigError(f"config file {path} is nested too deeply to read") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
         raise ConfigError(f"config file {path} cannot be read: {e}") from None
 
 
@@ -131,12 +134,14 @@ def parse_build_args(items: list[str] | None) -> dict[str, Any]:
             raise UsageError(
                 f"--arg {item!r} is malformed: use --arg key=value with a Python identifier as key"
             )
-        out[key] = _literal(raw.strip())
+        out[key] = _literal(raw.strip(), key)
     return out
 
 
-def _literal(raw: str) -> Any:
+def _literal(raw: str, key: str = "value") -> Any:
     try:
         return tomllib.loads(f"v = {raw}")["v"]
     except tomllib.TOMLDecodeError:
         return raw
+    except RecursionError:  # tomllib recurses into nested arrays
+        raise UsageError(f"--arg {key}=...: the value is nested too deeply to read") from None

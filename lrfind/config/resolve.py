@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lrfind.config.files import load_toml, parse_build_args, parse_config
+from lrfind.config.paths import user_path
 from lrfind.config.settings import SweepConfig, check
 from lrfind.config.torchrun import TorchrunEnv, torchrun_env
 from lrfind.errors import ConfigError, UsageError
@@ -105,7 +106,8 @@ def resolve(
         spec=spec,
         build_kwargs=build_kwargs,
         sweep=SweepConfig(**sweep_values),
-        out_dir=Path(merged.get("out_dir") or DEFAULT_OUT_DIR),
+        # Absolute now: the user's code may change the cwd before the outputs are written.
+        out_dir=user_path(merged.get("out_dir") or DEFAULT_OUT_DIR),
         plot=True if plot is None else bool(plot),
         config_file=config_file,
         distributed=distributed,

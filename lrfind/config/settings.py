@@ -45,8 +45,20 @@ OPTIMIZERS: dict[str, str] = {
 }
 
 MAX_STEPS = 1_000_000
+# The fewest steps a suggestion can come from. The suggestion window
+# (lrfind.core.curve.edges) drops up to 10% of the points at the start and the
+# last 3 (the stop point and the two before it); what is left must hold at
+# least 3 points, the fewest lrfind.core.uncertainty.assess judges a curve on
+# (a minimum between two neighbours). 6 steps: 6 - 0 - 3 = 3 points; 5 leave 2.
+# tests/test_faults_cli.py checks this against curve.edges itself.
+MIN_WINDOW = 3
+MIN_STEPS = 6
 MAX_ACCUMULATE = 4096
 MAX_REPEATS = 100
+STEPS_WHY = (
+    "the suggestion skips up to 10% of the points at the start and the last 3, "
+    f"and needs {MIN_WINDOW} left"
+)
 AMP_MODES = (None, "bf16", "fp16")
 CLIP_MODES = ("norm", "value")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -129,8 +141,10 @@ def check(values: Any) -> list[tuple[str, str]]:
         bad("end_lr", "must be a finite number > 0")
     elif start_ok and end <= start:
         bad("end_lr", f"must be greater than start_lr ({start:g})")
-    if not (_is_int(values.steps) and 2 <= values.steps <= MAX_STEPS):
-        bad("steps", f"must be an integer from 2 to {MAX_STEPS:,}")
+    if not (_is_int(values.steps) and 1 <= values.steps <= MAX_STEPS):
+        bad("steps", f"must be an integer from {MIN_STEPS} to {MAX_STEPS:,}")
+    elif values.steps < MIN_STEPS:
+        bad("steps", f"too few for a suggestion: use at least {MIN_STEPS} ({STEPS_WHY})")
     if values.mode not in [m.value for m in Mode]:
         bad("mode", "must be 'exp' or 'linear'")
     if not (_is_real(values.smoothing) and 0 <= values.smoothing < 1):

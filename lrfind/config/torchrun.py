@@ -32,8 +32,12 @@ class TorchrunEnv:
 
     @property
     def speaks(self) -> bool:
-        """Whether this process prints: rank 0 speaks for every rank."""
-        return self.rank == 0
+        """Whether this process prints: rank 0 speaks for every rank.
+
+        Outside a torchrun job (a RANK left exported, as some clusters do)
+        the one process always speaks.
+        """
+        return self.rank == 0 or not self.launched
 
 
 def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv:

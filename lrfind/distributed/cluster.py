@@ -15,6 +15,7 @@ of the model. Three rules keep the ranks together:
 from __future__ import annotations
 
 import dataclasses
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -82,6 +83,32 @@ class Cluster:
         if raised is not error:
             raise raised from error
 
+    def built(self) -> None:
+        """Meet the other ranks once build() returned: one stuck in it fails the job in time.
+
+        Each rank marks itself in the rendezvous store and waits for all the
+        marks, at most --dist-timeout; a rank that never arrives is named,
+        instead of a collective timing out in the sweep's set-up with gloo's
+        or NCCL's words.
+        """
+        store = self.faults.store
+        if store is None:
+            return
+        keys = [f"{_BUILT}/{r}" for r in range(self.world_size)]
+        store.set(keys[self.rank], "1")
+        # Polled, not store.wait(): the watcher thread shares the store's connection, and
+        # must still see a peer's failure (an exit in build) while this rank waits.
+        deadline = time.monotonic() + self.timeout_s
+        while not all(_has(store, key) for key in keys):
+            if time.monotonic() > deadline:
+                missing = [str(r) for r, key in enumerate(keys) if not _has(store, key)]
+                who = f"rank {missing[0]}" if len(missing) == 1 else f"ranks {', '.join(missing)}"
+                raise SweepError(
+                    f"waited --dist-timeout {self.timeout_s:g} s for {who} to finish build(): "
+                    "stuck, or slower than that (then raise --dist-timeout)"
+                )
+            time.sleep(_POLL_S)
+
     # The sweep's hooks ---------------------------------------------------
 
     def mean(self, values: torch.Tensor) -> torch.Tensor:
@@ -127,6 +154,17 @@ class Cluster:
                 dist.destroy_process_group()
         except Exception:  # on the way out after a failure: nothing more to do
             pass
+
+
+_BUILT = "lrfind/built"
+_POLL_S = 0.1
+
+
+def _has(store: Any, key: str) -> bool:
+    try:
+        return bool(store.check([key]))
+    except Exception:
+        return False
 
 
 def batch_sizes(loader: object, world_size: int, accumulate: int, sharded: bool) -> dict[str, Any]:

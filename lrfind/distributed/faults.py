@@ -99,7 +99,8 @@ class Faults:
         code = error.exit_code if isinstance(error, LrfindError) else 1
         text = str(error) if isinstance(error, LrfindError) else describe_exception(error)
         low = text.lower()
-        if "timed out" in low and any(name in low for name in ("gloo", "nccl", "c10d")):
+        timeout = "timed out" in low and any(name in low for name in ("gloo", "nccl", "c10d"))
+        if timeout:
             text += (
                 f"; no answer from the other ranks within --dist-timeout {self.timeout_s:g} s: "
                 "one is stuck, or far slower (then raise --dist-timeout)"
@@ -119,7 +120,7 @@ class Faults:
             shown = self._wait_for(lambda: self.store.check([_SHOWN]))
         self._leave()
         self._exit_code, self._linger = first["code"], not ours
-        if ours and not isinstance(error, LrfindError) and not shown:
+        if ours and not isinstance(error, LrfindError) and not shown and not timeout:
             return error  # a bug in lrfind: keep its traceback
         out = RankError(first["message"], first["code"], shown=shown)
         if isinstance(error, LrfindError):  # the partial history and report, where there are

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from lrfind.core.curve import edges
 from lrfind.core.result import SweepResult
 from lrfind.output.files import write_atomic
+from lrfind.output.mpl import load_matplotlib
 from lrfind.output.plot_repeats import draw_repeats
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     and labelled with their values; other methods' suggestions are small
     markers listed in the legend.
     """
+    load_matplotlib()
     from matplotlib.figure import Figure
 
     h = result.history

@@ -8,36 +8,30 @@ torch nor matplotlib is imported here, so `lrfind compare` and `lrfind show
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrfind.config.settings import SweepConfig
+from lrfind.config.settings import METHOD_NAMES, SweepConfig
 from lrfind.core.history import STOP_REASONS, History
 from lrfind.errors import ConfigError, UsageError
+from lrfind.output.inputs import parse_json, read_text
+from lrfind.output.schema import check_report
 
 if TYPE_CHECKING:  # annotation only: the result's modules load numpy, which compare never needs
     from lrfind.core.result import SweepResult
 
 _REQUIRED = ("schema_version", "suggested_lr", "stop_reason")
+_HINT = "give the report.json that `lrfind run` wrote"
 
 
 def read_report(path: str | Path) -> dict[str, Any]:
-    """Read and check a report.json written by `lrfind run`; UsageError if it is not one."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        hint = "give the report.json that `lrfind run` wrote"
-        raise UsageError(f"{path}: no such file; {hint}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot be read ({e.__class__.__name__}: {e})") from None
-    try:
-        report = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise UsageError(f"{path}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    """Read and check a report.json written by `lrfind run`; UsageError if it is not one.
+
+    Every key a command reads back is checked for its type (lrfind.output.schema).
+    """
+    report = parse_json(read_text(path, _HINT), path, _HINT)
     missing = [k for k in _REQUIRED if not isinstance(report, dict) or k not in report]
     if missing:
         raise UsageError(
@@ -47,6 +41,7 @@ def read_report(path: str | Path) -> dict[str, Any]:
     lr = report["suggested_lr"]
     if lr is not None and not (_is_number(lr) and lr > 0):
         raise UsageError(f"{path}: suggested_lr is {lr!r}, expected a number > 0 or null")
+    check_report(report, path)
     return report
 
 
@@ -64,9 +59,10 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         lrs = [float(x) for x in h["lr"]]  # type: ignore[index]
         losses = [_float(x) for x in h["loss"]]  # type: ignore[index]
         smoothed = [_float(x) for x in h["smoothed_loss"]]  # type: ignore[index]
-    except (TypeError, KeyError, ValueError):
+    except (TypeError, KeyError, ValueError, OverflowError):
         raise UsageError(f"{path}: its history is missing or not lists of numbers") from None
-    if not lrs or not len(lrs) == len(losses) == len(smoothed) or min(lrs) <= 0:
+    bad_lr = not all(math.isfinite(x) and x > 0 for x in lrs)
+    if not lrs or not len(lrs) == len(losses) == len(smoothed) or bad_lr:
         raise UsageError(f"{path}: its history needs equally long lists, with LRs > 0")
     stop = report["stop_reason"]
     if stop not in STOP_REASONS:
@@ -74,6 +70,8 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     history = History(lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop)
 
     method = str(report.get("method", "min_div_10"))
+    if method not in METHOD_NAMES:
+        raise UsageError(f"{path}: its method {method!r} is not one of {', '.join(METHOD_NAMES)}")
     reasons = report.get("no_suggestion_reasons") or {}
     suggestions = {}
     for name, lr in (report.get("suggestions") or {method: report["suggested_lr"]}).items():
@@ -88,7 +86,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     settings = {k: v for k, v in saved.items() if k in known and v is not None}
     try:
         config = SweepConfig(**{**settings, "method": method})
-    except ConfigError:  # a hand-edited config: the curve is still worth showing
+    except (ConfigError, TypeError, ValueError):  # hand-edited: the curve is still worth showing
         config = SweepConfig(method=method)
     at_min = report.get("lr_at_min_loss")
     return SweepResult(

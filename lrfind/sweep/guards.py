@@ -1,4 +1,4 @@
-"""Leaving the user's process as we found it: RNG states and Ctrl-C."""
+"""Leaving the user's process as we found it: RNG states and Ctrl-C (see also signals)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from types import FrameType
 
 import numpy as np
 import torch
+
+from lrfind.sweep import signals
 
 
 @contextmanager
@@ -45,6 +47,11 @@ def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     history intact. A second Ctrl-C raises KeyboardInterrupt as usual. Outside
     the main thread signals cannot be caught, and the poll is always False.
     """
+    guard = signals.active()
+    if guard is not None:  # `lrfind run` handles SIGINT, SIGTERM and SIGHUP for the whole command
+        with guard.sweeping() as poll:
+            yield poll
+        return
     requested = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield requested.is_set

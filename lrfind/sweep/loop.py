@@ -19,7 +19,7 @@ from lrfind.core.history import History, StopReason
 from lrfind.errors import LrfindError, SweepError, describe_exception
 from lrfind.sweep.adapters.describe import describe
 from lrfind.sweep.device import resident_warning
-from lrfind.sweep.hints import hint
+from lrfind.sweep.mistakes import check_task, explain
 from lrfind.sweep.optim import group_ratios, optimizer_origin
 from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
 from lrfind.sweep.step import Stepper, cycle
@@ -54,16 +54,23 @@ def run_sweep(
     rec = Recorder(config, schedule, sync_every, reduce)
     total = len(schedule)
     step, lr = 0, schedule[0]
-    warning = resident_warning(task.model, device)
-    rec.warnings = () if warning is None else (warning,)
-    stepper = Stepper(task, config, device, wrap)
-    rec.pinned = stepper.pinned
-    rec.optimizer = type(stepper.optimizer).__name__
-    ratios = group_ratios(stepper.optimizer)
-    origin = optimizer_origin(task, config)
-    rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
-    batches = cycle(stepper.train_loader)
+    stepper: Stepper | None = None
+    loop_start = start
+    setting_up = True  # until the first step: a failure here has no step to name
+    # One error path for all of the user's objects: the copy, its move to the device,
+    # the val batches, the DDP wrap and compilation, then every step.
     try:
+        check_task(task)
+        warning = resident_warning(task.model, device)
+        rec.warnings = () if warning is None else (warning,)
+        stepper = Stepper(task, config, device, wrap)
+        rec.pinned = stepper.pinned
+        rec.optimizer = type(stepper.optimizer).__name__
+        ratios = group_ratios(stepper.optimizer)
+        origin = optimizer_origin(task, config)
+        rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
+        batches = cycle(stepper.train_loader)
+        setting_up = False  # compiling happens in the first step's forward
         if config.compile:
             first = next(batches)
             stepper.warm_up(first)
@@ -94,12 +101,21 @@ def run_sweep(
         rec.flush()
         return _finish(rec, "interrupted", start)
     except LrfindError as e:
+        if setting_up:  # the error says what failed
+            raise
         failure = type(e)(f"step {step + 1}/{total}: {e}")
         failure.history = rec.partial()
         raise failure from e
-    except Exception as e:
+    except BaseException as e:  # SystemExit and the like too: the user's code must not end lrfind
+        batch = None if stepper is None else stepper.batch
+        known = explain(e, task, batch)
+        if isinstance(known, LrfindError):
+            known.history = rec.partial()
+            raise known from e
+        if setting_up:
+            raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
         message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
-        raise SweepError(message + hint(e, stepper.batch), history=rec.partial()) from e
+        raise SweepError(message + known, history=rec.partial()) from e
     return _finish(rec, "completed", loop_start)
 
 

@@ -10,8 +10,9 @@ import torch
 from torch import nn
 
 from lrfind.config.settings import OPTIMIZERS, SweepConfig
-from lrfind.errors import SpecError, SweepError, UsageError
+from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.adapters.base import ModelOptimizer
+from lrfind.sweep.mistakes import check_copy
 from lrfind.sweep.task import Task
 
 DEFAULT_ORIGIN = "lrfind's default"
@@ -31,14 +32,12 @@ def prepare(
     try:
         model, optimizer = copy.deepcopy((task.model, given))
     except Exception as e:
-        raise SweepError(
-            f"the model cannot be deep-copied ({type(e).__name__}: {e}); lrfind never sweeps "
-            "the original: make it copyable (no open files, locks or generators as attributes)"
-        ) from e
+        raise check_copy(e, task.model) from e
     if task.stack is not None and task.stack.on_copy is not None:
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
-    model.to(device)
-    model.train()
+    with user_code(f"moving the model to {device}"):
+        model.to(device)
+        model.train()
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError(
             "the model has no trainable parameters (none has requires_grad=True): "

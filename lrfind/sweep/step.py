@@ -14,10 +14,11 @@ from typing import Any
 import torch
 
 from lrfind.config.settings import SweepConfig
-from lrfind.errors import SpecError, UsageError
+from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
+from lrfind.sweep.mistakes import check_first_loss
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.task import Task
 
@@ -121,6 +122,7 @@ class Stepper:
             loss = self.compute(self.model, self.take(batches))
             if not self._checked:
                 check_loss(loss)
+                check_first_loss(self.model)
                 self._checked = True
             if self.accumulate > 1:
                 loss = loss / self.accumulate
@@ -193,7 +195,8 @@ def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
             f"--val-batches {count} needs a validation loader, and build() returned none: "
             "return a dict with a 'val_loader' key, or drop --val-batches"
         )
-    batches = list(itertools.islice(loader, count))
+    with user_code(f"taking {count} val_loader batch{'es' if count > 1 else ''} (--val-batches)"):
+        batches = list(itertools.islice(loader, count))
     if len(batches) < count:
         raise SpecError(
             f"val_loader has only {len(batches)} batches, fewer than --val-batches {count}: "

@@ -105,7 +105,8 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
 
 
 def _w(n: int, t: Thresholds) -> int:
-    return max(1, round(n * t.window))
+    """Points per window: two windows and a point between them always fit in n (n >= 3)."""
+    return max(1, min(round(n * t.window), (n - 1) // 2))
 
 
 def _mean(xs: list[float]) -> float:
@@ -123,7 +124,7 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
     means = [_mean(train[j : j + w]) for j in range(n - 2 * w + 1)]
     best_j = min(range(len(means)), key=means.__getitem__)
     best, tail = means[best_j], _mean(train[-w:])
-    rise = (tail - best) / abs(best) if best else math.inf
+    rise = (tail - best) / abs(best) if best else (0.0 if tail == best else math.inf)
     text = (
         f"last {w} points average {tail:.4g}, {rise:+.0%} vs the best {w} before them "
         f"({best:.4g} from {log.x_label} {x[best_j]:g})"
@@ -137,8 +138,11 @@ def _spike(log: LossLog, t: Thresholds) -> Check:
     for i in range(len(train) - 2, -1, -1):
         later[i] = max(train[i + 1], later[i + 1]) if i + 2 < len(train) else train[i + 1]
     # Only losses at or above the first count: near 0, late noise has large ratios too.
-    spikes = [(train[i] / later[i], i) for i in range(len(train) - 1) if train[i] >= train[0]]
-    spikes = [s for s in spikes if later[s[1]] > 0]
+    spikes = [
+        (train[i] / later[i], i)
+        for i in range(len(train) - 1)
+        if train[i] >= train[0] and later[i] > 0
+    ]
     if not spikes:
         return Check("spike", "diverging", None, t.spike, False, "no loss above the first one")
     ratio, i = max(spikes)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lrfind.output.files import write_atomic
+from lrfind.output.mpl import load_matplotlib
 from lrfind.tools.diagnose import Diagnosis
 from lrfind.tools.losses import LossLog
 from lrfind.tools.schedule import Trace
@@ -34,6 +35,7 @@ def schedule_figure(
     Every line is labelled with its scheduler's name, so `fig.axes[i].lines` says
     what was drawn where.
     """
+    load_matplotlib()
     from matplotlib.figure import Figure
 
     n = 1 if overlay else len(traces)
@@ -72,6 +74,7 @@ def schedule_figure(
 
 def diagnosis_figure(log: LossLog, diagnosis: Diagnosis) -> Figure:
     """Train (and val) loss over steps or epochs, titled with the class and its evidence."""
+    load_matplotlib()
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 5.5), dpi=110, layout="constrained")

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lrfind.errors import UsageError
+from lrfind.output.inputs import parse_json, read_text
 
 TRAIN_KEYS = ("train_loss", "train", "loss", "training_loss")
 VAL_KEYS = ("val_loss", "val", "valid_loss", "validation_loss", "eval_loss")
@@ -42,18 +42,14 @@ class LossLog:
 
 def load_losses(path: str | Path) -> LossLog:
     """Read a loss log; UsageError naming the file and the accepted forms when it is not one."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(f"{path}: no such file; {EXPECTED}") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"{path}: cannot be read ({e.__class__.__name__})") from None
+    text = read_text(path, EXPECTED)
     stripped = text.lstrip()
     try:
         is_json = stripped.startswith(("[", "{"))
-        log = _from_json(json.loads(text)) if is_json else _from_csv(text)
-    except (ValueError, TypeError, KeyError) as e:
+        log = _from_json(parse_json(text, path, EXPECTED)) if is_json else _from_csv(text)
+    except csv.Error as e:  # e.g. a cell over csv's field size limit
+        raise UsageError(f"{path}: not a CSV lrfind can read ({e}); {EXPECTED}") from None
+    except (ValueError, TypeError, KeyError, OverflowError) as e:
         detail = str(e).strip("'\"")
         raise UsageError(f"{path}: {detail + '; ' if detail else ''}{EXPECTED}") from None
     if not log.train:

@@ -15,7 +15,7 @@ from typing import Any
 
 from lrfind.core.snippets import scheduler_call, sequential_call
 from lrfind.errors import UsageError
-from lrfind.tools.schedulers import SCHEDULES, Options
+from lrfind.tools.schedulers import SCHEDULES, Options, check_options
 
 MAX_STEPS = 100_000
 
@@ -36,9 +36,8 @@ def simulate(name: str, lr: float, steps: int, options: Options | None = None) -
         >>> simulate("steplr", 0.1, 6).lrs  # doctest: +SKIP
         [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     """
-    import torch
-
     o = options or Options()
+    check_options(o)  # before torch loads: a bad option is an instant error
     if not (math.isfinite(lr) and lr > 0):
         raise UsageError(f"--lr {lr}: must be a number > 0")
     if not 2 <= steps <= MAX_STEPS:
@@ -50,22 +49,29 @@ def simulate(name: str, lr: float, steps: int, options: Options | None = None) -
             f"reducelronplateau steps on a loss trace: --plateau-losses FILE with at least "
             f"{steps - 1} losses (one per step after the first); {have}"
         )
+    import torch
+
     param = torch.nn.Parameter(torch.zeros(1))
     opt = torch.optim.SGD([param], lr=lr, momentum=0.9)  # momentum: OneCycleLR/CyclicLR cycle it
     cls, kwargs = SCHEDULES[name](lr, steps, o)
     try:
         scheduler = _build(torch.optim.lr_scheduler, opt, cls, kwargs)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, ArithmeticError) as e:
         raise UsageError(f"{cls} rejected its arguments: {e}") from None
     lrs = []
-    for i in range(steps):
-        lrs.append(float(opt.param_groups[0]["lr"]))
-        if i < steps - 1:
-            opt.step()  # no gradient: the parameter stays put; the step order is what counts
-            if cls == "ReduceLROnPlateau":
-                scheduler.step(losses[i])  # type: ignore[index]
-            else:
-                scheduler.step()
+    try:
+        for i in range(steps):
+            lrs.append(float(opt.param_groups[0]["lr"]))
+            if i < steps - 1:
+                opt.step()  # no gradient: the parameter stays put; the step order is what counts
+                if cls == "ReduceLROnPlateau":
+                    scheduler.step(losses[i])  # type: ignore[index]
+                else:
+                    scheduler.step()
+    except (ValueError, TypeError, ArithmeticError) as e:  # torch checks some only when stepping
+        raise UsageError(f"{cls} failed at step {len(lrs)} with its arguments: {e}") from None
+    if not all(math.isfinite(x) for x in lrs):
+        raise UsageError(f"{cls} gives a non-finite LR with these arguments: change them")
     return Trace(name, lrs, _call(cls, kwargs))
 
 

@@ -7,6 +7,7 @@ Names resolve without torch, so an unknown name is an instant usage error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,39 @@ class Options:
     threshold: float | None = None
     #: The loss trace ReduceLROnPlateau is stepped with, one value per step.
     plateau_losses: tuple[float, ...] | None = None
+
+
+# Option -> (test, what it must be), checked before any scheduler is built: torch
+# divides by some of them (ZeroDivisionError) and tabulates negative LRs for others.
+_RULES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "step_size": (lambda v: v >= 1, "an integer >= 1"),
+    "t0": (lambda v: v >= 1, "an integer >= 1"),
+    "t_mult": (lambda v: v >= 1, "an integer >= 1"),
+    "step_size_up": (lambda v: v >= 1, "an integer >= 1"),
+    "warmup_steps": (lambda v: v >= 1, "an integer >= 1"),
+    "patience": (lambda v: v >= 0, "an integer >= 0"),
+    "gamma": (lambda v: v >= 0, "a number >= 0"),
+    "power": (lambda v: v >= 0, "a number >= 0"),
+    "eta_min": (lambda v: v >= 0, "a number >= 0"),
+    "pct_start": (lambda v: 0 <= v <= 1, "a fraction from 0 to 1"),
+    "div_factor": (lambda v: v > 0, "a number > 0"),
+    "final_div_factor": (lambda v: v > 0, "a number > 0"),
+    "base_lr": (lambda v: v > 0, "a number > 0"),
+    "warmup_start_factor": (lambda v: 0 < v <= 1, "a number in (0, 1]"),
+    "factor": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "threshold": (lambda v: v >= 0, "a number >= 0"),
+}
+
+
+def check_options(o: Options) -> None:
+    """UsageError for the first option no scheduler can take (named as the CLI spells it)."""
+    for name, (ok, want) in _RULES.items():
+        value = getattr(o, name)
+        if value is not None and not (math.isfinite(value) and ok(value)):
+            raise UsageError(f"--{name.replace('_', '-')} {value:g}: must be {want}")
+    for m in o.milestones or ():
+        if m < 1:
+            raise UsageError(f"--milestones {m}: steps must be >= 1, e.g. 50,75")
 
 
 def _pick(value: Any, default: Any) -> Any:

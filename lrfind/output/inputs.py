@@ -1,0 +1,59 @@
+"""Reading the files the commands are given, whatever they turn out to be.
+
+One reader for every command that reads a file (show, compare, schedule
+--from-report and --plateau-losses, diagnose): a folder, a device that never
+ends (/dev/zero), a file too large, bytes that are no text, JSON nested past
+Python's recursion limit: each is a UsageError that names the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from lrfind.config.paths import user_path
+from lrfind.errors import UsageError
+
+#: The largest file read (a 1,000,000-step report is about 60 MB).
+MAX_BYTES = 256 * 2**20
+_CHUNK = 2**20
+
+
+def read_text(path: str | Path, hint: str) -> str:
+    """The file's text (UTF-8); UsageError naming it and `hint` (what to give instead)."""
+    p = user_path(path)
+    shown = str(path)
+    try:
+        if p.is_dir():
+            raise UsageError(f"{shown} is a folder; {hint}")
+        if p.is_file() and p.stat().st_size > MAX_BYTES:
+            raise UsageError(f"{shown}: larger than {MAX_BYTES // 2**20} MB; {hint}")
+        with p.open("rb") as f:
+            data = f.read(MAX_BYTES + 1)  # one read for a regular file; a stream stops here
+            while len(data) <= MAX_BYTES and (chunk := f.read(_CHUNK)):
+                data += chunk
+    except FileNotFoundError:
+        raise UsageError(f"{shown}: no such file; {hint}") from None
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in the path
+        raise UsageError(f"{shown}: cannot be read ({type(e).__name__}: {e}); {hint}") from None
+    except MemoryError:
+        raise UsageError(f"{shown}: too large to read into memory; {hint}") from None
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{shown}: larger than {MAX_BYTES // 2**20} MB; {hint}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{shown}: not UTF-8 text (byte {e.start}); {hint}") from None
+
+
+def parse_json(text: str, path: str | Path, hint: str) -> Any:
+    """json.loads, every failure a UsageError naming the file."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); {hint}") from None
+    except RecursionError:
+        raise UsageError(f"{path}: its JSON is nested too deeply to read; {hint}") from None
+    except MemoryError:
+        raise UsageError(f"{path}: too large to read into memory; {hint}") from None

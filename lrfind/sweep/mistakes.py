@@ -1,0 +1,164 @@
+"""The mistakes lrfind knows, named with their fixes instead of torch's words for them.
+
+Two kinds: checks on what build() returned, made before anything is copied
+(`check_task`, `check_copy`, `check_first_loss`), and explanations of the
+errors a known mistake causes mid-sweep (`explain`). Each is one small
+function; none runs inside the sweep's per-step loop.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+import multiprocessing
+import sys
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrfind.errors import LrfindError, SpecError
+from lrfind.spec import SYNTHETIC_MODULE
+from lrfind.sweep.hints import hint
+from lrfind.sweep.task import Task
+
+_BATCHNORM_ONE = "Expected more than 1 value per channel when training"
+_BACKWARD_TWICE = "backward through the graph a second time"
+_OWN_BACKWARD = (
+    "step_fn (or the loss) calls backward() itself: return the loss and let lrfind call "
+    "backward() once (a second call would double the gradients)"
+)
+
+
+def check_task(task: Task) -> None:
+    """SpecError naming the mistake, for a Task that cannot work (checked before the copy)."""
+    for check in (_loss_class, _step_fn_signature, _on_meta, _spawn_unimportable):
+        problem = check(task)
+        if problem:
+            raise SpecError(problem)
+
+
+def check_copy(error: BaseException, model: nn.Module) -> SpecError:
+    """The SpecError for a model that cannot be deep-copied (lrfind sweeps only a copy)."""
+    if _old_weight_norm(model):
+        return SpecError(
+            "the model uses torch.nn.utils.weight_norm, whose weights cannot be deep-copied "
+            "(lrfind sweeps a copy): use torch.nn.utils.parametrizations.weight_norm instead"
+        )
+    text = " ".join(str(error).split())
+    text = text if len(text) <= 160 else text[:157] + "..."
+    return SpecError(
+        f"the model cannot be deep-copied ({type(error).__name__}: {text}); lrfind sweeps a "
+        "copy: drop attributes that cannot be copied (open files, locks, generators)"
+    )
+
+
+def check_first_loss(model: nn.Module) -> None:
+    """After the first loss, before lrfind's backward(): no gradient may exist yet.
+
+    The step starts with the gradients zeroed (set to None by torch's
+    optimizers), so a nonzero one now comes from a backward() that the user's
+    own step_fn (or loss) ran. Checked once, on the first step only.
+    """
+    if any(p.grad is not None and bool(p.grad.count_nonzero()) for p in model.parameters()):
+        raise SpecError(_OWN_BACKWARD)
+
+
+def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
+    """For the user's error mid-sweep: a SpecError that replaces torch's words, or a hint.
+
+    The hint ("" when there is none) is appended to the error's own line.
+    """
+    text = str(error)
+    if _BACKWARD_TWICE in text and task.step_fn is not None:
+        return SpecError(_OWN_BACKWARD)
+    if _BATCHNORM_ONE in text:
+        return _batch_of_one(task.train_loader)
+    return hint(error, batch) if isinstance(error, Exception) else ""
+
+
+def _loss_class(task: Task) -> str | None:
+    loss = task.loss_fn
+    if isinstance(loss, type) and issubclass(loss, nn.Module):
+        name = f"nn.{loss.__name__}" if loss.__module__.startswith("torch.nn") else loss.__name__
+        return f"loss_fn is the class {name}, not a loss: pass an instance, {name}()"
+    return None
+
+
+def _step_fn_signature(task: Task) -> str | None:
+    if task.step_fn is None:
+        return None
+    try:
+        signature = inspect.signature(task.step_fn)
+    except (TypeError, ValueError):  # builtins and some C callables have none
+        return None
+    try:
+        signature.bind(object(), object())
+    except TypeError:
+        return (
+            f"step_fn{signature} cannot be called as step_fn(model, batch): lrfind calls it "
+            "with the model and one batch, and it returns the loss"
+        )
+    return None
+
+
+def _on_meta(task: Task) -> str | None:
+    tensors = itertools.chain(task.model.parameters(), task.model.buffers())
+    if any(t.is_meta for t in tensors):
+        return (
+            "the model is on the meta device (its tensors hold no data): materialise it before "
+            "returning it (model.to_empty(device='cpu'), then initialise or load a state dict)"
+        )
+    return None
+
+
+def _spawn_unimportable(task: Task) -> str | None:
+    """A Dataset from a file whose name is no module name cannot reach spawn workers."""
+    for loader in (task.train_loader, task.val_loader):
+        if not isinstance(loader, torch.utils.data.DataLoader) or loader.num_workers == 0:
+            continue
+        method = _start_method(loader)
+        if method == "fork":
+            continue
+        for part in (loader.dataset, loader.collate_fn, loader.worker_init_fn):
+            module = getattr(part if inspect.isfunction(part) else type(part), "__module__", "")
+            if module and module.startswith(SYNTHETIC_MODULE):
+                path = getattr(sys.modules.get(module), "__file__", None) or "the SPEC's file"
+                return (
+                    f"{path} is no Python module name, and the DataLoader's {method} workers "
+                    f"import its classes by module name: rename it (e.g. - to _) and run again"
+                )
+    return None
+
+
+def _start_method(loader: torch.utils.data.DataLoader) -> str:
+    context = loader.multiprocessing_context
+    if context is None:  # the process default (the first of the list, as the docs say)
+        default = multiprocessing.get_all_start_methods()[0]
+        return multiprocessing.get_start_method(allow_none=True) or default
+    return str(context) if isinstance(context, str) else context.get_start_method()
+
+
+def _old_weight_norm(model: nn.Module) -> bool:
+    try:
+        from torch.nn.utils.weight_norm import WeightNorm
+    except ImportError:  # pragma: no cover - a torch without the old API
+        return False
+    hooks = (h for m in model.modules() for h in m._forward_pre_hooks.values())
+    return any(isinstance(h, WeightNorm) for h in hooks)
+
+
+def _batch_of_one(loader: Any) -> str:
+    size = getattr(loader, "batch_size", None)
+    try:
+        n = len(loader.dataset)
+    except (AttributeError, TypeError):
+        n = None
+    if size == 1:
+        return "; a batch of 1 sample reached BatchNorm in training mode: use batch_size 2 or more"
+    if size and n and n % size == 1 and not getattr(loader, "drop_last", False):
+        return (
+            f"; the train_loader's last batch holds 1 sample ({n} samples, batch_size {size}), "
+            "too few for BatchNorm in training mode: pass drop_last=True to the DataLoader"
+        )
+    return "; a batch of 1 sample reached BatchNorm in training mode: use drop_last=True"
