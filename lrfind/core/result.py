@@ -12,6 +12,7 @@ from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
+from lrfind.core.training import Training
 from lrfind.core.uncertainty import Uncertainty, assess
 
 
@@ -84,6 +85,11 @@ class SweepResult:
         """The torch.optim class that drove the sweep, e.g. "AdamW"."""
         return self.history.optimizer
 
+    @property
+    def training(self) -> Training | None:
+        """How the sweep trained: optimizer and param groups, clipping, precision, the stack."""
+        return self.history.training
+
     def schedules(self, total_steps: int = DEFAULT_TOTAL_STEPS) -> SchedulePlan | None:
         """One-cycle, cyclic and warmup + cosine schedules for a run of `total_steps`.
 
@@ -91,7 +97,9 @@ class SweepResult:
             >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
             {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
         """
-        return plan(self.history.lrs, self.history.smoothed, self.suggested_lr, total_steps)
+        h = self.history
+        ratios = None if h.training is None else h.training.ratios  # one LR per param group
+        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, ratios)
 
 
 def analyse(
