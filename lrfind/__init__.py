@@ -18,9 +18,11 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
     config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env,
                    paths (~ and the cwd, resolved once)
     core/          what a range test computes: curve, history, suggest, uncertainty,
-                   plan and snippets, priors, repeats, result
+                   plan and snippets, priors, repeats, result, training
     sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
-                   batch, optim, task, device, guards, signals (no torch), hints, mistakes
+                   batch, optim, task, device, guards, signals (no torch), hints, mistakes,
+                   evaluate; adapters/ (a transformers Trainer, a LightningModule, model
+                   outputs, taken as they are)
     distributed/   the same sweep as one rank of a torchrun job: cluster, shard, faults
     output/        report.json (report, reader, schema, files), lr_finder.png (plot, mpl),
                    terminal, inputs (every file a command reads), paths (every output)

@@ -7,6 +7,7 @@ build() runs. The device is resolved here, once, and handed down.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +79,7 @@ def _execute(
     cluster: Cluster | None,
 ) -> RunOutcome:
     from lrfind.core.result import analyse
+    from lrfind.sweep.adapters.base import with_stack_settings
     from lrfind.sweep.device import describe
     from lrfind.sweep.guards import seeded
     from lrfind.sweep.range_test import sweep_task
@@ -88,6 +90,9 @@ def _execute(
         func, label = load_function(cfg.spec)
         task = task_from_build(call_build(func, label, cfg.build_kwargs), label)
     build_s = time.perf_counter() - build_start
+    # A Trainer's or Lightning's clipping, accumulation and precision, where no setting was given.
+    sweep, task = with_stack_settings(cfg.sweep, task, cfg.explicit)
+    cfg = dataclasses.replace(cfg, sweep=sweep)
     if cluster is not None:  # a rank stuck in build() ends every rank, in lrfind's words
         cluster.built()
     error: LrfindError | None = None

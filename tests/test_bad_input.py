@@ -58,7 +58,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
     ),
     ("build returns None", [TINY + ":returns_none"], {}, 2, ["returned None"]),
     ("build returns a bare model", [TINY + ":returns_model"], {}, 2, ["returned only a model"]),
-    ("build returns a 4-tuple", [TINY + ":returns_four"], {}, 2, ["returned a 4-tuple"]),
+    ("build returns a 5-tuple", [TINY + ":returns_five"], {}, 2, ["returned a 5-tuple"]),
     (
         "build returns wrong types",
         [TINY + ":returns_wrong_types"],

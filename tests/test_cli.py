@@ -105,7 +105,7 @@ def test_unsuggestable_sweep_exits_1_and_keeps_the_report(tmp_path: Path) -> Non
     [
         (["model.py"], "needs a function"),
         ([f"{TINY}:nope"], "has no function 'nope'"),
-        ([f"{TINY}:returns_four"], "returned a 4-tuple"),
+        ([f"{TINY}:returns_five"], "returned a 5-tuple"),
         ([f"{TINY}:build", "--steps", "1"], "--steps 1: too few for a suggestion: use at least 6"),
         ([f"{TINY}:build", "--start-lr", "1", "--end-lr", "0.1"], "--end-lr 0.1: must be greater"),
         ([f"{TINY}:build", "--optimizer", "lion"], "--optimizer 'lion': unknown optimizer"),

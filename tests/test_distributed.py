@@ -314,7 +314,8 @@ def test_rank_0_raises_both_processes_exit_nonzero(tmp_path: Path) -> None:
     assert all(seconds < 60 for _, _, seconds in ranks)
     assert "Error: rank 0: step 3/40" in ranks[0][1]
     assert "bad batch on rank 0" in ranks[0][1]
-    assert "the partial report is in out/report.json" in ranks[0][1]
+    # --out-dir is made absolute once at start (a build that changes the cwd loses nothing)
+    assert f"the partial report is in {tmp_path / 'out' / 'report.json'}" in ranks[0][1]
     assert ranks[1][1] == ""  # rank 0 spoke for the job
 
 

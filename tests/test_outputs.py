@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,7 +77,25 @@ def test_plot_is_a_png_with_log_axis_and_labels(tmp_path: Path) -> None:
     assert labels[:2] == ["loss (raw)", "loss (smoothed)"]
     path = save_plot(result, tmp_path / "lr.png")
     assert path.read_bytes().startswith(b"\x89PNG")
-    assert "matplotlib.pyplot" not in sys.modules  # no global pyplot state
+
+
+def test_plotting_never_loads_pyplot(tmp_path: Path) -> None:
+    # In a fresh process: a library loaded earlier in this one (torchmetrics does, with
+    # lightning) may have imported pyplot itself; lrfind must not need its global state.
+    code = (
+        "import sys\n"
+        "from lrfind.core.history import History\n"
+        "from lrfind.core.result import analyse\n"
+        "from lrfind import SweepConfig, save_plot\n"
+        "lrs = [1e-5 * 10 ** (i / 10) for i in range(40)]\n"
+        "losses = [2.0 - i / 40 for i in range(40)]\n"
+        "h = History(lrs=lrs, losses=losses, smoothed=losses, stop_reason='completed')\n"
+        f"save_plot(analyse(h, SweepConfig()), {str(tmp_path / 'lr.png')!r})\n"
+        "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "lr.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_table_rows_are_log_spaced() -> None:

@@ -68,7 +68,7 @@ def test_module_spec(monkeypatch: pytest.MonkeyPatch) -> None:
     [
         ("returns_none", "returned None"),
         ("returns_model", "returned only a model"),
-        ("returns_four", "returned a 4-tuple"),
+        ("returns_four", "a str as optimizer"),  # a 4th item is the optimizer
         ("returns_wrong_types", "str as the model"),
     ],
 )

@@ -54,6 +54,7 @@ def render(
             plan_lines,
             result_table,
             suggestion_line,
+            training_lines,
             uncertainty_line,
         )
 
@@ -62,12 +63,14 @@ def render(
         if s.lr is not None:
             for warning in result.warnings:
                 err.print(f"[yellow]Warning:[/] {escape(warning)}")
+            for note in [] if result.training is None else result.training.notes:
+                err.print(f"Note: {escape(note)}")
             if outcome.write_error is None:
                 wrote(err, outcome.report_path, outcome.plot_path)
             if outcome.distributed is not None:
                 err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
-            # Schedules and stability first: the suggestion stays the last line.
-            for line in plan_lines(result):
+            # What was swept, schedules and stability first: the suggestion stays the last line.
+            for line in [*training_lines(result), *plan_lines(result)]:
                 out.print(line, markup=False, soft_wrap=True)
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(suggestion_line(result))

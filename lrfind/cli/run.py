@@ -18,12 +18,14 @@ from lrfind.cli.console import Debug, fail, out_dir_option, progress_bar, stderr
 from lrfind.cli.render import render
 from lrfind.cli.streams import take_stdout
 from lrfind.config import AMP_MODES, DEFAULT_OUT_DIR, METHOD_NAMES, OPTIMIZERS, Mode, resolve
+from lrfind.config.settings import CLIP_MODES
 from lrfind.config.torchrun import torchrun_env
 from lrfind.errors import LrfindError
 from lrfind.sweep.signals import SignalGuard
 
 Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
 Amp = Enum("Amp", {name: name for name in AMP_MODES if name}, type=str)  # type: ignore[misc]
+ClipMode = Enum("ClipMode", {name: name for name in CLIP_MODES}, type=str)  # type: ignore[misc]
 
 EXAMPLES = """
 Examples:
@@ -117,6 +119,20 @@ def run(
     accumulate: Annotated[
         int | None, typer.Option(help="Micro-batches per optimizer step. [default: 1]")
     ] = None,
+    clip_grad: Annotated[
+        float | None,
+        typer.Option(
+            metavar="NORM",
+            help="Clip the gradients' norm at NORM before each step, 0 = off. "
+            "[default: build's (a Trainer's max_grad_norm), else off]",
+        ),
+    ] = None,
+    clip_mode: Annotated[
+        ClipMode | None,
+        typer.Option(
+            help="What --clip-grad bounds: the total norm, or each value. [default: norm]"
+        ),
+    ] = None,
     compile_: Annotated[
         bool, typer.Option("--compile", help="torch.compile the copy; compile time not timed.")
     ] = False,
@@ -168,6 +184,8 @@ def run(
         "optimizer": optimizer,
         "amp": amp.value if amp else None,
         "accumulate": accumulate,
+        "clip_grad": clip_grad,
+        "clip_mode": clip_mode.value if clip_mode else None,
         "compile": True if compile_ else None,
         "channels_last": True if channels_last else None,
         "repeats": repeats,

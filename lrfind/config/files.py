@@ -39,6 +39,8 @@ SWEEP_KEYS: dict[str, tuple[type, ...]] = {
     "channels_last": (bool,),
     "repeats": (int,),
     "val_batches": (int,),
+    "clip_grad": (int, float),
+    "clip_mode": (str,),
 }
 OUTPUT_KEYS: dict[str, tuple[type, ...]] = {"out_dir": (str,), "plot": (bool,)}
 TABLES = ("sweep", "optimizer", "build", "output")

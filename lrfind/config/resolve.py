@@ -2,7 +2,9 @@
 
 Precedence is command line > config file > what build returns > defaults. The
 first two are merged here by filling only what was not given (None means "not
-given"); build's optimizer is applied later, only when no layer here named one.
+given"); what build returns (its optimizer, and a Trainer's or Lightning's
+clipping, accumulation and precision) is applied later, only to the settings
+no layer here set (RunConfig.explicit names those).
 Like the rest of lrfind.config, this never imports torch or numpy.
 """
 
@@ -40,6 +42,9 @@ class RunConfig:
     dist_timeout: float = DEFAULT_DIST_TIMEOUT_S
     #: torchrun's variables, as read when the settings were resolved.
     torchrun: TorchrunEnv = field(default_factory=TorchrunEnv)
+    #: The SweepConfig fields the command line or the config file set: what build
+    #: returns (a Trainer's max_grad_norm, say) may fill only the others.
+    explicit: frozenset[str] = frozenset()
 
     def to_dict(self) -> dict[str, Any]:
         """Every effective setting, for the report."""
@@ -108,6 +113,7 @@ def resolve(
         distributed=distributed,
         dist_timeout=_dist_timeout(given.get("dist_timeout")),
         torchrun=env,
+        explicit=frozenset(k for k in merged if k in defaults),
     )
 
 

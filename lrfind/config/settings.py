@@ -62,6 +62,7 @@ STEPS_WHY = (
     f"and needs {MIN_WINDOW} left"
 )
 AMP_MODES = (None, "bf16", "fp16")
+CLIP_MODES = ("norm", "value")
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -110,6 +111,11 @@ class SweepConfig:
     repeats: int = 1
     #: Measure the loss on this many fixed val_loader batches (None: all of them).
     val_batches: int | None = None
+    #: Clip gradients before each optimizer step at this size (None or 0: no clipping;
+    #: a Trainer's max_grad_norm or Lightning's gradient_clip_val when build gives one).
+    clip_grad: float | None = None
+    #: What clip_grad bounds: "norm" (the total 2-norm, clip_grad_norm_) or "value" (each element).
+    clip_mode: str = "norm"
 
     def __post_init__(self) -> None:
         if isinstance(self.mode, Mode):
@@ -185,6 +191,11 @@ def check(values: Any) -> list[tuple[str, str]]:
     vb = values.val_batches
     if vb is not None and not (_is_int(vb) and vb >= 1):
         bad("val_batches", "must be an integer >= 1 (batches of the val_loader per step)")
+    clip = values.clip_grad
+    if clip is not None and not (_is_real(clip) and math.isfinite(clip) and clip >= 0):
+        bad("clip_grad", "must be a finite number >= 0 (0 = no clipping)")
+    if values.clip_mode not in CLIP_MODES:
+        bad("clip_mode", f"must be one of {', '.join(CLIP_MODES)}")
     for flag in ("compile", "channels_last"):
         if not isinstance(getattr(values, flag), bool):
             bad(flag, "must be true or false")

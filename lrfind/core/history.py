@@ -6,6 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from lrfind.core.training import Training
+
 #: Why a sweep ended: it ran every step, the loss blew up, it turned NaN/inf,
 #: Ctrl-C stopped it, or the user's code raised.
 StopReason = Literal["completed", "diverged", "nan", "interrupted", "error"]
@@ -38,6 +40,8 @@ class History:
     warnings: tuple[str, ...] = ()
     #: The torch.optim class that drove the sweep, e.g. "AdamW" (for the sanity priors).
     optimizer: str = ""
+    #: How the steps were taken: the optimizer and its groups, clipping, the stack (None: unknown).
+    training: Training | None = None
 
     @property
     def is_smoothed(self) -> bool:

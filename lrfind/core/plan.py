@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrfind.core.curve import edges
-from lrfind.core.snippets import literal, scheduler_call, sequential_call
+from lrfind.core.snippets import GroupLRs, literal, scheduler_call, sequential_call
+from lrfind.core.snippets import round3 as _round
 
 # Share of the total drop (plateau -> minimum) that marks where the fall starts
 # and where it ends: small enough to sit at the knees of the curve, large
@@ -118,13 +119,16 @@ def plan(
     suggested_lr: float | None,
     total_steps: int = DEFAULT_TOTAL_STEPS,
     bounds: tuple[float, float] | None = None,
+    ratios: Sequence[float] | None = None,
 ) -> SchedulePlan | None:
     """The schedules for a sweep's curve and suggestion; None without a suggestion.
 
     One-cycle and warmup + cosine peak at the suggested LR and start from
     base_lr (kept 10x to 1000x below the peak); the cyclic bounds are base_lr
     and max_lr as found by `fall_bounds`, unless `bounds` gives them (the robust rule's:
-    lrfind.core.robust_suggest).
+    lrfind.core.robust_suggest). `ratios` are the param groups' LRs as multiples of
+    the headline LR, as the sweep kept them: when they differ, every LR becomes a
+    list with one entry per group, so the schedule keeps them.
     """
     if suggested_lr is None or not suggested_lr > 0 or total_steps < 2:
         return None
@@ -135,17 +139,18 @@ def plan(
     base, top = bounds
     peak = float(suggested_lr)
     div = min(max(peak / base, MIN_DIV), MAX_DIV)
+    groups = GroupLRs(ratios)
     schedules = [
-        _one_cycle(peak, div, total_steps),
-        _cyclic(base, top, total_steps),
-        _warmup_cosine(peak, div, total_steps),
+        _one_cycle(peak, div, total_steps, groups),
+        _cyclic(base, top, total_steps, groups),
+        _warmup_cosine(peak, div, total_steps, groups),
     ]
     return SchedulePlan(base, top, peak, total_steps, {s.name: s for s in schedules})
 
 
-def _one_cycle(peak: float, div: float, total: int) -> Schedule:
+def _one_cycle(peak: float, div: float, total: int, groups: GroupLRs) -> Schedule:
     kwargs = {
-        "max_lr": _round(peak),
+        "max_lr": groups.lr(peak),
         "total_steps": total,
         "div_factor": _round(div),
         "final_div_factor": FINAL_DIV_FACTOR,
@@ -154,16 +159,17 @@ def _one_cycle(peak: float, div: float, total: int) -> Schedule:
     call = scheduler_call("OneCycleLR", kwargs)
     snippet = (
         "from torch.optim.lr_scheduler import OneCycleLR\n\n"
+        f"{groups.comment()}"
         f"# total_steps: optimizer steps in your run; call scheduler.step() after each.\n"
         f"scheduler = {call}\n"
     )
     return Schedule("one_cycle", "torch.optim.lr_scheduler.OneCycleLR", kwargs, snippet, call)
 
 
-def _cyclic(base: float, top: float, total: int) -> Schedule:
+def _cyclic(base: float, top: float, total: int, groups: GroupLRs) -> Schedule:
     kwargs = {
-        "base_lr": _round(base),
-        "max_lr": _round(top),
+        "base_lr": groups.lr(base),
+        "max_lr": groups.lr(top),
         "step_size_up": max(1, total // (2 * CYCLES)),
         "mode": "triangular",
         "cycle_momentum": False,  # cycle the LR only, as in Smith's CLR
@@ -171,42 +177,52 @@ def _cyclic(base: float, top: float, total: int) -> Schedule:
     call = scheduler_call("CyclicLR", kwargs)
     snippet = (
         "from torch.optim.lr_scheduler import CyclicLR\n\n"
+        f"{groups.comment()}"
         "# call scheduler.step() after each optimizer step.\n"
         f"scheduler = {call}\n"
     )
     return Schedule("cyclic", "torch.optim.lr_scheduler.CyclicLR", kwargs, snippet, call)
 
 
-def _warmup_cosine(peak: float, div: float, total: int) -> Schedule:
+def _warmup_cosine(peak: float, div: float, total: int, groups: GroupLRs) -> Schedule:
     warmup = max(1, round(WARMUP_FRACTION * total))
     linear = {"start_factor": _round(1.0 / div), "end_factor": 1.0, "total_iters": warmup}
     cosine = {"T_max": total - warmup}
     sequential = {"milestones": [warmup]}
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "peak_lr": _round(peak),
         "warmup_steps": warmup,
         "LinearLR": linear,
         "CosineAnnealingLR": cosine,
         "SequentialLR": sequential,
     }
+    peaks = groups.lr(peak)
+    if isinstance(peaks, list):
+        kwargs["group_peak_lrs"] = peaks  # each param group's peak: set as its "lr"
     call = sequential_call(
         [("LinearLR", linear), ("CosineAnnealingLR", cosine)], sequential["milestones"]
     )
+    if isinstance(peaks, list):
+        set_lr = (
+            f"{groups.comment()}"
+            "# The optimizer's LRs are the peaks: set them here, before the scheduler.\n"
+            f"for group, lr in zip(optimizer.param_groups, {literal(peaks)}):\n"
+            "    group['lr'] = lr\n"
+        )
+    else:
+        set_lr = (
+            f"# The optimizer's LR is the peak: build it with lr={literal(_round(peak))}, or set "
+            "it here.\n"
+            "for group in optimizer.param_groups:\n"
+            f"    group['lr'] = {literal(_round(peak))}\n"
+        )
     snippet = (
         "from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR\n\n"
-        f"# The optimizer's LR is the peak: build it with lr={literal(_round(peak))}, or set it "
-        "here.\n"
-        "for group in optimizer.param_groups:\n"
-        f"    group['lr'] = {literal(_round(peak))}\n"
+        f"{set_lr}"
         "# call scheduler.step() after each optimizer step.\n"
         f"scheduler = {call}\n"
     )
     return Schedule("warmup_cosine", "torch.optim.lr_scheduler.SequentialLR", kwargs, snippet, call)
-
-
-def _round(x: float) -> float:
-    """Three significant digits: what an LR deserves, and what reads well in code."""
-    return float(f"{x:.3g}")
 
 
 def _finite(x: float) -> bool:

@@ -64,8 +64,13 @@ def decades_away(lr: float, prior: Prior) -> float:
     return 0.0
 
 
-def prior_warnings(lr: float | None, optimizer: str) -> list[str]:
-    """A warning when `lr` is more than WARN_DECADES from the optimizer's usual range."""
+def prior_warnings(lr: float | None, optimizer: str, loss_source: str = "train") -> list[str]:
+    """A warning when `lr` is more than WARN_DECADES from the optimizer's usual range.
+
+    Below the range, the likely causes differ with what the curve is: a
+    validation loss can rise long before the training loss does (layers that
+    behave differently in eval mode), which a training-loss sweep shows.
+    """
     prior = None if lr is None or not lr > 0 else prior_for(optimizer)
     if prior is None or lr is None:
         return []
@@ -79,6 +84,11 @@ def prior_warnings(lr: float | None, optimizer: str) -> list[str]:
     )
     if side == "above":
         text += f"; {FINETUNE_NOTE}"
+    elif loss_source.startswith("validation"):
+        text += (
+            "; the curve is the validation loss, which can rise while the training loss still "
+            "falls: compare with a sweep of the training loss (no val_loader, no --val-batches)"
+        )
     else:
         text += "; a loss that needs so small an LR may point at unnormalised inputs or a bug"
     return [text]

@@ -14,6 +14,7 @@ from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
 from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer, robust_answer
 from lrfind.core.stopping import robust_rule
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
+from lrfind.core.training import Training
 from lrfind.core.uncertainty import Uncertainty, assess, with_rule
 
 
@@ -93,6 +94,11 @@ class SweepResult:
         """The torch.optim class that drove the sweep, e.g. "AdamW"."""
         return self.history.optimizer
 
+    @property
+    def training(self) -> Training | None:
+        """How the sweep trained: optimizer and param groups, clipping, precision, the stack."""
+        return self.history.training
+
     def schedules(self, total_steps: int = DEFAULT_TOTAL_STEPS) -> SchedulePlan | None:
         """One-cycle, cyclic and warmup + cosine schedules for a run of `total_steps`.
 
@@ -106,7 +112,8 @@ class SweepResult:
             if r.falling_from is not None and r.falling_to is not None:
                 bounds = (r.falling_from, r.falling_to)
         h = self.history
-        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, bounds)
+        ratios = None if h.training is None else h.training.ratios  # one LR per param group
+        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, bounds, ratios)
 
 
 def analyse(

@@ -43,3 +43,32 @@ def sequential_call(parts: Sequence[tuple[str, Mapping[str, Any]]], milestones: 
     """`SequentialLR(optimizer, schedulers=[...], milestones=[...])` over `parts`."""
     inner = ", ".join(scheduler_call(cls, kwargs) for cls, kwargs in parts)
     return f"SequentialLR({OPTIMIZER}, schedulers=[{inner}], milestones={milestones!r})"
+
+
+def round3(x: float) -> float:
+    """Three significant digits: what an LR deserves, and what reads well in code."""
+    return float(f"{x:.3g}")
+
+
+class GroupLRs:
+    """The param groups' LR ratios: LRs as one float, or as a list of one per group."""
+
+    def __init__(self, ratios: Sequence[float] | None) -> None:
+        self.ratios = [float(r) for r in ratios] if ratios else [1.0]
+        self.differ = len({round3(r) for r in self.ratios}) > 1 or self.ratios[0] != 1.0
+
+    def lr(self, headline: float) -> float | list[float]:
+        if not self.differ:
+            return round3(headline)
+        return [round3(headline * r) for r in self.ratios]
+
+    def comment(self) -> str:
+        """The line every snippet carries when the groups' LRs differ."""
+        if not self.differ:
+            return ""
+        scale = self.ratios[0]
+        whose = "group 0's" if scale == 1.0 else f"group 0's before its lr_scale ({scale:.3g})"
+        return (
+            f"# One LR per param group ({len(self.ratios)}), in the ratios the sweep kept; "
+            f"the headline LR is {whose}.\n"
+        )

@@ -129,11 +129,12 @@ def _title(result: SweepResult) -> str:
         "completed": "completed",
         "interrupted": "interrupted",
     }.get(result.stop_reason, result.stop_reason)
+    swept = "" if result.training is None else f"{result.training.label()}, "
     if result.repeats is not None:
         rep = result.repeats
         seed = rep.seeds[rep.shown]
-        return f"LR range test: {len(rep.runs)} repeats; bold: seed {seed} ({result.device})"
-    return f"LR range test: {result.steps_run} steps, {reason} ({result.device})"
+        return f"LR range test: {swept}{len(rep.runs)} repeats; bold: seed {seed} ({result.device})"
+    return f"LR range test: {swept}{result.steps_run} steps, {reason} ({result.device})"
 
 
 def _set_ylim(ax: Axes, raw: list[float], smoothed: list[float], min_index: int | None) -> None:

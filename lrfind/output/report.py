@@ -37,6 +37,7 @@ def report_dict(
     `error` is set when the sweep failed part-way.
     """
     h = result.history
+    t = result.training
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "suggested_lr": result.suggested_lr,
@@ -55,6 +56,8 @@ def report_dict(
         "uncertainty": _uncertainty(result),
         "warnings": list(result.warnings),
         "loss_source": result.loss_source,
+        # The optimizer, its param groups (and their LRs at the suggestion), clipping, the stack.
+        "training": None if t is None else t.to_dict(result.suggested_lr),
         **_plan_keys(result),
         "history": h.to_dict(),
         "config": dict(settings) if settings is not None else result.config.to_dict(),

@@ -60,6 +60,11 @@ def result_table(result: SweepResult, rows: int = 20) -> Table:
 _LABELS = {"one_cycle": "one-cycle", "cyclic": "cyclic", "warmup_cosine": "warmup+cosine"}
 
 
+def training_lines(result: SweepResult) -> list[str]:
+    """What the sweep trained with: the optimizer (lrfind's default said so), groups, the stack."""
+    return [] if result.training is None else result.training.lines()
+
+
 def plan_lines(result: SweepResult) -> list[str]:
     """Plain lines before the suggestion line: the schedules, and how stable the repeats are."""
     lines = []
@@ -69,11 +74,19 @@ def plan_lines(result: SweepResult) -> list[str]:
             f"Schedules for a {plan.total_steps}-step run (the loss falls from lr "
             f"{plan.base_lr:.3g} to {plan.max_lr:.3g}; snippets in report.json):"
         )
+        groups = result.training is not None and result.training.groups_differ
         for name, schedule in plan.schedules.items():
             text = schedule.summary
             if name == "warmup_cosine":
-                text += f"  # optimizer lr={plan.peak_lr:.3g}"
+                peaks = schedule.kwargs.get("group_peak_lrs")
+                lr = f"lrs={peaks}" if peaks else f"lr={plan.peak_lr:.3g}"
+                text += f"  # optimizer {lr}"
             lines.append(f"  {_LABELS[name]:<14} {text}")
+        if groups:
+            lines.append(
+                "  (lists: one LR per param group, in the ratios the sweep kept; "
+                "the suggested LR is group 0's, before any lr_scale)"
+            )
     if result.repeats is not None:
         lines.append(result.repeats.stability())
     return lines

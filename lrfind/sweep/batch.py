@@ -9,44 +9,67 @@ import torch
 from torch import nn
 
 from lrfind.errors import SpecError
+from lrfind.sweep.adapters.outputs import OutputReader, is_detection_batch, note, summed_losses
 from lrfind.sweep.task import Task
 
 StepLoss = Callable[[nn.Module, Any], Any]
 
 
-def step_loss(task: Task) -> StepLoss:
+def step_loss(task: Task, notes: list[str] | None = None, validation: bool = False) -> StepLoss:
     """Return `f(model, batch) -> loss` for the task.
 
-    - `step_fn` given: it is used as is.
+    - `step_fn` given: it is used as is (a stack's validation step, for `validation`).
     - a dict batch: `model(**batch)`; with a `loss_fn`, the "labels" entry is
       held back from the model and passed to `loss_fn(output, labels)`;
-      without one, the loss is `output.loss` or `output["loss"]`.
-    - an `(inputs, targets)` pair: `loss_fn(model(inputs), targets)`.
+      without one, the loss is `output.loss` or `output["loss"]`, or the sum
+      of a dict of scalar losses.
+    - an `(inputs, targets)` pair: `loss_fn(model(inputs), targets)`; without a
+      loss_fn, (images, target dicts) go to `model(images, targets)` (detection).
+
+    An output that is not a tensor (a ModelOutput, a tuple) reaches loss_fn
+    through OutputReader; `notes` collects what it says once about them.
     """
+    notes = [] if notes is None else notes
+    if validation and task.stack is not None and task.stack.val_step is not None:
+        return task.stack.val_step
     if task.step_fn is not None:
         return task.step_fn
-    loss_fn = task.loss_fn
+    raw_loss = task.loss_fn
+    loss_fn = None if raw_loss is None else OutputReader(raw_loss, notes)
+    tensor = torch.Tensor
 
     def compute(model: nn.Module, batch: Any) -> Any:
         # Called for every batch: pairs first, the slow Mapping ABC check second.
         if isinstance(batch, tuple | list) and len(batch) == 2:
             if loss_fn is None:
+                if is_detection_batch(batch):
+                    note(notes, "batches are (images, target dicts): model(images, targets)")
+                    images, targets = batch
+                    return loss_from_output(model(list(images), list(targets)), notes)
                 raise SpecError(
                     "batches are (inputs, targets) pairs but build returned no loss_fn: "
-                    "return (model, train_loader, loss_fn)"
+                    "return (model, train_loader, loss_fn), or a step_fn(model, batch) -> loss "
+                    "for a model that takes the targets itself"
                 )
             inputs, targets = batch
-            return loss_fn(model(inputs), targets)
+            out = model(inputs)
+            # One type check a step (a forward costs far more): tensors go straight to loss_fn.
+            if type(out) is tensor:
+                return raw_loss(out, targets)  # type: ignore[misc]
+            return loss_fn(out, targets)
         if isinstance(batch, Mapping):
             if loss_fn is None:
-                return loss_from_output(model(**batch))
+                return loss_from_output(model(**batch), notes)
             if "labels" not in batch:
                 raise SpecError(
                     f"dict batches need a 'labels' entry for loss_fn (keys: {_keys(batch)}); "
                     "or return no loss_fn and let the model compute .loss"
                 )
             inputs = {k: v for k, v in batch.items() if k != "labels"}
-            return loss_fn(model(**inputs), batch["labels"])
+            out = model(**inputs)
+            if type(out) is tensor:
+                return raw_loss(out, batch["labels"])  # type: ignore[misc]
+            return loss_fn(out, batch["labels"])
         raise SpecError(
             f"a batch is {_describe(batch)}: lrfind takes (inputs, targets) pairs or dicts; "
             "for anything else return a step_fn(model, batch) -> loss"
@@ -55,11 +78,13 @@ def step_loss(task: Task) -> StepLoss:
     return compute
 
 
-def loss_from_output(out: Any) -> Any:
-    """The loss a model returned itself (Hugging Face style), or a clear error."""
+def loss_from_output(out: Any, notes: list[str] | None = None) -> Any:
+    """The loss a model returned itself (Hugging Face style; a dict of losses), or a clear error."""
     loss = getattr(out, "loss", None)
     if loss is None and isinstance(out, Mapping):
         loss = out.get("loss")
+        if loss is None:  # detection and segmentation models: a dict of scalar losses
+            loss = summed_losses(out, [] if notes is None else notes)
     if loss is None and isinstance(out, torch.Tensor) and out.numel() == 1:
         loss = out
     if loss is None:

@@ -17,9 +17,10 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.curve import lr_schedule
 from lrfind.core.history import History, StopReason
 from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.sweep.adapters.describe import describe
 from lrfind.sweep.device import resident_warning
 from lrfind.sweep.mistakes import check_task, explain
-from lrfind.sweep.optim import group_ratios
+from lrfind.sweep.optim import group_ratios, optimizer_origin
 from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
 from lrfind.sweep.step import Stepper, cycle
 from lrfind.sweep.task import Task
@@ -65,6 +66,9 @@ def run_sweep(
         stepper = Stepper(task, config, device, wrap)
         rec.pinned = stepper.pinned
         rec.optimizer = type(stepper.optimizer).__name__
+        ratios = group_ratios(stepper.optimizer)
+        origin = optimizer_origin(task, config)
+        rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
         batches = cycle(stepper.train_loader)
         setting_up = False  # compiling happens in the first step's forward
         if config.compile:
@@ -72,7 +76,7 @@ def run_sweep(
             stepper.warm_up(first)
             batches = itertools.chain([first], batches)
         groups = stepper.optimizer.param_groups
-        pairs = list(zip(groups, group_ratios(stepper.optimizer), strict=True))
+        pairs = list(zip(groups, ratios, strict=True))
         tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
         loop_start = time.perf_counter()
         rec.setup_s = loop_start - start

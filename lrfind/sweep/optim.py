@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import copy
+import functools
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from lrfind.config.settings import OPTIMIZERS, SweepConfig
 from lrfind.errors import SpecError, UsageError, user_code
+from lrfind.sweep.adapters.base import ModelOptimizer
 from lrfind.sweep.mistakes import check_copy
 from lrfind.sweep.task import Task
+
+DEFAULT_ORIGIN = "lrfind's default"
 
 
 def prepare(
@@ -28,6 +33,8 @@ def prepare(
         model, optimizer = copy.deepcopy((task.model, given))
     except Exception as e:
         raise check_copy(e, task.model) from e
+    if task.stack is not None and task.stack.on_copy is not None:
+        task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):
         model.to(device)
         model.train()
@@ -50,15 +57,55 @@ def prepare(
     return model, optimizer
 
 
+def gradient_clipper(
+    config: SweepConfig, optimizer: torch.optim.Optimizer
+) -> Callable[[], object] | None:
+    """`clip()` for --clip-grad (norm or value, over every parameter the optimizer steps), or None.
+
+    None when clipping is off, so the lean step never pays for it.
+    """
+    if not config.clip_grad:
+        return None
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    size = float(config.clip_grad)
+    if config.clip_mode == "value":
+        return functools.partial(nn.utils.clip_grad_value_, params, size)
+    return functools.partial(nn.utils.clip_grad_norm_, params, size)
+
+
+def optimizer_origin(task: Task, config: SweepConfig) -> str:
+    """Where the sweep's optimizer comes from, in prepare's order of precedence."""
+    if config.optimizer is not None:
+        groups = ", on build's param groups" if task.optimizer is not None else ""
+        return f"named in the settings{groups}"
+    if isinstance(task.optimizer, ModelOptimizer):
+        return task.optimizer.origin
+    if task.optimizer is not None:
+        return f"from the {task.stack.name}" if task.stack is not None else "from build"
+    return DEFAULT_ORIGIN
+
+
 def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
-    """Each param group's LR as a multiple of group 0's; the sweep keeps these."""
-    lrs = [float(g["lr"]) for g in optimizer.param_groups]
-    if lrs[0] <= 0:
-        return [1.0] * len(lrs)
-    return [lr / lrs[0] for lr in lrs]
+    """Each param group's LR as a multiple of the headline LR; the sweep keeps these.
+
+    The headline LR is group 0's base LR. A group's base is its "initial_lr"
+    when a scheduler has set one (the LR before the scheduler changed it: a
+    warmup may have set "lr" to 0 already), else its "lr"; timm's layer-wise
+    decay multiplies it by the group's "lr_scale", as timm's schedulers do.
+    """
+    groups = optimizer.param_groups
+    bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
+    scales = [float(g.get("lr_scale", 1.0)) for g in groups]
+    if bases[0] <= 0:
+        bases = [1.0] * len(groups)
+    return [base / bases[0] * scale for base, scale in zip(bases, scales, strict=True)]
 
 
 def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:
+    if isinstance(factory, ModelOptimizer):  # a Trainer's or Lightning's: built on the copy itself
+        optimizer = factory.build(model)
+        _check_owned(optimizer, model)
+        return optimizer
     try:
         optimizer = factory(model.parameters())  # type: ignore[operator]
     except Exception as e:
@@ -82,11 +129,20 @@ def _named(
     cls = getattr(torch.optim, OPTIMIZERS[name], None)
     if cls is None:
         raise UsageError(f"optimizer {name!r} is not in torch {torch.__version__}")
+    kwargs = dict(config.optimizer_kwargs)
     if current is not None:
-        groups = [{"params": g["params"], "lr": float(g["lr"])} for g in current.param_groups]
+        # The groups keep what sets them apart: their LRs (and timm's lr_scale), and their
+        # weight decays where they differ (a Trainer's decay / no-decay split) unless
+        # [optimizer] sets one.
+        decays = {repr(g.get("weight_decay")) for g in current.param_groups}
+        split = len(decays) > 1 and "weight_decay" not in kwargs
+        keep = ("initial_lr", "lr_scale") + (("weight_decay",) if split else ())
+        groups = [
+            {"params": g["params"], "lr": float(g["lr"]), **{k: g[k] for k in keep if k in g}}
+            for g in current.param_groups
+        ]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
-    kwargs = dict(config.optimizer_kwargs)
     if name == "sgd":
         kwargs.setdefault("momentum", 0.9)  # the default optimizer's momentum, unless set
     try:

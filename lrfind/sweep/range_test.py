@@ -21,6 +21,8 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.priors import prior_warnings
 from lrfind.core.result import SweepResult, analyse, combine
 from lrfind.errors import ConfigError, SpecError
+from lrfind.sweep.adapters import stack_fields
+from lrfind.sweep.adapters.base import with_stack_settings
 from lrfind.sweep.device import describe, resolve_device
 from lrfind.sweep.guards import seeded, stop_on_interrupt
 from lrfind.sweep.loop import Progress, run_sweep
@@ -28,11 +30,11 @@ from lrfind.sweep.task import OptimizerFactory, Task
 
 
 def find_lr(
-    model: nn.Module | Task,
+    model: nn.Module | Task | Any,
     train_loader: Iterable[Any] | None = None,
     loss_fn: Callable[..., torch.Tensor] | None = None,
     *,
-    optimizer: OptimizerFactory | torch.optim.Optimizer | None = None,
+    optimizer: OptimizerFactory | torch.optim.Optimizer | str | None = None,
     val_loader: Iterable[Any] | None = None,
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None,
     config: SweepConfig | None = None,
@@ -41,11 +43,15 @@ def find_lr(
 ) -> SweepResult:
     """Run an LR range test on a copy of `model` and suggest a learning rate.
 
-    `model`, the optimizer you pass and the global RNG states are left exactly
-    as they were. Settings come from `config` (a SweepConfig), overridden by
-    keyword arguments of the same names (`steps=200, device="cuda"`). The
-    first Ctrl-C ends the sweep at the next step with stop_reason
-    "interrupted"; nothing is printed and no file is written. With
+    `model` may also be a transformers.Trainer or a LightningModule (with a
+    LightningDataModule as `train_loader`), taken as `lrfind run` takes them;
+    `optimizer` an Optimizer, a factory `params -> Optimizer`, or a torch.optim
+    name ("adam"), as --optimizer takes it. `model`, the optimizer you pass and
+    the global RNG states are left exactly as they were. Settings come from
+    `config` (a SweepConfig), overridden by keyword arguments of the same
+    names (`steps=200, device="cuda"`, `clip_grad=1.0`). The first Ctrl-C ends
+    the sweep at the next step with stop_reason "interrupted"; nothing is
+    printed and no file is written. With
     `repeats=R` it runs R sweeps (seeds seed .. seed + R - 1, each on a fresh
     copy) and suggests their median (`result.repeats` holds them all).
 
@@ -54,7 +60,17 @@ def find_lr(
         >>> result.suggested_lr, result.stop_reason  # doctest: +SKIP
         (0.0031, 'diverged')
     """
-    if isinstance(model, Task):
+    if isinstance(optimizer, str):  # a torch.optim name, as --optimizer takes it: "adam"
+        if settings.get("optimizer", optimizer) != optimizer:
+            raise ConfigError(f"optimizer={optimizer!r} and optimizer={settings['optimizer']!r}")
+        settings["optimizer"], optimizer = optimizer, None
+    fields = None
+    if not isinstance(model, Task) and loss_fn is None and step_fn is None:
+        # A transformers.Trainer, or a LightningModule (with its datamodule): taken as it is.
+        fields = stack_fields(model if train_loader is None else (model, train_loader), "find_lr")
+    if fields is not None:
+        task = Task(**fields)
+    elif isinstance(model, Task):
         if train_loader is not None or loss_fn is not None:
             raise TypeError("pass either a Task or (model, train_loader, loss_fn), not both")
         task = model
@@ -70,14 +86,18 @@ def find_lr(
             step_fn=step_fn,
         )
     config = config or SweepConfig()
+    defaults = SweepConfig()
+    known = {f.name for f in dataclasses.fields(SweepConfig)}
     if settings:
-        known = {f.name for f in dataclasses.fields(SweepConfig)}
         unknown = sorted(set(settings) - known)
         if unknown:
             raise ConfigError(
                 f"unknown setting(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
             )
         config = dataclasses.replace(config, **settings)
+    # What the caller set (keywords, a config off the defaults) wins over a stack's settings.
+    explicit = set(settings) | {k for k in known if getattr(config, k) != getattr(defaults, k)}
+    config, task = with_stack_settings(config, task, explicit)
     return sweep_task(task, config, resolve_device(config.device), progress)
 
 
@@ -185,5 +205,5 @@ def _loss_source(task: Task, config: SweepConfig) -> str:
 
 def _with_priors(result: SweepResult) -> SweepResult:
     """Add the sanity-prior warning for the (final, median) suggestion and its optimizer."""
-    extra = prior_warnings(result.suggested_lr, result.optimizer)
+    extra = prior_warnings(result.suggested_lr, result.optimizer, result.loss_source)
     return dataclasses.replace(result, warnings=[*result.warnings, *extra]) if extra else result

@@ -10,6 +10,7 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.curve import Ema
 from lrfind.core.history import History, StopReason
 from lrfind.core.stopping import stop_rule
+from lrfind.core.training import Training
 
 # On an accelerator, reading a loss back to the host waits for the device to
 # finish; doing it every step would serialise host and device. Losses stay on
@@ -52,6 +53,7 @@ class Recorder:
         self.pinned = False
         self.warnings: tuple[str, ...] = ()
         self.optimizer = ""
+        self.training: Training | None = None
 
     def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> StopReason | None:
         """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
@@ -105,6 +107,7 @@ class Recorder:
             pinned=self.pinned,
             warnings=self.warnings,
             optimizer=self.optimizer,
+            training=self.training,
         )
 
     def partial(self) -> History:

@@ -17,8 +17,9 @@ from lrfind.config.settings import SweepConfig
 from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.device import move_to, pinned_loader
+from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.mistakes import check_first_loss
-from lrfind.sweep.optim import prepare
+from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.task import Task
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -43,13 +44,21 @@ class Stepper:
         device: torch.device,
         wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
     ) -> None:
+        if task.stack is not None:  # a Trainer's loaders are made anew in each (seeded) sweep
+            task.stack.start_sweep()
         model, self.optimizer = prepare(task, config, device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
             model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
-        self.compute = _under_autocast(step_loss(task), device, config.amp)
+        #: What lrfind says once about how it read the model's outputs.
+        self.notes: list[str] = []
+        self.compute = _under_autocast(step_loss(task, self.notes), device, config.amp)
+        self.val_compute = self.compute
+        if task.stack is not None and task.stack.val_step is not None:  # validation_step
+            val_step = step_loss(task, self.notes, validation=True)
+            self.val_compute = _under_autocast(val_step, device, config.amp)
         self.device = device
         self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
         self.val_loader: Iterable[Any] | None = None
@@ -65,9 +74,21 @@ class Stepper:
         self.channels_last = config.channels_last
         self.accumulate = config.accumulate
         self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
-        # One micro-batch, no GradScaler, no validation pass: the common case,
-        # which takes the bare training step (see step).
-        self.lean = self.accumulate == 1 and self.scaler is None and self.val_loader is None
+        self.clip = gradient_clipper(config, self.optimizer)
+        self.batch_stats = BatchStats(self.model) if self.val_loader is not None else None
+        if self.batch_stats is not None and self.batch_stats.layers:
+            self.notes.append(
+                "validation loss with BatchNorm on batch statistics: running statistics lag "
+                "a rising LR (their buffers are restored after each evaluation)"
+            )
+        # One micro-batch, no GradScaler, no clipping, no validation pass: the common
+        # case, which takes the bare training step (see step).
+        self.lean = (
+            self.accumulate == 1
+            and self.scaler is None
+            and self.clip is None
+            and self.val_loader is None
+        )
         self.batch: Any = None
         self._checked = False
 
@@ -107,6 +128,10 @@ class Stepper:
                 loss = loss / self.accumulate
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             total = loss.detach() if total is None else total + loss.detach()
+        if self.clip is not None:
+            if self.scaler is not None:  # clip the true gradients, not the scaled ones
+                self.scaler.unscale_(self.optimizer)
+            self.clip()
         skipped = None
         if self.scaler is None:
             self.optimizer.step()
@@ -121,13 +146,17 @@ class Stepper:
 
     def val_loss(self) -> torch.Tensor:
         """Mean loss over the validation loader (or its fixed batches, with
-        val_batches), in eval mode, without grad; train mode again after."""
+        val_batches), in eval mode, without grad; train mode again after.
+
+        BatchNorm layers normalise with the batch's own statistics there, and
+        their running buffers are put back afterwards (see BatchStats).
+        """
         self.model.eval()
         total, count = None, 0
-        with torch.no_grad():
+        with torch.no_grad(), self.batch_stats:  # type: ignore[union-attr]
             for batch in self.val_loader:  # type: ignore[union-attr]
                 moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
-                loss = self.compute(self.model, moved).detach().float()
+                loss = self.val_compute(self.model, moved).detach().float()
                 total = loss if total is None else total + loss
                 count += 1
         self.model.train()

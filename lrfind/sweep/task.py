@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from lrfind.errors import SpecError
+
+if TYPE_CHECKING:  # annotation only: the adapters import this module
+    from lrfind.sweep.adapters.base import Stack
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -18,8 +21,11 @@ OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 class Task:
     """A model, its training data and how to compute its loss.
 
-    `build()` may return this directly, a dict with these keys, or a tuple
-    `(model, train_loader)` / `(model, train_loader, loss_fn)`.
+    `build()` may return this directly, a dict with these keys, a tuple
+    `(model, train_loader)` / `(model, train_loader, loss_fn)` /
+    `(model, train_loader, loss_fn, optimizer)`, or the training stack itself:
+    a transformers.Trainer, or a LightningModule (with a LightningDataModule
+    and a Lightning Trainer for its settings); lrfind.sweep.adapters reads those.
 
     Attributes:
         model: the model; lrfind sweeps a deep copy and never modifies it.
@@ -42,6 +48,8 @@ class Task:
     optimizer: OptimizerFactory | torch.optim.Optimizer | None = None
     val_loader: Iterable[Any] | None = None
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None
+    #: Set by lrfind when build returned a Trainer or a LightningModule: what it took from it.
+    stack: Stack | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = _check_fields(self)
@@ -49,7 +57,7 @@ class Task:
             raise SpecError("; ".join(problems))
 
 
-TASK_KEYS = tuple(f.name for f in fields(Task))
+TASK_KEYS = tuple(f.name for f in fields(Task) if f.name != "stack")
 
 
 def task_from_build(returned: object, origin: str) -> Task:
@@ -59,8 +67,18 @@ def task_from_build(returned: object, origin: str) -> Task:
     """
     if isinstance(returned, Task):
         return returned
+    from lrfind.sweep.adapters import stack_fields
+
+    stacked = stack_fields(returned, origin)  # a Trainer or a LightningModule, taken as it is
+    if stacked is not None:
+        return _make(origin, **stacked)
     if returned is None:
         raise SpecError(f"{origin} returned None: return (model, train_loader, loss_fn)")
+    if type(returned).__name__.endswith("Trainer") and not isinstance(returned, nn.Module):
+        raise SpecError(
+            f"{origin} returned a {type(returned).__name__}, which lrfind does not read: return a "
+            "transformers.Trainer, or (LightningModule, LightningDataModule, Lightning Trainer)"
+        )
     if isinstance(returned, nn.Module):
         raise SpecError(
             f"{origin} returned only a model: return (model, train_loader, loss_fn) "
@@ -78,11 +96,12 @@ def task_from_build(returned: object, origin: str) -> Task:
             raise SpecError(f"{origin} returned a dict without {' and '.join(missing)}")
         return _make(origin, **returned)
     if isinstance(returned, tuple | list):
-        if len(returned) in (2, 3):
+        if len(returned) in (2, 3, 4):  # the fourth: an optimizer (or its factory)
             return _make(origin, *returned)
         raise SpecError(
-            f"{origin} returned a {len(returned)}-tuple: return (model, train_loader) "
-            "or (model, train_loader, loss_fn), or a dict for more fields"
+            f"{origin} returned a {len(returned)}-tuple: return (model, train_loader), "
+            "(model, train_loader, loss_fn) or (model, train_loader, loss_fn, optimizer), "
+            "or a dict for more fields"
         )
     raise SpecError(
         f"{origin} returned a {type(returned).__name__}: return (model, train_loader, loss_fn), "

@@ -151,6 +151,10 @@ def returns_four() -> tuple:
     return (*build(), "extra")
 
 
+def returns_five() -> tuple:
+    return (*build(), None, "extra")
+
+
 def returns_wrong_types() -> tuple:
     return "not a model", 42, nn.MSELoss()
 

@@ -1,0 +1,71 @@
+"""What the sweep trained with, read off the live optimizer, as lrfind.core.training.Training."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from lrfind.config.settings import SweepConfig
+from lrfind.core.training import Group, Training
+
+# Optimizer defaults worth reporting; the rest (foreach, differentiable, ...) are how, not what.
+_PLAIN = (bool, int, float, str)
+_SKIP = {"lr", "initial_lr", "foreach", "differentiable", "capturable", "maximize", "params"}
+
+
+def describe(
+    task: Any,
+    config: SweepConfig,
+    optimizer: torch.optim.Optimizer,
+    origin: str,
+    ratios: list[float],
+    notes: list[str],
+) -> Training:
+    """The Training record of one sweep: `ratios` are the groups' LR multiples the sweep keeps."""
+    groups = tuple(
+        Group(
+            ratio=ratio,
+            params=len(g["params"]),
+            weight_decay=_float(g.get("weight_decay")),
+            lr_scale=_float(g.get("lr_scale")),
+        )
+        for g, ratio in zip(optimizer.param_groups, ratios, strict=True)
+    )
+    stack = getattr(task, "stack", None)
+    took, aside = stack.applied(config) if stack is not None else ([], [])
+    return Training(
+        optimizer=type(optimizer).__name__,
+        origin=origin,
+        hyper=_hyper(optimizer.defaults),
+        groups=groups,
+        clip_grad=config.clip_grad or None,
+        clip_mode=config.clip_mode,
+        accumulate=config.accumulate,
+        amp=config.amp,
+        stack=None if stack is None else stack.name,
+        took=tuple(took),
+        set_aside=tuple(aside),
+        notes=notes,
+    )
+
+
+def _hyper(defaults: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in defaults.items():
+        if key in _SKIP or value is None or value is False:
+            continue
+        if isinstance(value, _PLAIN):
+            out[key] = value
+        elif isinstance(value, tuple | list) and all(isinstance(v, int | float) for v in value):
+            out[key] = tuple(float(v) for v in value)
+    return out
+
+
+def _float(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

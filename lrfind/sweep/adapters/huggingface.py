@@ -1,0 +1,154 @@
+"""A transformers.Trainer, taken as it is: its model, loaders, optimizer, loss and settings.
+
+No Trainer.train() runs. What the Trainer does inside train() that a range
+test needs is redone here on lrfind's terms: the loaders are made inside the
+sweep's seeded block, the optimizer is built by the Trainer's own
+create_optimizer on the sweep's copy of the model, the loss is its
+compute_loss; max_grad_norm, gradient accumulation and bf16/fp16 become
+lrfind's clip_grad, accumulate and amp. The LR scheduler is set aside.
+transformers itself is never imported here.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from lrfind.errors import SpecError
+from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+
+TRAINER = ("transformers.trainer", "Trainer")
+MODEL_OUTPUT = ("transformers.utils.generic", "ModelOutput")
+
+
+def is_trainer(obj: object) -> bool:
+    """A transformers.Trainer, or a subclass (Seq2SeqTrainer, the user's own)."""
+    return has_class(obj, TRAINER)
+
+
+def is_model_output(obj: object) -> bool:
+    """A Hugging Face ModelOutput (SequenceClassifierOutput, CausalLMOutput, ...)."""
+    return has_class(obj, MODEL_OUTPUT)
+
+
+def trainer_fields(trainer: Any, origin: str) -> dict[str, Any]:
+    """The Task fields a Trainer stands for; SpecError when it cannot train as it is."""
+    args = trainer.args
+    name = type(trainer).__name__
+    if trainer.train_dataset is None:
+        raise SpecError(
+            f"{origin} returned a {name} without a train_dataset: "
+            "pass Trainer(train_dataset=...), the data the sweep trains on"
+        )
+    train = FreshLoader(trainer.get_train_dataloader, f"the {name}'s get_train_dataloader()")
+    loaders = [train]
+    stack = Stack(name="transformers.Trainer" if name == "Trainer" else f"{name} (a Trainer)")
+    stack.took += ["model", "get_train_dataloader()"]
+    if trainer.eval_dataset is not None:
+        evals = FreshLoader(trainer.get_eval_dataloader, f"the {name}'s get_eval_dataloader()")
+        loaders.append(evals)
+        stack.eval_loader = evals
+        stack.took.append("get_eval_dataloader() (with --val-batches K)")
+    stack.loaders = tuple(loaders)
+    stack.took.append("compute_loss")
+    smoothing = float(getattr(args, "label_smoothing_factor", 0.0) or 0.0)
+    if smoothing:
+        stack.took.append(f"label_smoothing_factor {smoothing:g}")
+
+    given = trainer.optimizer
+    if given is not None:  # optimizers=(optimizer, scheduler): the user's own instance
+        optimizer: Any = given
+        stack.took.append("optimizers=(optimizer, ...)")
+    else:
+        how = f"the {name}'s create_optimizer, optim={_value(args.optim)}"
+        optimizer = ModelOptimizer(lambda model: _create_optimizer(trainer, model), how)
+    stack.settings.update(_settings(args))
+    stack.set_aside += _set_aside(trainer, args)
+    return {
+        "model": trainer.model,
+        "train_loader": train,
+        "optimizer": optimizer,
+        "step_fn": _compute_loss(trainer.compute_loss),
+        "stack": stack,
+    }
+
+
+def _create_optimizer(trainer: Any, model: nn.Module) -> torch.optim.Optimizer:
+    """trainer.create_optimizer() on the sweep's copy; the user's Trainer is left as it was.
+
+    A shallow copy gets its own attribute dict, so pointing it at the copy of
+    the model changes nothing on the original, and a subclass's own
+    create_optimizer (its param groups) still runs.
+    """
+    shadow = copy.copy(trainer)
+    shadow.model = shadow.model_wrapped = model
+    shadow.optimizer = None
+    try:
+        optimizer = shadow.create_optimizer()
+    except Exception as e:
+        raise SpecError(
+            f"the Trainer's create_optimizer raised {type(e).__name__}: {e}; "
+            "give the Trainer optimizers=(optimizer, None) or return a Task"
+        ) from e
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        # Some optim= choices (bitsandbytes, schedule-free, ...) wrap a torch optimizer.
+        inner = getattr(optimizer, "optimizer", None)
+        if not isinstance(inner, torch.optim.Optimizer):
+            raise SpecError(
+                f"the Trainer built a {type(optimizer).__name__}, not a torch.optim.Optimizer: "
+                "set optim= to a torch optimizer (adamw_torch, sgd, ...) or return a Task"
+            )
+        optimizer = inner
+    return optimizer
+
+
+def _compute_loss(compute: Any) -> Any:
+    def trainer_loss(model: nn.Module, batch: Any) -> Any:
+        # A shallow copy: compute_loss pops "labels" (label smoothing, compute_loss_func),
+        # and lrfind evaluates the same validation batches at every step.
+        loss = compute(model, dict(batch) if isinstance(batch, Mapping) else batch)
+        return loss[0] if isinstance(loss, tuple) else loss  # overrides may return (loss, outputs)
+
+    return trainer_loss
+
+
+def _settings(args: Any) -> dict[str, Setting]:
+    """max_grad_norm, gradient accumulation and precision, as lrfind's settings."""
+    out = {}
+    norm = float(getattr(args, "max_grad_norm", 0.0) or 0.0)
+    if norm > 0:  # the Trainer clips only when it is > 0
+        out["clip_grad"] = Setting(norm, f"max_grad_norm {norm:g}")
+    steps = int(getattr(args, "gradient_accumulation_steps", 1) or 1)
+    if steps > 1:
+        out["accumulate"] = Setting(steps, f"gradient_accumulation_steps {steps}")
+    if getattr(args, "bf16", False):
+        out["amp"] = Setting("bf16", "bf16")
+    elif getattr(args, "fp16", False):
+        out["amp"] = Setting("fp16", "fp16")
+    return out
+
+
+def _set_aside(trainer: Any, args: Any) -> list[str]:
+    """What the Trainer would do in train() that a range test leaves out, said plainly."""
+    out = [f"lr_scheduler_type {_value(args.lr_scheduler_type)}"]
+    warmup = getattr(args, "warmup_steps", 0) or getattr(args, "warmup_ratio", 0)
+    if warmup:
+        out.append(f"warmup_steps {warmup:g}")
+    if getattr(trainer, "lr_scheduler", None) is not None:
+        out.append(f"the scheduler in optimizers=({type(trainer.lr_scheduler).__name__})")
+    for flag in ("torch_compile", "gradient_checkpointing", "use_liger_kernel"):
+        if getattr(args, flag, False):
+            out.append(flag)
+    if getattr(args, "neftune_noise_alpha", None):
+        out.append(f"neftune_noise_alpha {args.neftune_noise_alpha:g}")
+    if getattr(args, "deepspeed", None) or getattr(args, "fsdp", None):
+        out.append("deepspeed/fsdp (the sweep runs one copy of the model on one device)")
+    return out
+
+
+def _value(x: Any) -> str:
+    return str(getattr(x, "value", x))

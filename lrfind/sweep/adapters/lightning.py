@@ -1,0 +1,196 @@
+"""A LightningModule, taken as it is: training_step is the loss, configure_optimizers the optimizer.
+
+build may return the module alone (its own dataloader hooks), or a tuple of
+it with a LightningDataModule, a train loader and/or the user's (unfitted)
+Lightning Trainer, whose gradient_clip_val, accumulate_grad_batches and
+precision become lrfind's clip_grad, accumulate and amp. No Trainer is run:
+the module's hooks are called on the sweep's copy, as Lightning would call
+them. Both package names (lightning.pytorch, pytorch_lightning) work; neither
+is imported here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from torch import nn
+
+from lrfind.errors import SpecError, describe_exception
+from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+from lrfind.sweep.adapters.base import overrides as _overrides
+from lrfind.sweep.adapters.lightning_steps import PACKAGES, LightningSteps, Logs, step_takes_index
+from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
+
+_ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of classes
+MODULE = tuple((f"{root}.core.module", "LightningModule") for root in _ROOTS)
+DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in _ROOTS)
+TRAINER = tuple((f"{root}.trainer.trainer", "Trainer") for root in _ROOTS)
+# Lightning's precision names -> lrfind's autocast (the "-true" ones cast the weights instead).
+_AMP = {"bf16-mixed": "bf16", "bf16": "bf16", "16-mixed": "fp16", "16": "fp16"}
+_FULL = {"32-true", "32", None}
+
+
+def overrides(obj: object, method: str) -> bool:
+    return _overrides(obj, method, PACKAGES)
+
+
+def is_module(obj: object) -> bool:
+    return has_class(obj, *MODULE)
+
+
+def lightning_fields(returned: object, origin: str) -> dict[str, Any] | None:
+    """The Task fields for a LightningModule build, or None when `returned` is not one.
+
+    Forms: module; (module, datamodule); (module, loader); any of those with
+    the user's Lightning Trainer added. A tuple with anything else (a loss_fn)
+    is left to the ordinary (model, loader, loss_fn) forms.
+    """
+    if is_module(returned):
+        module, rest = returned, ()
+    elif isinstance(returned, tuple | list) and len(returned) >= 2 and is_module(returned[0]):
+        module, rest = returned[0], tuple(returned[1:])
+    else:
+        return None
+    parts: dict[str, Any] = {}
+    for item in rest:
+        kind = _kind(item)
+        if kind is None:
+            return None
+        if kind in parts:
+            raise SpecError(f"{origin} returned two {kind}s with the LightningModule: return one")
+        parts[kind] = item
+    return _fields(module, parts, origin)
+
+
+def _kind(item: object) -> str | None:
+    if has_class(item, *DATAMODULE):
+        return "datamodule"
+    if has_class(item, *TRAINER):
+        return "Lightning Trainer"
+    if isinstance(item, Iterable) and not isinstance(item, str | bytes | Mapping):
+        return "train loader"
+    return None
+
+
+def _fields(module: Any, parts: dict[str, Any], origin: str) -> dict[str, Any]:
+    name = type(module).__name__
+    if not getattr(module, "automatic_optimization", True):
+        raise SpecError(
+            f"{origin} returned {name} with automatic_optimization = False: its training_step "
+            "steps the optimizer itself, which needs a Lightning Trainer; return a Task with a "
+            "step_fn(model, batch) -> loss instead"
+        )
+    stack = Stack(name="LightningModule")
+    stack.took += ["training_step"]
+    data = parts.get("datamodule")
+    if data is not None:  # the user's own object, set up as Lightning would before fit
+        _call(data, "prepare_data")
+        _call(data, "setup", "fit")
+    train, evals = _loaders(module, data, parts.get("train loader"), origin)
+    stack.loaders = tuple(x for x in (train, evals) if isinstance(x, FreshLoader))
+    stack.took.append(_where(data, parts))
+    steps = LightningSteps(module, step_takes_index(module.training_step))
+    counter, val_counter = itertools.count(), itertools.count()
+    if overrides(module, "validation_step") and evals is not None:
+        steps.val_index = step_takes_index(module.validation_step)
+        stack.val_step = lambda model, batch: model(batch, next(val_counter), True)
+        stack.eval_loader = evals
+        stack.took.append("validation_step and val_dataloader() (with --val-batches K)")
+    stack.on_copy = _on_copy(data, train, evals)
+    optimizer = None
+    if overrides(module, "configure_optimizers"):
+        build = lambda copy: _configure(copy.module, stack)  # noqa: E731
+        optimizer = ModelOptimizer(build, "configure_optimizers")
+    if overrides(module, "configure_gradient_clipping"):
+        stack.set_aside.append("configure_gradient_clipping (it needs a Trainer: use --clip-grad)")
+    trainer = parts.get("Lightning Trainer")
+    if trainer is not None:
+        stack.settings.update(_trainer_settings(trainer, stack))
+    return {
+        "model": steps,
+        "train_loader": train,
+        "optimizer": optimizer,
+        "step_fn": lambda model, batch: model(batch, next(counter)),
+        "stack": stack,
+    }
+
+
+def _loaders(module: Any, data: Any, loader: Any, origin: str) -> tuple[Any, Any]:
+    """(train, eval): a loader given as it is, else the datamodule's, else the module's hooks."""
+    name = type(module).__name__
+    source = data if data is not None else module
+    evals = None
+    if overrides(source, "val_dataloader"):
+        evals = FreshLoader(source.val_dataloader, f"{type(source).__name__}.val_dataloader()")
+    if loader is not None:
+        return loader, evals
+    if not overrides(source, "train_dataloader"):
+        what = f"its {type(data).__name__}" if data is not None else name
+        raise SpecError(
+            f"{origin} returned {name}, but {what} has no train_dataloader(): return "
+            "(module, datamodule) or (module, train_loader), or define train_dataloader()"
+        )
+    what = f"{type(source).__name__}.train_dataloader()"
+    return FreshLoader(source.train_dataloader, what), evals
+
+
+def _where(data: Any, parts: dict[str, Any]) -> str:
+    if "train loader" in parts:
+        return "the train loader given"
+    if data is not None:
+        return f"{type(data).__name__} (prepare_data, setup('fit'), train_dataloader())"
+    return "the module's train_dataloader()"
+
+
+def _on_copy(data: Any, train: Any, evals: Any) -> Any:
+    """The hooks Lightning runs on the module before fitting, run on the sweep's copy
+    (never on the user's module); without a datamodule, the copy's own dataloader
+    hooks then give the data, after its setup()."""
+
+    def on_copy(steps: nn.Module) -> None:
+        copy = steps.module  # type: ignore[union-attr]
+        logs = Logs()
+        # Instance attributes shadow the methods on the copy only: no warnings, no cost.
+        copy.log, copy.log_dict = logs.log, logs.log_dict
+        steps.logs = logs  # type: ignore[union-attr]
+        for hook, args in (("prepare_data", ()), ("setup", ("fit",)), ("configure_model", ())):
+            _call(copy, hook, *args)
+        if data is None:  # the copy's own hooks, after its setup
+            for loader, hook in ((train, "train_dataloader"), (evals, "val_dataloader")):
+                if isinstance(loader, FreshLoader):
+                    loader.make = getattr(copy, hook)
+
+    return on_copy
+
+
+def _call(obj: Any, hook: str, *args: Any) -> None:
+    if not overrides(obj, hook):
+        return
+    try:
+        getattr(obj, hook)(*args)
+    except Exception as e:
+        raise SpecError(f"{type(obj).__name__}.{hook}() raised {describe_exception(e)}") from e
+
+
+def _trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
+    """gradient_clip_val, accumulate_grad_batches and precision of an unfitted Lightning Trainer."""
+    out = {}
+    clip = getattr(trainer, "gradient_clip_val", None)
+    if clip:
+        algorithm = getattr(trainer, "gradient_clip_algorithm", None)
+        mode = str(getattr(algorithm, "value", algorithm) or "norm")
+        out["clip_grad"] = Setting(float(clip), f"gradient_clip_val {float(clip):g}")
+        out["clip_mode"] = Setting(mode, f"gradient_clip_algorithm {mode}")
+    steps = getattr(trainer, "accumulate_grad_batches", 1)
+    if isinstance(steps, int) and steps > 1:
+        out["accumulate"] = Setting(steps, f"accumulate_grad_batches {steps}")
+    precision = getattr(trainer, "precision", None)
+    if precision in _AMP:
+        out["amp"] = Setting(_AMP[precision], f"precision {precision}")
+    elif precision not in _FULL:
+        aside = f"precision {precision} (the sweep runs in float32; --amp bf16 autocasts)"
+        stack.set_aside.append(aside)
+    stack.set_aside.append("the Trainer's loop (fit is never called: callbacks, loggers)")
+    return out

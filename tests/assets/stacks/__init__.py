@@ -1,0 +1,1 @@
+"""Tiny build() entrypoints for each training stack lrfind takes as it is (issue 14)."""

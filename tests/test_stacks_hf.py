@@ -1,0 +1,154 @@
+"""A transformers.Trainer returned by build, taken as it is (issue 14), with the real library.
+
+Tiny BERT/GPT-2 configs with random weights (tests/assets/stacks, sample_models):
+nothing is downloaded. transformers and accelerate come with the dev extra.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+pytest.importorskip("transformers", reason="transformers is in the dev extra")
+pytest.importorskip("accelerate", reason="the Trainer needs accelerate (in the dev extra)")
+
+from stacks import trainer_groups
+
+from lrfind import SpecError, find_lr
+from lrfind.cli import app
+from lrfind.config.settings import SweepConfig
+from lrfind.sweep.adapters.base import with_stack_settings
+from lrfind.sweep.batch import step_loss
+from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.step import cycle
+from lrfind.sweep.task import Task, task_from_build
+
+ROOT = Path(__file__).parents[1]
+CPU = torch.device("cpu")
+FAST = {"steps": 12, "device": "cpu"}
+
+
+def _task(name: str):  # type: ignore[no-untyped-def]
+    return task_from_build(getattr(trainer_groups, name)(), name)
+
+
+def test_the_trainer_gives_its_groups_clipping_accumulation_and_loss() -> None:
+    trainer = trainer_groups.build()
+    params = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    result = find_lr(trainer, **FAST)
+    t = result.training
+    assert t is not None and t.stack == "transformers.Trainer" and t.optimizer == "AdamW"
+    assert t.hyper.get("fused") is True  # adamw_torch_fused, the Trainer's default
+    assert [g.weight_decay for g in t.groups] == [0.01, 0.0] and t.ratios == [1.0, 1.0]
+    assert (t.clip_grad, t.clip_mode, t.accumulate) == (0.5, "norm", 2)
+    assert {"compute_loss", "label_smoothing_factor 0.1", "max_grad_norm 0.5"} <= set(t.took)
+    assert "lr_scheduler_type cosine" in t.set_aside and "warmup_steps 10" in t.set_aside
+    assert result.config.clip_grad == 0.5 and result.config.accumulate == 2
+    # The user's Trainer and model are as they were: no optimizer made, no weight moved.
+    assert trainer.optimizer is None
+    assert all(torch.equal(v, params[k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_the_command_line_wins_over_the_trainer() -> None:
+    result = find_lr(trainer_groups.build(), clip_grad=0.0, accumulate=1, **FAST)
+    t = result.training
+    assert t is not None and t.clip_grad is None and t.accumulate == 1
+    assert "max_grad_norm 0.5 (clip_grad = 0.0 given)" in t.set_aside
+
+
+def test_create_optimizer_runs_on_the_copy_with_the_subclass_overrides() -> None:
+    task = _task("build_subclass")  # a HeadTrainer: its own compute_loss and head at 10x
+    model, optimizer = prepare(task, SweepConfig(), CPU)
+    owned = {id(p) for p in model.parameters()}
+    assert all(id(p) in owned for g in optimizer.param_groups for p in g["params"])
+    assert group_ratios(optimizer) == pytest.approx([1.0, 10.0])
+
+
+def test_optimizers_given_to_the_trainer_are_swept_as_they_are() -> None:
+    result = find_lr(trainer_groups.build_given_optimizer(), **FAST)
+    assert result.training is not None and result.training.optimizer == "SGD"
+    assert result.training.hyper["momentum"] == 0.9 and not result.training.default
+    assert result.config.clip_grad == 1.0  # the default TrainingArguments clip at 1.0
+
+
+def test_sgd_and_bf16_settings() -> None:
+    config, task = with_stack_settings(SweepConfig(), _task("build_sgd"), set())
+    assert config.clip_grad is None  # max_grad_norm 0: the Trainer does not clip
+    _, optimizer = prepare(task, config, CPU)
+    assert type(optimizer).__name__ == "SGD" and optimizer.defaults["momentum"] == 0.9
+    config, _ = with_stack_settings(SweepConfig(), _task("build_bf16"), set())
+    assert config.amp == "bf16"
+
+
+def test_no_train_dataset_is_a_spec_error() -> None:
+    with pytest.raises(SpecError, match="without a train_dataset"):
+        _task("build_no_dataset")
+
+
+def test_the_loader_is_made_in_each_sweep_and_reshuffled_each_pass() -> None:
+    """accelerate's sampler takes its seed when the loader is made: lrfind makes it per sweep."""
+    task = _task("build")
+
+    def first_labels(seed: int, passes: int = 2) -> list[list[int]]:
+        torch.manual_seed(seed)
+        task.stack.start_sweep()
+        batches = cycle(task.train_loader)
+        n = 64 // 8
+        return [[int(next(batches)["input_ids"][0, 0]) for _ in range(n)] for _ in range(passes)]
+
+    # Compare orders by the first token of each batch's first example, over a whole pass.
+    a, b = first_labels(0), first_labels(1)
+    assert a == first_labels(0)  # the same seed: the same order
+    assert a != b  # another seed (another repeat): another order
+    assert a[0] != a[1]  # the second pass is a new epoch, not the first one again
+
+
+def test_a_trainer_through_the_cli(tmp_path: Path) -> None:
+    spec = f"{ROOT / 'tests' / 'assets' / 'stacks' / 'trainer_groups.py'}:build"
+    args = ["run", spec, "--steps", "20", "--no-plot", "--out-dir", str(tmp_path), "--device"]
+    result = CliRunner().invoke(app, [*args, "cpu"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    swept = next(line for line in lines if line.startswith("Swept: "))
+    assert swept.startswith("Swept: AdamW(") and "the Trainer's create_optimizer" in swept
+    assert "weight decay 0.01 / 0; gradients clipped at norm 0.5; 2 micro-batches" in swept
+    assert any(line.startswith("From the transformers.Trainer: model,") for line in lines)
+    assert "Set aside (a range test sets its own LR): lr_scheduler_type cosine" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["training"]["stack"] == "transformers.Trainer"
+    assert report["config"]["clip_grad"] == 0.5 and report["config"]["accumulate"] == 2
+    assert [g["weight_decay"] for g in report["training"]["param_groups"]] == [0.01, 0.0]
+
+
+def test_trainer_eval_data_with_val_batches(tmp_path: Path) -> None:
+    spec = f"{ROOT / 'tests' / 'assets' / 'stacks' / 'trainer_groups.py'}:build_defaults"
+    args = ["run", spec, "--steps", "8", "--val-batches", "1", "--json", "--out-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--device", "cpu", "--no-plot"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["loss_source"] == "validation (1 batch)"
+
+
+def test_a_model_output_gives_its_logits_to_loss_fn() -> None:
+    from stacks import hf_output
+
+    model, loader, loss_fn = hf_output.build_label_smoothing()
+    result = find_lr(copy.deepcopy(model), loader, loss_fn, **FAST)
+    assert result.training is not None
+    assert result.training.notes == [
+        "the model returns a SequenceClassifierOutput: its .logits go to loss_fn"
+    ]
+    # The loss is the user's loss_fn on the logits (label smoothing 0.2), not the model's .loss.
+    model.eval()
+    batch = next(iter(loader))
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        got = step_loss(Task(model, loader, loss_fn))(model, batch)
+        out = model(**inputs)
+    assert got.item() == pytest.approx(loss_fn(out.logits, batch["labels"]).item())
+    assert got.item() != pytest.approx(model(**batch).loss.item())

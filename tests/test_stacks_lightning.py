@@ -1,0 +1,147 @@
+"""A LightningModule returned by build, taken as it is (issue 14), with the real library.
+
+No Lightning Trainer is fit: training_step is the loss, configure_optimizers the
+optimizer, a datamodule or the module's hooks the data. lightning is in the dev extra.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+pytest.importorskip("lightning", reason="lightning is in the dev extra")
+
+from stacks import pl_datamodule, pl_forms
+
+from lrfind import SpecError, find_lr
+from lrfind.cli import app
+from lrfind.config.settings import SweepConfig
+from lrfind.sweep.adapters.base import with_stack_settings
+from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.task import task_from_build
+
+ROOT = Path(__file__).parents[1]
+CPU = torch.device("cpu")
+FAST = {"steps": 8, "device": "cpu", "end_lr": 1e-4}  # no divergence: all 8 steps run
+
+# Every form configure_optimizers may take; each builds AdamW over two groups, the head at 10x.
+FORMS = [
+    "optimizer",
+    "list",
+    "tuple_of_lists",
+    "tuple_list_and_scheduler",
+    "dict",
+    "dict_scheduler",
+    "dict_scheduler_config",
+    "list_of_dicts",
+]
+
+SCHEDULED = {
+    "tuple_of_lists",
+    "tuple_list_and_scheduler",
+    "dict_scheduler",
+    "dict_scheduler_config",
+}
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_every_optimizer_form_keeps_the_group_ratios(form: str) -> None:
+    task = task_from_build(pl_forms.build(form), form)
+    model, optimizer = prepare(task, SweepConfig(), CPU)
+    assert type(optimizer).__name__ == "AdamW"
+    # The warmup schedulers set every lr to 0 when built: the ratio comes from initial_lr.
+    assert group_ratios(optimizer) == pytest.approx([1.0, 10.0])
+    owned = {id(p) for p in model.parameters()}
+    assert all(id(p) in owned for g in optimizer.param_groups for p in g["params"])
+    aside = task.stack.set_aside
+    assert any(a.startswith("lr_scheduler LambdaLR") for a in aside) == (form in SCHEDULED)
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ("two_optimizers", "returned 2 optimizers"),
+        ("none", "returned None"),
+        ("needs_trainer", "uses self.trainer"),
+        ("plain_tuple", "which Lightning does not accept"),
+    ],
+)
+def test_forms_that_cannot_work_are_spec_errors(form: str, message: str) -> None:
+    task = task_from_build(pl_forms.build(form), form)
+    with pytest.raises(SpecError, match=message):
+        prepare(task, SweepConfig(), CPU)
+
+
+def test_manual_optimisation_is_a_spec_error_naming_step_fn() -> None:
+    with pytest.raises(SpecError, match="automatic_optimization = False.*step_fn"):
+        task_from_build(pl_forms.build_manual(), "build_manual()")
+
+
+@pytest.mark.parametrize("build", ["build_dict_loss", "build_no_batch_idx"])
+def test_training_step_forms(build: str) -> None:
+    module = getattr(pl_forms, build)()
+    result = find_lr(module, **FAST)
+    assert result.steps_run > 0 and result.training is not None
+    assert result.training.stack == "LightningModule"
+
+
+def test_self_log_is_harmless_and_the_module_untouched() -> None:
+    module = pl_forms.build("dict_scheduler")
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Lightning warns on self.log without a Trainer
+        result = find_lr(module, **FAST)
+    assert result.steps_run == 8
+    assert "log" not in vars(module)  # only the sweep's copy had its log replaced
+    assert all(torch.equal(v, before[k]) for k, v in module.state_dict().items())
+
+
+def test_validation_step_with_val_batches() -> None:
+    result = find_lr(pl_forms.build("optimizer"), val_batches=1, **FAST)
+    assert result.loss_source == "validation (1 batch)"
+    assert "validation_step and val_dataloader() (with --val-batches K)" in result.training.took
+
+
+def test_validation_step_that_only_logs() -> None:
+    class LogsOnly(pl_forms.FormModule):
+        def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            x, y = batch
+            self.log("val_loss", torch.nn.functional.cross_entropy(self(x), y))
+
+    result = find_lr(LogsOnly(), val_batches=1, **FAST)
+    assert result.steps_run == 8 and result.loss_source == "validation (1 batch)"
+
+
+@pytest.mark.parametrize("build", ["build", "build_legacy"])
+def test_datamodule_in_both_packages(build: str) -> None:
+    if build == "build_legacy":
+        pytest.importorskip("pytorch_lightning", reason="the legacy package comes with lightning")
+    module, data = getattr(pl_datamodule, build)()
+    task = task_from_build((module, data), build)
+    assert data.prepared and data.train is not None  # prepare_data and setup ran, as in fit
+    assert task.stack.name == "LightningModule" and task.stack.eval_loader is not None
+
+
+def test_the_lightning_trainer_gives_clipping_and_accumulation() -> None:
+    task = task_from_build(pl_datamodule.build_with_trainer(), "build_with_trainer()")
+    config, _ = with_stack_settings(SweepConfig(), task, set())
+    assert (config.clip_grad, config.clip_mode, config.accumulate) == (0.5, "norm", 2)
+    config, _ = with_stack_settings(SweepConfig(clip_grad=2.0), task, {"clip_grad"})
+    assert config.clip_grad == 2.0
+
+
+def test_a_module_with_its_own_hooks_through_the_cli(tmp_path: Path) -> None:
+    # The (module, datamodule) form runs in test_samples.py.
+    spec = f"{ROOT / 'sample_models' / 'lightning_module.py'}:build_hooks"
+    args = ["run", spec, "--steps", "20", "--no-plot", "--out-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "Swept: AdamW" in result.stdout and "(configure_optimizers)" in result.stdout
+    assert "lr_scheduler CosineAnnealingLR (interval step)" in result.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["training"]["stack"] == "LightningModule" and report["steps_run"] > 10

@@ -1,0 +1,135 @@
+"""timm's layer decay, outputs that are not a tensor, detection batches, the 4-tuple (issue 14).
+
+Real timm and torchvision models from configs (pretrained=False, weights=None),
+tiny, on generated data: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from lrfind import SpecError, SweepConfig, Task, find_lr
+from lrfind.cli import app
+from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.task import task_from_build
+
+STACKS = Path(__file__).parent / "assets" / "stacks"
+CPU = torch.device("cpu")
+FAST = {"steps": 8, "device": "cpu", "end_lr": 1e-3}
+
+
+def _cli(spec: str, tmp_path: Path, *extra: str) -> tuple[int, str, dict | None]:
+    args = ["run", f"{STACKS / spec}", "--steps", "20", "--device", "cpu", "--no-plot"]
+    result = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path), *extra])
+    path = tmp_path / "report.json"
+    report = json.loads(path.read_text()) if path.exists() else None
+    return result.exit_code, result.output, report
+
+
+def test_timm_lr_scale_is_honoured_as_timm_schedulers_do() -> None:
+    pytest.importorskip("timm", reason="timm is in the dev extra")
+    from stacks import timm_layer_decay
+
+    spec = timm_layer_decay.build()
+    _, optimizer = prepare(Task(**spec), SweepConfig(), CPU)
+    scales = [g["lr_scale"] for g in optimizer.param_groups]
+    assert min(scales) < 0.5 and max(scales) == 1.0
+    assert group_ratios(optimizer) == pytest.approx(scales)  # every group's lr is the same base
+    # After a timm scheduler "lr" holds base x lr_scale already: the ratios must not double it.
+    scheduled = timm_layer_decay.build_scheduled()
+    _, optimizer = prepare(Task(**scheduled), SweepConfig(), CPU)
+    assert group_ratios(optimizer) == pytest.approx(scales)
+
+
+def test_timm_curve_changes_with_layer_decay(tmp_path: Path) -> None:
+    pytest.importorskip("timm", reason="timm is in the dev extra")
+    code, output, report = _cli("timm_layer_decay.py:build", tmp_path, "--json")
+    assert code == 0, output
+    training = report["training"]
+    assert "lr_scale applied" in output or len(training["param_groups"]) > 4
+    ratios = [g["lr_ratio"] for g in training["param_groups"]]
+    assert min(ratios) < 0.5 and max(ratios) == pytest.approx(1.0)
+    assert isinstance(report["schedules"]["one_cycle"]["kwargs"]["max_lr"], list)
+    from stacks import timm_layer_decay
+
+    plain = timm_layer_decay.build_no_decay()
+    decayed = timm_layer_decay.build()
+    decayed["model"].load_state_dict(plain["model"].state_dict())  # the same weights
+    a = find_lr(Task(**plain), **FAST).history.losses
+    b = find_lr(Task(**decayed), **FAST).history.losses
+    assert a[0] == b[0] and a != b  # same start, then the layer-wise LRs differ
+
+
+def test_tuple_outputs_are_a_spec_error_that_shows_the_step_fn(tmp_path: Path) -> None:
+    code, output, _ = _cli("tuple_output.py:build", tmp_path)
+    assert code == 2, output
+    assert "Outputs (logits, aux_logits2, aux_logits1)" in output
+    assert "model(batch[0]).logits" in output and "step_fn" in output
+    code, output, _ = _cli("tuple_output.py:build_step_fn", tmp_path)
+    assert code == 0, output
+
+
+def test_googlenet_aux_outputs(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    code, output, _ = _cli("tuple_output.py:build_googlenet", tmp_path)  # fails at step 1: cheap
+    assert code == 2, output
+    assert "GoogLeNetOutputs (logits, aux_logits2, aux_logits1), which loss_fn rejects" in output
+
+
+def test_a_model_output_through_the_cli(tmp_path: Path) -> None:
+    pytest.importorskip("transformers", reason="transformers is in the dev extra")
+    code, output, report = _cli("hf_output.py:build", tmp_path)
+    assert code == 0, output
+    note = "the model returns a SequenceClassifierOutput: its .logits go to loss_fn"
+    assert report["training"]["notes"] == [note] and f"Note: {note}" in output
+
+
+def test_segmentation_dicts_are_not_summed(tmp_path: Path) -> None:
+    code, output, _ = _cli("seg_output.py:build", tmp_path)
+    assert code == 2, output
+    assert "an OrderedDict ('out': shape [8, 3, 32, 32]" in output and "['out']" in output
+
+
+def test_detection_batches_and_loss_dicts(tmp_path: Path) -> None:
+    pytest.importorskip("torchvision")
+    code, output, report = _cli("detection_losses.py:build", tmp_path)
+    assert code == 0, output
+    notes = report["training"]["notes"]
+    assert "batches are (images, target dicts): model(images, targets)" in notes
+    assert any("dict of 4 losses (loss_classifier" in n for n in notes)
+    assert report["training"]["default"] is True  # lrfind's SGD, and the output says so
+    assert "lrfind's default: to sweep yours, pass --optimizer NAME" in output
+
+
+def test_a_pair_batch_without_loss_fn_names_step_fn() -> None:
+    model = nn.Linear(2, 1)
+    batches = [(torch.randn(4, 2), torch.randn(4, 1))]
+    with pytest.raises(SpecError, match="no loss_fn.*step_fn"):
+        find_lr(model, batches, **FAST)
+
+
+@pytest.mark.parametrize("build", ["build", "build_instance"])
+def test_a_four_tuple_carries_the_optimizer(build: str, tmp_path: Path) -> None:
+    code, output, report = _cli(f"four_tuple.py:{build}", tmp_path)
+    assert code == 0, output
+    assert report["training"]["optimizer"] == ("AdamW" if build == "build" else "Adam")
+    assert report["training"]["origin"] == "from build"
+
+
+def test_five_items_are_still_an_error() -> None:
+    with pytest.raises(SpecError, match="returned a 5-tuple"):
+        task_from_build((nn.Linear(1, 1), [], None, None, None), "build()")
+
+
+def test_an_optimizer_name_in_the_python_api() -> None:
+    model = nn.Linear(2, 1)
+    batches = [(torch.randn(4, 2), torch.randn(4, 1))] * 2
+    result = find_lr(model, batches, nn.MSELoss(), optimizer="adam", **FAST)
+    assert result.optimizer == "Adam" and result.config.optimizer == "adam"
+    assert result.training is not None and result.training.origin == "named in the settings"
