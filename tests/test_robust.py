@@ -98,9 +98,13 @@ def test_no_usable_curve() -> None:
     flat = robust_answer(LRS[:30], [1.0] * 30, "completed")
     assert flat.lr is None and "never falls" in flat.reasons[0]
     # A loss that only rises: the minimum is the first point looked at (after the 5% trim),
-    # the suggestion is clamped to the first LR, and the confidence says the curve is noise.
+    # and its LR / divisor lies below the swept range: no suggestion, start lower.
     rising = robust_answer(LRS[:30], [1.0 + i / 16 for i in range(30)], "diverged")
-    assert rising.lr == LRS[0] and rising.confidence == "low"
+    assert rising.lr is None and "--start-lr" in rising.reasons[0]
+    # A range narrower than the divisor (1e-3 to 1.2e-3), the loss falling all along.
+    narrow = [1e-3 * 1.2 ** (i / 19) for i in range(20)]
+    short = robust_answer(narrow, [2.0 - i / 20 for i in range(20)], "completed")
+    assert short.lr is None and "below the swept range" in short.reasons[0]
 
 
 def test_no_usable_curve_is_no_suggestion_whatever_the_method() -> None:

@@ -6,7 +6,8 @@ reads the robust curve (lrfind.core.robust):
 
 - the minimum, looked for past the first `start_trim` share of the points (the loss before
   the LR has any effect) and, after a stop, before the last `end_trim` points;
-- the suggestion: the LR of that minimum / `divisor`, never below the first LR;
+- the suggestion: the LR of that minimum / `divisor`; none when that lies below the first
+  LR (the curve says nothing there);
 - the schedule bounds: where the curve starts falling (the last point before the minimum
   still within a tenth of the descent of the start level) and where it stops (the minimum);
 - a confidence from what the rule measured: the descent's depth in noise scales, the width
@@ -103,7 +104,16 @@ def robust_answer(
     falls = best
     while falls > lo and curve[falls - 1] < start_level - FALLS * depth:
         falls -= 1
-    lr = max(xs[best] / rule.divisor, xs[0])
+    if xs[best] / rule.divisor < xs[0]:
+        # The suggestion would lie below the swept range: the curve says nothing about it
+        # (a range under log10(divisor) decades, or a loss that only rises from the start).
+        why = (
+            f"{NO_CURVE}: the minimum (lr {xs[best]:.3g}) is less than {rule.divisor:g}x above "
+            f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
+            "start the sweep lower (--start-lr)"
+        )
+        return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
+    lr = xs[best] / rule.divisor
     basin = _basin_decades(xs, curve, lo, best, depth)
     reasons = _doubts(curve, lo, hi, best, stop, snr, basin, rule)
     level = "high"
