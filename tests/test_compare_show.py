@@ -145,7 +145,7 @@ def test_a_saved_report_rebuilds_the_same_result(tmp_path: Path) -> None:
     assert rebuilt.min_index == original.min_index and rebuilt.stop_reason == "nan"
     fig = plot_result(rebuilt)  # the raw loss and, bold, the robust curve the suggestion read
     lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
-    assert list(lines["loss (smoothed)"].get_ydata())[:-1] == original.history.smoothed[:-1]
+    assert list(lines["loss (robust curve)"].get_ydata())[:-1] == original.history.smoothed[:-1]
     assert rebuilt.uncertainty == original.uncertainty  # recomputed from the raw losses
 
 

@@ -33,7 +33,7 @@ def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
 def _smoothed_result() -> object:
     r = _result()
     h = dataclasses.replace(r.history, smoothed=smooth(r.history.losses, 0.3))
-    return dataclasses.replace(r, history=h)
+    return dataclasses.replace(r, history=h, config=dataclasses.replace(r.config, smoothing=0.3))
 
 
 def test_report_turns_nan_into_null_and_is_strict_json(tmp_path: Path) -> None:
@@ -142,7 +142,8 @@ def test_warning_when_the_minimum_is_at_the_start() -> None:
         SweepConfig(steps=50),
     )
     assert any("lower --start-lr" in w for w in result.warnings)
-    assert result.suggested_lr == lrs[0]  # never below the start LR
+    # The minimum / divisor would lie below the swept range: no suggestion, never a clamp.
+    assert result.suggested_lr is None and "below the swept range" in result.suggestion.reason
 
 
 def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
@@ -151,7 +152,7 @@ def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
         r, history=dataclasses.replace(r.history, smoothed=r.history.losses)
     )
     labels = [line.get_label() for line in plot_result(result).axes[0].get_lines()]
-    assert labels[0] == "loss" and "loss (smoothed)" not in labels
+    assert labels[0] == "loss" and not any("(" in label for label in labels[:2])
     headers = [c.header for c in result_table(result).columns]
     assert headers[:3] == ["step", "lr", "loss"] and "smoothed" not in headers
     assert "smoothed" in [c.header for c in result_table(_smoothed_result()).columns]

@@ -43,8 +43,11 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         draw_repeats(ax, result.repeats)
     if h.is_smoothed:
         ax.plot(h.lrs, h.losses, color=_RAW, lw=1, alpha=0.55, label="loss (raw)")
-        ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label="loss (smoothed)")
-    else:  # smoothing off (the default): one curve
+        # --smoothing 0 (the default): the curve is the robust rule's centred median + mean
+        ema = result.config.smoothing > 0
+        label = "loss (smoothed)" if ema else "loss (robust curve)"
+        ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label=label)
+    else:  # the curve read is the raw loss itself: one line
         ax.plot(h.lrs, h.losses, color=_SMOOTH, lw=2, label="loss")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
