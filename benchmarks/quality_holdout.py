@@ -21,7 +21,8 @@ the candidate rule v2 (benchmarks/results/rule-v2.json, searched on all 39 suite
 quality_tune_v2.py and committed before the holdout was scored) replaces v1 as lrfind's
 default only if, on these 10 tasks (30 sweeps), v2's mean interpolated regret is lower than
 v1's AND v2 has no more suggestions more than 1 decade from the grid best than v1 has.
-Otherwise v1 stays.
+Otherwise v1 stays. (A sweep with no suggestion scores the regret of the grid's lowest LR in
+the mean, as in the tuning objective, and counts as one more than 1 decade off.)
 """
 
 from __future__ import annotations
