@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     print(rules_table(cases, results), "\n")
     print(per_task_table(cases, results), "\n")
     print(confidence_table(cases, {k: fns[k] for k in ("v1 (shipped default)", "v2 (candidate)")}), "\n")
+    print(agreement(cases, fns["v1 (shipped default)"]), "\n")
     verdict = decide(cases, results["v1 (shipped default)"], results["v2 (candidate)"])
     print(verdict)
     out_path.write_text(json.dumps({"pending": pending, "rows": results, "decision": verdict},
@@ -183,6 +184,15 @@ def confidence_table(cases: Sequence[Case], fns: dict[str, Callable[..., Any]]) 
             elif rows:
                 lines.append(f"| {name} | {level} | {len(rows)} (no suggestion) | | | |")
     return "\n".join(lines)
+
+
+def agreement(cases: Sequence[Case], v1: Callable[..., Any]) -> str:
+    """v2 is replayed by rules.py and v1 by lrfind's code: check that rules.py's v1 is lrfind's."""
+    differ = [f"{c.name}/{sw.seed}" for c in cases for sw in c.sweeps
+              if v1(sw.lrs, sw.raw).lr != prototype(sw.lrs, sw.raw, Rule()).lr]  # fmt: skip
+    n = sum(len(c.sweeps) for c in cases)
+    return (f"rules.py's v1 against lrfind's shipped v1: {n - len(differ)} / {n} sweeps give the "
+            f"same LR" + (f" (differ: {', '.join(differ)})" if differ else ""))
 
 
 def decide(cases: Sequence[Case], v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> str:
