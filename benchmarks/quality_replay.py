@@ -45,7 +45,7 @@ def cut(
     planned: int,
     smoothing: float = DEFAULTS.smoothing,
     bias: str = "corrected",
-    threshold: float = DEFAULTS.diverge_threshold,
+    threshold: float = 4.0,  # lrfind 0.1's ratio rule (now --diverge-threshold 4)
     grace: int | None = None,
     stop_median: int | None = None,
 ) -> tuple[list[float], list[float], str]:

@@ -334,12 +334,16 @@ def test_non_positive_losses_sweep_and_stop_on_a_real_blow_up(name: str, tmp_pat
 
 
 def test_an_early_stop_on_a_noisy_loss_says_to_smooth_it(tmp_path: Path) -> None:
+    # A loss driven to exactly 0: lrfind 0.1's ratio rule (--diverge-threshold) stops while
+    # it is still falling, the robust default does not (issue 13).
     args = ["run", f"{ASSETS}/bad.py:loss_reaching_zero", "--json", "--no-plot"]
-    result = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path)])
-    report = json.loads(result.stdout)
+    old = CliRunner().invoke(app, [*args, "--diverge-threshold", "4", "--out-dir", str(tmp_path)])
+    report = json.loads(old.stdout)
     assert report["stop_reason"] == "diverged" and report["steps_run"] < 25
     assert any("smooth it (--smoothing 0.05)" in w for w in report["warnings"])
-    assert report["uncertainty"]["confidence"] == "low"
+    assert report["rule"]["stop"] == {"name": "ratio", "diverge_threshold": 4.0}
+    new = json.loads(CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path)]).stdout)
+    assert new["steps_run"] > 80 and not any("only" in w for w in new["warnings"])
 
 
 def test_a_failed_run_replaces_the_report_whole(tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def test_report_schema(tmp_path: Path) -> None:
         "timing",
     ]:
         assert key in report, key
-    assert set(report["suggestions"]) == {"min_div_10", "steepest", "valley"}
+    assert set(report["suggestions"]) == {"robust", "min_div_10", "steepest", "valley"}
+    assert report["method"] == "robust" and report["rule"]["stop"]["name"] == "robust"
     assert len(report["history"]["lr"]) == report["steps_run"] == len(report["history"]["loss"])
     assert report["config"]["spec"] == f"{TINY}:build"
     assert report["config"]["build_kwargs"] == {"hidden": 4}
@@ -65,7 +66,8 @@ def test_report_schema(tmp_path: Path) -> None:
         report["timing"]["sweep_s"] > 0
         and report["timing"]["total_s"] >= report["timing"]["sweep_s"]
     )
-    assert report["suggested_lr"] == pytest.approx(report["lr_at_min_loss"] / 10)
+    assert report["rule"]["robust"]["divisor"] == report["config"]["divisor"] == 5.0
+    assert report["suggested_lr"] == pytest.approx(report["lr_at_min_loss"] / 5)
 
 
 def test_json_stdout_is_pure_json(tmp_path: Path) -> None:

@@ -143,9 +143,10 @@ def test_a_saved_report_rebuilds_the_same_result(tmp_path: Path) -> None:
     assert math.isnan(rebuilt.history.losses[-1])
     assert rebuilt.suggestions == original.suggestions
     assert rebuilt.min_index == original.min_index and rebuilt.stop_reason == "nan"
-    fig = plot_result(rebuilt)  # an unsmoothed curve (smoothed == losses): one line, "loss"
+    fig = plot_result(rebuilt)  # the raw loss and, bold, the robust curve the suggestion read
     lines = {ln.get_label(): ln for ln in fig.axes[0].lines}
-    assert list(lines["loss"].get_ydata())[:-1] == original.history.smoothed[:-1]
+    assert list(lines["loss (robust curve)"].get_ydata())[:-1] == original.history.smoothed[:-1]
+    assert rebuilt.uncertainty == original.uncertainty  # recomputed from the raw losses
 
 
 def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
@@ -156,7 +157,7 @@ def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
     expected = runner.invoke(app, ["show", str(path), "--no-plot"]).stdout
     assert result.stdout == expected and "◀ minimum" in expected and "◀ suggested" in expected
     assert result.stdout.splitlines()[-1] == (
-        "Suggested learning rate: 0.001 (min_div_10; diverged after 61 steps)"
+        "Suggested learning rate: 0.00126 (robust; diverged after 61 steps)"
     )
     assert (path.parent / "lr_finder.png").read_bytes().startswith(b"\x89PNG")
     table = result_table(original)
@@ -165,8 +166,8 @@ def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
 
 def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
     report = json.loads(_saved(tmp_path, _result()).read_text())
-    report.update(suggested_lr=None, suggestions={"min_div_10": None})
-    report["no_suggestion_reasons"] = {"min_div_10": "the loss never decreases"}
+    report.update(suggested_lr=None, suggestions={"robust": None})
+    report["no_suggestion_reasons"] = {"robust": "the loss never decreases"}
     path = tmp_path / "none.json"
     path.write_text(json.dumps(report))
     result = runner.invoke(app, ["show", str(path), "--out-dir", str(tmp_path / "o")])

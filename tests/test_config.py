@@ -37,13 +37,10 @@ def _write(tmp_path: Path, text: str) -> str:
 def test_defaults_match_the_design() -> None:
     c = SweepConfig()
     assert (c.start_lr, c.end_lr, c.steps, c.mode) == (1e-7, 10.0, 100, "exp")
-    # Smoothing departs from DESIGN.md's 0.05 on purpose: off measures best (benchmarks/quality.py).
-    assert (c.smoothing, c.diverge_threshold, c.method, c.device) == (
-        0.0,
-        4.0,
-        "min_div_10",
-        "auto",
-    )
+    # Departures from DESIGN.md, on purpose (docs/quality.md): no EMA, the robust stop rule
+    # (diverge_threshold None; a number selects lrfind 0.1's ratio rule), method "robust".
+    assert (c.smoothing, c.diverge_threshold, c.method, c.device) == (0.0, None, "robust", "auto")
+    assert (c.stop_k, c.stop_fraction, c.divisor) == (12.0, 0.25, 5.0)
 
 
 def test_sweepconfig_reports_every_problem_at_once() -> None:

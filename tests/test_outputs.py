@@ -33,7 +33,7 @@ def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
 def _smoothed_result() -> object:
     r = _result()
     h = dataclasses.replace(r.history, smoothed=smooth(r.history.losses, 0.3))
-    return dataclasses.replace(r, history=h)
+    return dataclasses.replace(r, history=h, config=dataclasses.replace(r.config, smoothing=0.3))
 
 
 def test_report_turns_nan_into_null_and_is_strict_json(tmp_path: Path) -> None:
@@ -43,8 +43,10 @@ def test_report_turns_nan_into_null_and_is_strict_json(tmp_path: Path) -> None:
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert read_report(path) == report
-    assert report["suggested_lr"] == pytest.approx(1e-3)
-    assert report["lr_at_min_loss"] == pytest.approx(1e-2)
+    # The robust curve's minimum / 5: a centred median of 11 is flat across the bowl's
+    # bottom and the first of the equal values counts (index 38; the bowl's own is 40).
+    assert report["suggested_lr"] == pytest.approx(report["history"]["lr"][38] / 5)
+    assert report["lr_at_min_loss"] == report["history"]["lr"][38]
     assert report["stopped_early"] is True and report["timing"]["total_s"] == 1.5
 
 
@@ -112,7 +114,7 @@ def test_table_marks_minimum_and_suggestion() -> None:
     console = Console(record=True, width=120)
     console.print(result_table(_result()))
     text = console.export_text()
-    assert "◀ minimum" in text and "◀ suggested 1.00e-03" in text
+    assert "◀ minimum" in text and "◀ suggested 1.26e-03" in text
 
 
 def test_warning_when_the_loss_never_diverged() -> None:
@@ -140,20 +142,28 @@ def test_warning_when_the_minimum_is_at_the_start() -> None:
         SweepConfig(steps=50),
     )
     assert any("lower --start-lr" in w for w in result.warnings)
-    assert result.suggested_lr == lrs[0]  # never below the start LR
+    # The minimum / divisor would lie below the swept range: no suggestion, never a clamp.
+    assert result.suggested_lr is None and "below the swept range" in result.suggestion.reason
 
 
 def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
-    result = _result()  # smoothing off, the default: smoothed == losses
+    r = _result()  # a history whose smoothed curve is the raw loss itself
+    result = dataclasses.replace(
+        r, history=dataclasses.replace(r.history, smoothed=r.history.losses)
+    )
     labels = [line.get_label() for line in plot_result(result).axes[0].get_lines()]
-    assert labels[0] == "loss" and "loss (smoothed)" not in labels
+    assert labels[0] == "loss" and not any("(" in label for label in labels[:2])
     headers = [c.header for c in result_table(result).columns]
     assert headers[:3] == ["step", "lr", "loss"] and "smoothed" not in headers
     assert "smoothed" in [c.header for c in result_table(_smoothed_result()).columns]
 
 
 def test_plot_shades_the_tail_the_suggestions_ignore() -> None:
-    result = _result()  # 61 points: the last 3 are outside the suggestions' window
+    assert not [
+        p for p in plot_result(_result()).axes[0].patches if p.get_label().startswith("last")
+    ]
+    r = _result()  # 61 points: the last 3 are outside min_div_10's window (robust reads them)
+    result = dataclasses.replace(r, method="min_div_10")
     ax = plot_result(result).axes[0]
     spans = [p for p in ax.patches if p.get_label().startswith("last 3 points")]
     assert len(spans) == 1

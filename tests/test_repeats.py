@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 import torch
@@ -12,7 +11,8 @@ from typer.testing import CliRunner
 
 from lrfind import find_lr, plot_result
 from lrfind.cli import app
-from lrfind.core.repeats import Repeats, median_lr, spread_decades
+from lrfind.core.history import History
+from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
 from lrfind.output.plot_repeats import band
 
 from .assets import tiny
@@ -29,12 +29,21 @@ def test_median_and_spread_exact() -> None:
     assert spread_decades([0.2, 0.2]) == (0.0, 0.0) and spread_decades([None]) is None
 
 
-def _repeats(lrs: list[float | None]) -> Repeats:
+def _repeats(
+    lrs: list[float | None],
+    min_losses: list[float | None] | None = None,
+    min_lrs: list[float | None] | None = None,
+) -> Repeats:
+    n = len(lrs)
+    min_losses = min_losses or [None] * n
+    min_lrs = min_lrs or [None if lr is None else 5 * lr for lr in lrs]
+    h = History(lrs=[], losses=[], smoothed=[], stop_reason="diverged")
     runs = [
-        SimpleNamespace(suggested_lr=lr, config=SimpleNamespace(seed=i)) for i, lr in enumerate(lrs)
+        RepeatRun(i, lr, {"robust": lr}, h, min_loss=m, min_lr=at)
+        for i, (lr, m, at) in enumerate(zip(lrs, min_losses, min_lrs, strict=True))
     ]
     spread = spread_decades(lrs)
-    return Repeats(runs, median_lr(lrs), *(spread or (None, None)), shown=0)  # type: ignore[arg-type]
+    return Repeats(runs, median_lr(lrs), *(spread or (None, None)), shown=0)
 
 
 def test_stability_lines() -> None:
@@ -50,6 +59,26 @@ def test_stability_lines() -> None:
     assert "1 of 3 gave no suggestion" in line and "--val-batches" in line
     assert _repeats([0.1, None]).stable is None
     assert _repeats([0.1, None]).stability().startswith("Stability unknown: only 1 of 2")
+
+
+def test_unstable_advice_points_to_the_repeat_whose_curve_fell_furthest() -> None:
+    # Seed 1's curve reached the lowest loss and its suggestion (0.1) lies below every
+    # repeat's minimum LR (0.5, 0.5, 0.2): the advice is the upper end, not the lower one.
+    rep = _repeats([0.01, 0.1, 0.02], min_losses=[0.9, 0.3, 0.8], min_lrs=[0.5, 0.5, 0.2])
+    assert rep.preferred() == (0.1, 1)
+    assert "prefer 0.1 (seed 1: its curve fell furthest" in rep.stability()
+    assert rep.to_dict()["preferred_lr"] == 0.1
+
+
+def test_unstable_advice_stays_below_every_repeats_minimum() -> None:
+    # Seed 1 fell furthest, but seed 2's loss is already at its minimum at 0.08 < 0.1: some
+    # data order blows up there. The highest suggestion below 0.08 is seed 2's own 0.02.
+    rep = _repeats([0.01, 0.1, 0.02], min_losses=[0.9, 0.3, 0.8], min_lrs=[0.5, 0.5, 0.08])
+    assert rep.preferred() == (0.02, 2)
+    # No suggestion below every minimum: the lowest one.
+    rep = _repeats([0.05, 0.1], min_losses=[0.5, 0.3], min_lrs=[0.04, 0.5])
+    assert rep.preferred() == (0.05, 0)
+    assert _repeats([None, None]).preferred() is None
 
 
 def test_band_exact() -> None:
@@ -87,7 +116,7 @@ def test_plot_shows_every_repeat_and_the_band() -> None:
     assert len([line for line in ax.get_lines() if line.get_gid() == "repeat"]) == 3
     assert [c.get_gid() for c in ax.collections].count("repeats-band") == 1
     labels = [line.get_label() for line in ax.get_lines()]
-    assert f"median suggested (min_div_10): lr {result.suggested_lr:.2g}" in labels
+    assert f"median suggested (robust): lr {result.suggested_lr:.2g}" in labels
 
 
 def test_cli_repeats_report_and_stability_line(tmp_path: Path) -> None:

@@ -72,7 +72,19 @@ def run(
         typer.Option(help="EMA weight of the newest loss, 0 = off (measured best). [default: 0]"),
     ] = None,
     diverge_threshold: Annotated[
-        float | None, typer.Option(help="Stop when smoothed loss > this x its best. [default: 4]")
+        float | None,
+        typer.Option(help="Use lrfind 0.1's stop: smoothed loss > this x its best. [default: off]"),
+    ] = None,
+    stop_k: Annotated[
+        float | None,
+        typer.Option(help="Robust stop: median this many noise scales up. [default: 12]"),
+    ] = None,
+    stop_fraction: Annotated[
+        float | None,
+        typer.Option(help="... and this share of the way back to the start. [default: 0.25]"),
+    ] = None,
+    divisor: Annotated[
+        float | None, typer.Option(help="robust: the LR of the minimum / this. [default: 5]")
     ] = None,
     optimizer: Annotated[
         str | None,
@@ -81,7 +93,7 @@ def run(
         ),
     ] = None,
     method: Annotated[
-        Method | None, typer.Option(help="Headline suggestion method. [default: min_div_10]")
+        Method | None, typer.Option(help="Headline suggestion method. [default: robust]")
     ] = None,
     arg: Annotated[
         list[str] | None,
@@ -163,6 +175,9 @@ def run(
         "mode": mode.value if mode else None,
         "smoothing": smoothing,
         "diverge_threshold": diverge_threshold,
+        "stop_k": stop_k,
+        "stop_fraction": stop_fraction,
+        "divisor": divisor,
         "seed": seed,
         "device": device,
         "method": method.value if method else None,

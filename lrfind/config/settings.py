@@ -23,10 +23,12 @@ class Mode(str, Enum):
 
 
 # The names of the suggestion methods (lrfind.core.suggest.METHODS holds the
-# functions; a test keeps the two in step). Kept here so that validating a
-# config never imports numpy.
-METHOD_NAMES: tuple[str, ...] = ("min_div_10", "steepest", "valley")
-DEFAULT_METHOD = "min_div_10"
+# functions, lrfind.core.robust_suggest the default; a test keeps the two in
+# step). Kept here so that validating a config never imports numpy.
+# "robust": the minimum of the robust curve (centred median + mean) / divisor,
+# chosen on the tuning half of benchmarks/quality_suite.py (docs/quality.md).
+METHOD_NAMES: tuple[str, ...] = ("robust", "min_div_10", "steepest", "valley")
+DEFAULT_METHOD = "robust"
 
 # Optimizers selectable by name: lower-case name -> torch.optim class name.
 # LBFGS is left out on purpose: it needs a closure, not one step per batch.
@@ -80,7 +82,16 @@ class SweepConfig:
     steps: int = 100
     mode: str = "exp"
     smoothing: float = 0.0
-    diverge_threshold: float = 4.0
+    #: None: the robust stop rule (stop_k, stop_fraction); a number > 1: the ratio rule of
+    #: lrfind 0.1 instead (stop when the smoothed loss exceeds this x its best).
+    diverge_threshold: float | None = None
+    #: The robust stop rule fires when the rolling median of 5 raw losses is this many noise
+    #: scales above its best ...
+    stop_k: float = 12.0
+    #: ... and at least this fraction of the way back up to where the curve started.
+    stop_fraction: float = 0.25
+    #: The robust suggestion: the LR of the robust curve's minimum / divisor.
+    divisor: float = 5.0
     seed: int = 0
     device: str = "auto"
     method: str = DEFAULT_METHOD
@@ -150,8 +161,18 @@ def check(values: Any) -> list[tuple[str, str]]:
     if not (_is_real(values.smoothing) and 0 <= values.smoothing < 1):
         bad("smoothing", "must be in [0, 1): the weight of the newest loss (0 = off)")
     threshold = values.diverge_threshold
-    if not (_is_real(threshold) and threshold > 1) or math.isnan(threshold):
+    bad_threshold = not (_is_real(threshold) and threshold > 1) or math.isnan(threshold)
+    if threshold is not None and bad_threshold:
         bad("diverge_threshold", "must be a number > 1 (the sweep stops at threshold x best)")
+    for name, low, what in (
+        ("stop_k", 0.0, "noise scales of rise that stop the sweep"),
+        ("stop_fraction", 0.0, "share of the descent the loss must climb back to stop"),
+        ("divisor", 1.0, "the suggestion is the minimum's LR / divisor"),
+    ):
+        v = getattr(values, name)
+        bound = "> 0" if name == "stop_k" else f">= {low:g}"
+        if not (_is_real(v) and math.isfinite(v) and v >= low) or (name == "stop_k" and v == 0):
+            bad(name, f"must be a finite number {bound} ({what})")
     if not (_is_int(values.seed) and 0 <= values.seed < 2**63):
         bad("seed", "must be an integer >= 0")
     if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device)):

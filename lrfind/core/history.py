@@ -45,7 +45,7 @@ class History:
 
     @property
     def is_smoothed(self) -> bool:
-        """Whether smoothing changed the curve (it is off by default)."""
+        """Whether the curve read differs from the raw loss (the robust curve does, by default)."""
         pairs = zip(self.losses, self.smoothed, strict=False)
         return any(a != b for a, b in pairs if math.isfinite(a))
 

@@ -118,19 +118,22 @@ def plan(
     smoothed: Sequence[float],
     suggested_lr: float | None,
     total_steps: int = DEFAULT_TOTAL_STEPS,
+    bounds: tuple[float, float] | None = None,
     ratios: Sequence[float] | None = None,
 ) -> SchedulePlan | None:
     """The schedules for a sweep's curve and suggestion; None without a suggestion.
 
     One-cycle and warmup + cosine peak at the suggested LR and start from
     base_lr (kept 10x to 1000x below the peak); the cyclic bounds are base_lr
-    and max_lr as found by `fall_bounds`. `ratios` are the param groups' LRs
-    as multiples of the headline LR, as the sweep kept them: when they differ,
-    every LR becomes a list with one entry per group, so the schedule keeps them.
+    and max_lr as found by `fall_bounds`, unless `bounds` gives them (the robust rule's:
+    lrfind.core.robust_suggest). `ratios` are the param groups' LRs as multiples of
+    the headline LR, as the sweep kept them: when they differ, every LR becomes a
+    list with one entry per group, so the schedule keeps them.
     """
     if suggested_lr is None or not suggested_lr > 0 or total_steps < 2:
         return None
-    bounds = fall_bounds(lrs, smoothed)
+    if bounds is None:
+        bounds = fall_bounds(lrs, smoothed)
     if bounds is None:
         return None
     base, top = bounds

@@ -56,6 +56,9 @@ class RepeatRun:
     #: Every method's suggested LR, by name.
     suggestions: Mapping[str, float | None]
     history: History
+    #: The lowest loss of the curve the suggestion read, and the LR where it was.
+    min_loss: float | None = None
+    min_lr: float | None = None
 
     @property
     def stop_reason(self) -> StopReason:
@@ -100,6 +103,27 @@ class Repeats:
             return None
         return self.spread_decades <= STABLE_DECADES
 
+    def preferred(self) -> tuple[float, int] | None:
+        """(LR, seed) to prefer when the repeats disagree; None without suggestions.
+
+        The repeat whose curve went lowest: the others stopped sooner or fell less (a
+        noisy stretch, a spike, an unlucky data order), so its minimum is the better
+        measured one. Its suggestion is kept only where every repeat's loss is still
+        falling (below every repeat's minimum LR); past one, the highest suggestion that
+        is, else the lowest: above a minimum, some data order already blows up.
+        """
+        runs = [(r.suggested_lr, r) for r in self.runs if r.suggested_lr is not None]
+        if not runs:
+            return None
+        measured = [(r.min_loss, lr, r) for lr, r in runs if _finite(r.min_loss)]
+        lr, pick = min(measured, key=lambda t: t[0])[1:] if measured else runs[0]
+        ceiling = min((r.min_lr for _, r in runs if r.min_lr is not None), default=math.inf)
+        if lr < ceiling:
+            return lr, pick.seed
+        safe = [(x, r) for x, r in runs if x < ceiling]
+        lr, pick = max(safe, key=lambda t: t[0]) if safe else min(runs, key=lambda t: t[0])
+        return lr, pick.seed
+
     def stability(self) -> str:
         """One plain sentence on how far the repeats agree."""
         n = len(self.runs)
@@ -111,9 +135,16 @@ class Repeats:
         span = f"({lo:.3g} to {hi:.3g}, median {self.median_lr:.3g}{missing})"
         if self.stable:
             return f"Stable: {len(got)} repeats within {self.spread_decades:.2f} decades {span}"
+        prefer = self.preferred()
+        advice = ""
+        if prefer is not None:
+            advice = (
+                f"prefer {prefer[0]:.3g} (seed {prefer[1]}: its curve fell furthest, and every "
+                "repeat's loss is still falling there), or "
+            )
         return (
             f"Unstable: {len(got)} repeats spread over {self.spread_decades:.2f} decades {span}: "
-            "the suggestion depends on the seed and data order; prefer the lower end, or "
+            f"the suggestion depends on the seed and data order; {advice}"
             "steady the curve with a larger batch, --val-batches or more --repeats"
         )
 
@@ -128,6 +159,7 @@ class Repeats:
             "std_decades": self.std_decades,
             "stable": self.stable,
             "stability": self.stability(),
+            "preferred_lr": None if (p := self.preferred()) is None else p[0],
             "shown": self.shown,
             "runs": [
                 {
@@ -141,3 +173,7 @@ class Repeats:
                 for r in self.runs
             ],
         }
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)

@@ -11,9 +11,11 @@ from lrfind.core.curve import edges
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
+from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer, robust_answer
+from lrfind.core.stopping import robust_rule
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
 from lrfind.core.training import Training
-from lrfind.core.uncertainty import Uncertainty, assess
+from lrfind.core.uncertainty import Uncertainty, assess, with_rule
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,17 @@ class SweepResult:
         return self.suggestions[self.method]
 
     @cached_property
+    def robust(self) -> RobustAnswer:
+        """The robust rule on this history: the "robust" method, its bounds and confidence."""
+        return _robust(self.history, self.config)
+
+    @cached_property
     def uncertainty(self) -> Uncertainty:
         """How sure the headline suggestion is: near-minimum range, cost of a decade, confidence."""
         h = self.history
-        return assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
+        u = assess(h.lrs, h.smoothed, self.suggestions, h.stop_reason, self.method)
+        rule = self.robust if self.method == "robust" else None
+        return with_rule(u, rule, self.suggested_lr, self.repeats)
 
     @property
     def suggested_lr(self) -> float | None:
@@ -97,9 +106,14 @@ class SweepResult:
             >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
             {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
         """
+        bounds = None
+        if self.method == "robust":  # where the robust curve starts and stops falling
+            r = self.robust
+            if r.falling_from is not None and r.falling_to is not None:
+                bounds = (r.falling_from, r.falling_to)
         h = self.history
         ratios = None if h.training is None else h.training.ratios  # one LR per param group
-        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, ratios)
+        return plan(h.lrs, h.smoothed, self.suggested_lr, total_steps, bounds, ratios)
 
 
 def analyse(
@@ -110,23 +124,65 @@ def analyse(
     sweep_s: float = 0.0,
     loss_source: str = "train",
 ) -> SweepResult:
-    """Run every suggestion method over the history and collect warnings."""
-    suggestions = suggest_all(history.lrs, history.smoothed)
+    """Run every suggestion method over the history and collect warnings.
+
+    Without smoothing, the history's smoothed curve becomes the robust curve (centred
+    median + mean, no lag): the curve the default suggestion reads, and the one the
+    other methods, the table and the plot show.
+    """
+    robust = _robust(history, config)
+    if config.smoothing == 0:
+        history = dataclasses.replace(history, smoothed=robust.curve)
+    lrs = history.lrs
+    reason = None if robust.lr is not None else robust.reasons[0]
+    suggestions = {
+        "robust": Suggestion("robust", robust.lr, _nearest(lrs, robust.lr), reason),
+        **suggest_all(lrs, history.smoothed),
+    }
     if history.stop_reason == "error":  # a curve cut short by a failure supports no suggestion
         why = f"the sweep failed at step {history.steps_run + 1}"
         suggestions = {name: Suggestion(name, None, reason=why) for name in suggestions}
-    min_index = curve_minimum(history.lrs, history.smoothed)
-    return SweepResult(
+    min_index = curve_minimum(lrs, history.smoothed)
+    if config.method == "robust" and robust.min_index is not None:
+        min_index = robust.min_index
+    result = SweepResult(
         history=history,
         suggestions=suggestions,
         method=config.method,
-        warnings=[*history.warnings, *curve_warnings(history, min_index, config.steps)],
+        warnings=[
+            *history.warnings,
+            *curve_warnings(history, min_index, config.steps, config.diverge_threshold is not None),
+        ],
         config=config,
         device=device,
         sweep_s=sweep_s,
         loss_source=loss_source,
         min_index=min_index,
     )
+    return _unusable(result)
+
+
+def _unusable(result: SweepResult) -> SweepResult:
+    """No suggestion where the confidence says there is no usable curve (a failed sweep)."""
+    u = result.uncertainty
+    if result.suggested_lr is None or not any(r.startswith(NO_CURVE) for r in u.reasons):
+        return result
+    why = next(r for r in u.reasons if r.startswith(NO_CURVE))
+    if "--steps" not in why:
+        why += ": run more --steps, or widen --start-lr/--end-lr"
+    name = result.method
+    suggestions = {**result.suggestions, name: Suggestion(name, None, reason=why)}
+    return dataclasses.replace(result, suggestions=suggestions)
+
+
+def _robust(history: History, config: SweepConfig) -> RobustAnswer:
+    h = history
+    smoothed = None if config.smoothing == 0 else h.smoothed  # --smoothing: read the EMA
+    return robust_answer(h.lrs, h.losses, h.stop_reason, robust_rule(config), smoothed)
+
+
+def _nearest(lrs: list[float], lr: float | None) -> int | None:
+    return None if lr is None else nearest_index(lrs, lr)
 
 
 def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
@@ -150,6 +206,8 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
             suggested_lr=r.suggested_lr,
             suggestions={name: s.lr for name, s in r.suggestions.items()},
             history=r.history,
+            min_loss=r.min_smoothed_loss,
+            min_lr=r.lr_at_min_loss,
         )
         for r in runs
     ]
@@ -163,7 +221,9 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
     )
 
 
-def curve_warnings(history: History, min_index: int | None, planned_steps: int) -> list[str]:
+def curve_warnings(
+    history: History, min_index: int | None, planned_steps: int, ratio_stop: bool = False
+) -> list[str]:
     """Caveats about the curve, each ending in what to do about it."""
     n = history.steps_run
     warnings = []
@@ -172,11 +232,16 @@ def curve_warnings(history: History, min_index: int | None, planned_steps: int) 
     if history.stop_reason == "nan" and n <= 1:
         warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
     if history.stop_reason == "diverged" and n < planned_steps // 4:
-        # Unsmoothed, one noisy batch can look like a blow-up at an LR too small to matter.
+        # Under the ratio rule, one noisy batch can look like a blow-up at an LR too small to
+        # matter; the robust rule needs the median of 5 to rise, so raise its bar instead.
+        fix = (
+            "smooth it (--smoothing 0.05) or raise --diverge-threshold"
+            if ratio_stop
+            else "raise --stop-k (the noise scales of rise that stop the sweep)"
+        )
         warnings.append(
             f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
-            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, smooth it "
-            "(--smoothing 0.05) or raise --diverge-threshold"
+            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
         )
     if min_index is None:
         return warnings

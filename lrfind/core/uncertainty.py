@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from lrfind.core.history import StopReason
 from lrfind.core.suggest import Suggestion, candidates
+
+if TYPE_CHECKING:
+    from lrfind.core.repeats import Repeats
+    from lrfind.core.robust_suggest import RobustAnswer
 
 #: How far a suggestion can be trusted: "low" whenever the curve gives no usable minimum.
 Confidence = Literal["high", "medium", "low"]
@@ -22,6 +26,9 @@ NEAR_MIN_MARGIN = 0.05  # of the loss's drop: "within 5% of the way down from th
 AGREE_DECADES = 0.5  # min_div_10 and valley closer than this agree
 MIN_DROP = 0.05  # a drop of less than 5% of the starting loss is barely a signal
 SEVERE = ("the suggestion is the sweep's first LR", "the loss falls by only")  # alone make it low
+# Repeats spread wider than this (decades) leave no better than "low": a decade of LR error
+# costs 10-1000% regret on most of the suite's tasks (docs/quality.md).
+UNSTABLE_LOW = 1.0
 
 
 @dataclass(frozen=True)
@@ -122,3 +129,29 @@ def _doubts(
         if apart > AGREE_DECADES:
             reasons.append(f"{method} and valley disagree by {apart:.1f} decades")
     return reasons
+
+
+def with_rule(
+    u: Uncertainty, rule: RobustAnswer | None, lr: float | None, repeats: Repeats | None
+) -> Uncertainty:
+    """`u` with the robust rule's confidence and reasons (when it is the headline method),
+    capped by --repeats: never "high" when the repeats are unstable.
+
+    The robust rule's confidence comes from what it measured (the descent in noise scales,
+    the width of the minimum, where the minimum sits against the stop): on the suite's
+    tuning half, "high" had 5% mean regret and "low" 32% (docs/quality.md).
+    """
+    if rule is not None:
+        if rule.lr is None or lr is None:
+            why = list(rule.reasons) or ["no usable curve or no suggestion"]
+            u = Uncertainty(None, u.margin, {}, "low", why)
+        else:
+            u = replace(u, confidence=rule.confidence, reasons=list(rule.reasons))
+    if repeats is None or repeats.stable is not False or repeats.spread_decades is None:
+        return u
+    spread = repeats.spread_decades
+    why = f"the repeats spread over {spread:.2f} decades"
+    level: Confidence = "low" if spread > UNSTABLE_LOW else "medium"
+    if u.confidence == "low" or (u.confidence == "medium" and level == "medium"):
+        level = u.confidence
+    return replace(u, confidence=level, reasons=[*u.reasons, why])

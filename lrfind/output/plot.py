@@ -43,8 +43,11 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         draw_repeats(ax, result.repeats)
     if h.is_smoothed:
         ax.plot(h.lrs, h.losses, color=_RAW, lw=1, alpha=0.55, label="loss (raw)")
-        ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label="loss (smoothed)")
-    else:  # smoothing off (the default): one curve
+        # --smoothing 0 (the default): the curve is the robust rule's centred median + mean
+        ema = result.config.smoothing > 0
+        label = "loss (smoothed)" if ema else "loss (robust curve)"
+        ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label=label)
+    else:  # the curve read is the raw loss itself: one line
         ax.plot(h.lrs, h.losses, color=_SMOOTH, lw=2, label="loss")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
@@ -52,7 +55,8 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     ax.grid(True, which="major", alpha=0.3)
     ax.grid(True, which="minor", alpha=0.1)
     _set_ylim(ax, h.losses, h.smoothed, result.min_index)
-    _shade_ignored_tail(ax, h.lrs)
+    if result.method != "robust":  # the robust rule reads the curve up to the stop
+        _shade_ignored_tail(ax, h.lrs)
 
     if result.min_index is not None:
         x, y = h.lrs[result.min_index], h.smoothed[result.min_index]

@@ -42,6 +42,7 @@ def report_dict(
         "schema_version": SCHEMA_VERSION,
         "suggested_lr": result.suggested_lr,
         "method": result.method,
+        "rule": _rule(result),
         "lr_at_min_loss": result.lr_at_min_loss,
         "min_smoothed_loss": result.min_smoothed_loss,
         "stopped_early": result.stopped_early,
@@ -78,6 +79,18 @@ def report_dict(
     if error is not None:
         report["error"] = error
     return _jsonable(report)
+
+
+def _rule(result: SweepResult) -> dict[str, Any]:
+    """The stop rule and the suggestion rule the sweep ran with, and their parameters."""
+    from lrfind.core.stopping import robust_rule
+
+    c = result.config
+    if c.diverge_threshold is not None:
+        stop = {"name": "ratio", "diverge_threshold": c.diverge_threshold}
+    else:
+        stop = {"name": "robust", "k": c.stop_k, "fraction": c.stop_fraction}
+    return {"stop": stop, "smoothing": c.smoothing, "robust": robust_rule(c).to_dict()}
 
 
 def _plan_keys(result: SweepResult) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import torch
 
 from lrfind.config.settings import SweepConfig
-from lrfind.core.curve import DivergenceRule, Ema, grace_steps
+from lrfind.core.curve import Ema
 from lrfind.core.history import History, StopReason
+from lrfind.core.stopping import stop_rule
 from lrfind.core.training import Training
 
 # On an accelerator, reading a loss back to the host waits for the device to
@@ -41,7 +42,7 @@ class Recorder:
         self.reduce = reduce
         self.immediate = sync_every == 1 and reduce is None
         self.ema = Ema(config.smoothing)
-        self.rule = DivergenceRule(config.diverge_threshold, grace_steps(config.steps))
+        self.rule = stop_rule(config)  # robust by default; --diverge-threshold: the ratio rule
         self.lrs: list[float] = []
         self.losses: list[float] = []
         self.smoothed: list[float] = []

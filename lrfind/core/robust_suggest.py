@@ -1,0 +1,162 @@
+"""The default suggestion: the robust curve's minimum / divisor, its schedule bounds and confidence.
+
+Pure and torch-free. `robust_answer` takes what the sweep recorded (it already ends where
+the stop rule fired), replays the stop rule over it for the noise scale it measured, and
+reads the robust curve (lrfind.core.robust):
+
+- the minimum, looked for past the first `start_trim` share of the points (the loss before
+  the LR has any effect) and, after a stop, before the last `end_trim` points;
+- the suggestion: the LR of that minimum / `divisor`; none when that lies below the first
+  LR (the curve says nothing there);
+- the schedule bounds: where the curve starts falling (the last point before the minimum
+  still within a tenth of the descent of the start level) and where it stops (the minimum);
+- a confidence from what the rule measured: the descent's depth in noise scales, the width
+  of the minimum's basin, a minimum at the edge of the stop or in the trimmed tail, a loss
+  still falling at the end.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from lrfind.core.robust import RobustRule, median_sorted, replay, robust_curve
+
+DEFAULT_RULE = RobustRule()
+NO_CURVE = "no usable curve"  # how every reason for a missing suggestion starts
+BASIN = 0.25  # the minimum's basin: the points within this share of the descent of it
+FALLS = 0.1  # the curve "starts falling" once it is this share of the descent below its start
+
+
+@dataclass(frozen=True)
+class RobustAnswer:
+    """The robust rule's answer on one sweep.
+
+    Attributes:
+        lr: the suggestion, or None (then `reasons[0]` starts with "no usable curve").
+        curve: the robust curve, one value per recorded point (NaN where the loss was not
+            finite).
+        min_index: the recorded point at the curve's minimum (None without a suggestion).
+        falling_from, falling_to: LRs where the curve starts and stops falling.
+        confidence: "high", "medium" or "low"; reasons: what lowered it.
+        detail: the measured features (snr: descent / noise; basin_decades; noise; depth).
+    """
+
+    lr: float | None
+    curve: list[float]
+    confidence: str = "low"
+    reasons: tuple[str, ...] = ()
+    min_index: int | None = None
+    falling_from: float | None = None
+    falling_to: float | None = None
+    detail: dict[str, float] = field(default_factory=dict)
+
+
+def robust_answer(
+    lrs: Sequence[float],
+    raw: Sequence[float],
+    stop: str,
+    rule: RobustRule = DEFAULT_RULE,
+    smoothed: Sequence[float] | None = None,
+) -> RobustAnswer:
+    """The robust rule's suggestion on a recorded curve that ended with `stop`.
+
+    `smoothed` (an EMA, with --smoothing) replaces the robust curve as the curve read;
+    the noise scale still comes from the raw losses.
+    """
+    n = min(len(lrs), len(raw), len(smoothed) if smoothed is not None else len(raw))
+    ok = [math.isfinite(raw[i]) and lrs[i] > 0 for i in range(n)]
+    if smoothed is not None:
+        ok = [k and math.isfinite(smoothed[i]) for i, k in enumerate(ok)]
+    keep = [i for i in range(n) if ok[i]]
+    xs, ys = [float(lrs[i]) for i in keep], [float(raw[i]) for i in keep]
+    curve = robust_curve(ys, rule) if smoothed is None else [float(smoothed[i]) for i in keep]
+    full = [math.nan] * n
+    for i, v in zip(keep, curve, strict=True):
+        full[i] = v
+    if not ys:  # NaN from the first step: the warnings say to check data, model and loss
+        return RobustAnswer(None, full, reasons=(f"{NO_CURVE}: no finite loss values",))
+    if len(ys) < max(rule.window, 5):
+        why = (
+            f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
+            "run more --steps, or start lower (--start-lr) if the loss blows up at once"
+        )
+        return RobustAnswer(None, full, reasons=(why,))
+    # The noise scale the stop rule measured at its best median (it fired, or not, on the
+    # same losses during the sweep; a replay gives the same state).
+    noise = replay(ys, rule)[2].noise_at_best
+    lo = int(len(curve) * rule.start_trim)
+    hi = len(curve) - rule.end_trim if stop != "completed" else len(curve)
+    if hi - lo < 3:
+        lo, hi = 0, len(curve)
+    best = min(range(lo, hi), key=curve.__getitem__)
+    # Where the curve starts: the median of its first tenth (at least 3 points).
+    start_level = median_sorted(sorted(curve[lo : lo + max(3, (hi - lo) // 10)]))
+    depth = start_level - curve[best]
+    snr = depth / noise if noise > 0 else (math.inf if depth > 0 else 0.0)
+    if not depth > 0:
+        why = (
+            f"{NO_CURVE}: the loss never falls below where it started; widen the range "
+            "(--start-lr lower, --end-lr higher) or run more --steps"
+        )
+        return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
+    falls = best
+    while falls > lo and curve[falls - 1] < start_level - FALLS * depth:
+        falls -= 1
+    if xs[best] / rule.divisor < xs[0]:
+        # The suggestion would lie below the swept range: the curve says nothing about it
+        # (a range under log10(divisor) decades, or a loss that only rises from the start).
+        why = (
+            f"{NO_CURVE}: the minimum (lr {xs[best]:.3g}) is less than {rule.divisor:g}x above "
+            f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
+            "start the sweep lower (--start-lr)"
+        )
+        return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
+    lr = xs[best] / rule.divisor
+    basin = _basin_decades(xs, curve, lo, best, depth)
+    reasons = _doubts(curve, lo, hi, best, stop, snr, basin, rule)
+    level = "high"
+    if snr < rule.lo_snr or any("still falling" in r for r in reasons):
+        level = "low"
+    elif reasons:
+        level = "medium"
+    detail = {"snr": snr, "noise": noise, "depth": depth, "basin_decades": basin}
+    return RobustAnswer(lr, full, level, tuple(reasons), keep[best], xs[falls], xs[best], detail)
+
+
+def _basin_decades(xs: list[float], curve: list[float], lo: int, best: int, depth: float) -> float:
+    """The width, in decades of LR, of the run of points within BASIN x depth of the minimum."""
+    left = right = best
+    while left > lo and curve[left - 1] <= curve[best] + BASIN * depth:
+        left -= 1
+    while right < len(curve) - 1 and curve[right + 1] <= curve[best] + BASIN * depth:
+        right += 1
+    return math.log10(xs[right] / xs[left])
+
+
+def _doubts(
+    curve: list[float],
+    lo: int,
+    hi: int,
+    best: int,
+    stop: str,
+    snr: float,
+    basin: float,
+    rule: RobustRule,
+) -> list[str]:
+    """What lowers the confidence, in plain words (measured on the tuning half)."""
+    reasons = []
+    if basin < rule.sharp_decades:
+        reasons.append(f"a sharp minimum: its basin spans {basin:.2f} decades")
+    if snr < rule.lo_snr:
+        reasons.append("noisy curve: the descent is a few times its noise")
+    elif snr < rule.hi_snr:
+        reasons.append("the descent is moderate against the noise")
+    if best >= hi - 3 and stop != "completed":
+        reasons.append("the minimum is at the edge of the stop")
+    if hi < len(curve) and min(range(lo, len(curve)), key=curve.__getitem__) >= hi:
+        reasons.append("the lowest point is in the trimmed tail")
+    if stop == "completed" and best >= hi - 3:
+        reasons.append("the loss was still falling at the end of the sweep")
+    return reasons

@@ -1,0 +1,140 @@
+"""The robust rule on curves whose answer is known exactly (lrfind.core.robust*)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lrfind.core.robust import RobustRule, RobustStop, centred, replay, robust_curve
+from lrfind.core.robust_suggest import NO_CURVE, robust_answer
+
+RULE = RobustRule()
+LRS = list(np.geomspace(1e-6, 10.0, 100))
+
+
+def _noisy(level: float, n: int, a: float = 1 / 16) -> list[float]:
+    """A plateau with batch noise: level + a, level - a, ... (exact in binary)."""
+    return [level + (a if i % 2 else -a) for i in range(n)]
+
+
+def _bowl() -> list[float]:
+    """Flat at 2 (20 points), 1/16 a step down to 1 (16), flat to point 79, then x2 a step."""
+    fall = [2 - j / 16 for j in range(16)]
+    rise = [2.0**j for j in range(1, 21)]
+    return [2.0] * 20 + fall + [1.0] * 44 + rise
+
+
+def test_one_spike_or_two_in_a_row_do_not_stop_the_sweep() -> None:
+    for spikes in ([50], [50, 51]):
+        raw = _noisy(1.0, 100)
+        for i in spikes:
+            raw[i] = 1000.0  # a thousand times the loss: one bad batch, a median of 5 ignores it
+        assert replay(raw, RULE)[:2] == (100, "completed")
+
+
+def test_a_real_blow_up_stops_within_a_few_steps() -> None:
+    raw = _bowl()
+    n, reason, state = replay(raw, RULE)
+    assert reason == "diverged"
+    # The rise starts at point 80; the rolling median of 5 is past the bar once 3 of its 5
+    # losses are (2, 4, 8 > best 1 + 0.25 x the descent of 1): three points in.
+    assert n == 83 and state.best == 1.0
+
+
+def test_a_nan_stops_at_once() -> None:
+    stop = RobustStop(RULE)
+    assert [stop.update(v) for v in (1.0, 0.9, math.nan)] == [None, None, "nan"]
+    assert replay([1.0, math.inf, 1.0], RULE)[:2] == (2, "nan")
+
+
+def test_stops_are_the_same_for_a_shifted_or_scaled_loss() -> None:
+    # The bar is additive (noise scales and a share of the descent), never a ratio: a loss
+    # that approaches 0 or is negative stops where the same curve shifted up would.
+    base = _bowl()
+    near_zero = [(v - 1.0) / 64 for v in base]  # floor exactly 0
+    negative = [v - 10.0 for v in base]  # a Gaussian NLL below 0
+    assert replay(near_zero, RULE)[:2] == replay(negative, RULE)[:2] == replay(base, RULE)[:2]
+    assert (
+        robust_answer(LRS[:83], negative[:83], "diverged").lr
+        == robust_answer(LRS[:83], base[:83], "diverged").lr
+    )
+
+
+def test_robust_curve_is_centred_and_keeps_the_ends() -> None:
+    assert centred([5.0, 1.0, 9.0, 2.0, 7.0], 3, "median") == [5.0, 5.0, 2.0, 7.0, 7.0]
+    assert centred([3.0, 0.0, 3.0, 6.0], 3, "mean") == [3.0, 2.0, 3.0, 6.0]
+    step = [1.0] * 20 + [0.0] * 20  # no lag: the step stays where it is
+    assert robust_curve(step, RULE).index(0.0) == 21  # the mean of 3 reaches 0 one point in
+
+
+def test_suggestion_bounds_and_confidence_on_the_bowl() -> None:
+    n = 83
+    a = robust_answer(LRS[:n], _bowl()[:n], "diverged")
+    # The robust curve reaches the floor of 1 at point 37 (the mean of 3 needs 36, 37, 38 on
+    # it); the suggestion is that LR / 5.
+    assert a.min_index == 37 and a.lr == pytest.approx(LRS[37] / 5)
+    # It starts falling where it is a tenth of the descent below the plateau of 2: the fall
+    # is 1/16 per step, 1.875 < 1.9 at point 22.
+    assert a.falling_from == LRS[22] and a.falling_to == LRS[37]
+    # A descent of 1 against no batch noise, and a floor 43 points (7 decades) wide: high.
+    assert a.confidence == "high" and a.reasons == ()
+
+
+def test_confidence_drops_on_a_noisy_shallow_descent_and_a_sharp_minimum() -> None:
+    raw = [v + (0.25 if i % 2 else -0.25) for i, v in enumerate(_bowl())][:83]
+    noisy = robust_answer(LRS[:83], raw, "diverged")
+    assert noisy.confidence == "low" and any("noisy curve" in r for r in noisy.reasons)
+    sharp = [2.0] * 40 + [2 - j / 4 for j in range(1, 5)] + [1.25, 1.5, 4.0, 8.0]
+    s = robust_answer(LRS[: len(sharp)], sharp, "diverged")
+    assert s.lr is not None and s.confidence == "medium"
+    assert any(r.startswith("a sharp minimum") for r in s.reasons)
+
+
+def test_no_usable_curve() -> None:
+    few = robust_answer(LRS[:4], [1.0, 0.9, 0.8, math.nan], "nan")
+    assert few.lr is None and few.reasons[0].startswith(NO_CURVE) and "--steps" in few.reasons[0]
+    flat = robust_answer(LRS[:30], [1.0] * 30, "completed")
+    assert flat.lr is None and "never falls" in flat.reasons[0]
+    # A loss that only rises: the minimum is the first point looked at (after the 5% trim),
+    # and its LR / divisor lies below the swept range: no suggestion, start lower.
+    rising = robust_answer(LRS[:30], [1.0 + i / 16 for i in range(30)], "diverged")
+    assert rising.lr is None and "--start-lr" in rising.reasons[0]
+    # A range narrower than the divisor (1e-3 to 1.2e-3), the loss falling all along.
+    narrow = [1e-3 * 1.2 ** (i / 19) for i in range(20)]
+    short = robust_answer(narrow, [2.0 - i / 20 for i in range(20)], "completed")
+    assert short.lr is None and "below the swept range" in short.reasons[0]
+
+
+def test_no_usable_curve_is_no_suggestion_whatever_the_method() -> None:
+    from lrfind.config.settings import SweepConfig
+    from lrfind.core.history import History
+    from lrfind.core.result import analyse
+
+    falling = [2.0, 1.5, 1.0, 0.5, 0.25]
+    # The robust rule needs 5 finite points; valley finds a decline in 2, too few to judge.
+    for method, n in (("robust", 4), ("valley", 5)):
+        h = History(lrs=LRS[:n], losses=falling[:n], smoothed=falling[:n], stop_reason="diverged")
+        r = analyse(h, SweepConfig(steps=6, method=method))
+        assert r.suggested_lr is None, method
+        assert r.suggestion.reason.startswith(NO_CURVE) and "--steps" in r.suggestion.reason
+        assert r.uncertainty.confidence == "low"
+
+
+def test_never_high_next_to_unstable() -> None:
+    from lrfind.core.history import History
+    from lrfind.core.repeats import RepeatRun, Repeats
+    from lrfind.core.uncertainty import Uncertainty, with_rule
+
+    h = History(lrs=[], losses=[], smoothed=[], stop_reason="diverged")
+
+    def rep(lrs: list[float], spread: float) -> Repeats:
+        runs = [RepeatRun(i, lr, {}, h) for i, lr in enumerate(lrs)]
+        return Repeats(runs, lrs[0], spread, spread / 2, shown=0)
+
+    high = Uncertainty(None, 0.05, {}, "high", [])
+    assert with_rule(high, None, 0.1, rep([0.1, 0.12], 0.08)).confidence == "high"  # stable
+    half = with_rule(high, None, 0.1, rep([0.1, 0.316], 0.5))
+    assert half.confidence == "medium" and half.reasons == ["the repeats spread over 0.50 decades"]
+    assert with_rule(high, None, 0.1, rep([0.01, 1.0], 2.0)).confidence == "low"
