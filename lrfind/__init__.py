@@ -17,8 +17,9 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
     pipeline.py    `lrfind run` without the terminal: checks, build, sweep, write
     config/        settings: SweepConfig and its checks, TOML and --arg, precedence, torchrun env,
                    paths (~ and the cwd, resolved once)
-    core/          what a range test computes: curve, history, suggest, uncertainty,
-                   plan and snippets, priors, repeats, result, training
+    core/          what a range test computes: curve, history, robust and robust_suggest
+                   (the default rule: its stop, its curve, its answer), stopping, suggest,
+                   uncertainty, plan and snippets, priors, repeats, result, training
     sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
                    batch, optim, task, device, guards, signals (no torch), hints, mistakes,
                    evaluate; adapters/ (a transformers Trainer, a LightningModule, model
