@@ -7,8 +7,9 @@
 - `assess(...)`: decades off = log10(lr / grid-best) and regret = score / best score - 1.
 - `RULES`: every rule replayed on the same raw curves, by name. "new default" is lrfind's
   own shipped code (lrfind.core.robust*: the sweep cut where its stop rule fires, then its
-  suggestion), not the prototype in rules.py that it was ported from (tests/test_robust_replay.py
-  checks the two agree on every cached sweep).
+  suggestion), rule v2 since the holdout round, not the prototype in rules.py that it was
+  ported from (tests/test_robust_replay.py checks the two agree on every cached sweep);
+  "robust v1 (min / 5)" is the previous default, lrfind.core.robust.V1, by the same code.
 """
 
 from __future__ import annotations
@@ -110,12 +111,13 @@ def new_rule(rule: Rule) -> RuleFn:
     return lambda lrs, raw: suggest(lrs, raw, rule).lr
 
 
-def shipped(lrs: Sequence[float], raw: Sequence[float]) -> Any:
-    """lrfind's default rule as it ships: the sweep cut by its stop rule, then its answer."""
+def shipped(lrs: Sequence[float], raw: Sequence[float], rule: Any = None) -> Any:
+    """lrfind's default rule as it ships (or `rule`, a RobustRule, by the same code): the sweep
+    cut by its stop rule, then its answer."""
     from lrfind.core.robust import RobustRule, replay
     from lrfind.core.robust_suggest import robust_answer
 
-    rule = RobustRule()
+    rule = RobustRule() if rule is None else rule
     n, stop, _ = replay(raw, rule)
     return robust_answer(lrs[:n], raw[:n], stop, rule)
 
@@ -128,8 +130,15 @@ RULES: dict[str, RuleFn] = {
     "lrfind today (default)": lambda lrs, raw: today(lrs, raw, PLANNED).lr,
     "lrfind today, --smoothing 0.05": lambda lrs, raw: today(lrs, raw, PLANNED, 0.05).lr,
     **{name: _peer(fn) for name, fn in PEERS.items()},
+    "robust v1 (min / 5)": lambda lrs, raw: shipped(lrs, raw, _v1()).lr,
     "new default": lambda lrs, raw: shipped(lrs, raw).lr,
 }
+
+
+def _v1() -> Any:
+    from lrfind.core.robust import V1
+
+    return V1
 
 
 def evaluate(cases: Sequence[Case], fn: RuleFn) -> list[dict[str, Any]]:

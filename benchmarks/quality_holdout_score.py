@@ -4,9 +4,11 @@
     python benchmarks/quality_holdout_score.py --suite  # the same tables on the 39 suite tasks
 
 The rules: lrfind 0.1's old default (ratio stop on the raw loss, smoothing off, 3 points
-trimmed) and the same with `--smoothing 0.05`; v1, lrfind's shipped robust rule (its own
-code, lrfind.core.robust*); v2, the rule of benchmarks/results/rule-v2.json (replayed by
-rules.py, the prototype v1 was ported from); the peers' defaults (fastai minimum and valley,
+trimmed) and the same with `--smoothing 0.05`; v1, the previous default (lrfind's own code,
+lrfind.core.robust.V1); v2, the rule of benchmarks/results/rule-v2.json, replayed by rules.py
+(the prototype both were ported from) as it was when the decision below was taken, and since
+then lrfind's shipped default (the agreement line checks, sweep by sweep, that lrfind's
+shipped code gives rules.py's v2 answer); the peers' defaults (fastai minimum and valley,
 torch-lr-finder, Lightning, ignite). Regret is interpolated on the grid, as in quality_eval.
 
 The decision, pre-registered in quality_holdout.py's docstring and here before any scoring:
@@ -37,8 +39,9 @@ V2 = RESULTS / "rule-v2.json"
 NAMES = {  # table name: quality_eval.RULES key
     "lrfind 0.1 default (smoothing off, 3 trimmed)": "lrfind today (default)",
     "lrfind 0.1, --smoothing 0.05": "lrfind today, --smoothing 0.05",
-    "v1 (shipped default)": "new default",
+    "v1 (previous default)": "robust v1 (min / 5)",
 }
+V1_NAME, V2_NAME = "v1 (previous default)", "v2 (candidate; now the shipped default)"
 PEER_NAMES = ("fastai minimum", "fastai valley (its default)", "torch-lr-finder", "Lightning", "ignite")
 
 
@@ -69,8 +72,8 @@ def answers(cases: Sequence[Case]) -> dict[str, Callable[[Sequence[float], Seque
     for name, key in NAMES.items():
         fn = RULES[key]
         out[name] = (lambda f: lambda x, y: _Lr(f(x, y)))(fn)
-    out["v1 (shipped default)"] = shipped
-    out["v2 (candidate)"] = lambda x, y: prototype(x, y, v2)
+    out[V1_NAME] = lambda x, y: shipped(x, y, _v1())
+    out[V2_NAME] = lambda x, y: prototype(x, y, v2)
     for name in PEER_NAMES:
         out[name] = (lambda f: lambda x, y: _Lr(f(x, y)))(RULES[name])
     return out
@@ -115,9 +118,9 @@ def main(argv: list[str] | None = None) -> None:
     print(tasks_table(cases), "\n")
     print(rules_table(cases, results), "\n")
     print(per_task_table(cases, results), "\n")
-    print(confidence_table(cases, {k: fns[k] for k in ("v1 (shipped default)", "v2 (candidate)")}), "\n")
-    print(agreement(cases, fns["v1 (shipped default)"]), "\n")
-    verdict = decide(cases, results["v1 (shipped default)"], results["v2 (candidate)"])
+    print(confidence_table(cases, {k: fns[k] for k in (V1_NAME, V2_NAME)}), "\n")
+    print(agreement(cases, v2_rule()), "\n")
+    verdict = decide(cases, results[V1_NAME], results[V2_NAME])
     print(verdict)
     out_path.write_text(json.dumps({"pending": pending, "rows": results, "decision": verdict},
                                    indent=1, allow_nan=True))  # fmt: skip
@@ -154,7 +157,7 @@ def per_task_table(cases: Sequence[Case], results: dict[str, list[dict[str, Any]
              "| --- | --- | --- |"]  # fmt: skip
     for c in cases:
         cells = []
-        for name in ("v1 (shipped default)", "v2 (candidate)"):
+        for name in (V1_NAME, V2_NAME):
             rows = [r for r in results[name] if r["task"] == c.name and r["lr"] is not None]
             if not rows:
                 cells.append("none")
@@ -186,13 +189,39 @@ def confidence_table(cases: Sequence[Case], fns: dict[str, Callable[..., Any]]) 
     return "\n".join(lines)
 
 
-def agreement(cases: Sequence[Case], v1: Callable[..., Any]) -> str:
-    """v2 is replayed by rules.py and v1 by lrfind's code: check that rules.py's v1 is lrfind's."""
-    differ = [f"{c.name}/{sw.seed}" for c in cases for sw in c.sweeps
-              if v1(sw.lrs, sw.raw).lr != prototype(sw.lrs, sw.raw, Rule()).lr]  # fmt: skip
+def agreement(cases: Sequence[Case], v2: Rule) -> str:
+    """v2 is scored by rules.py's replay: check that lrfind's shipped default gives its answers
+    (LR, confidence and schedule bounds), and that rules.py's v1 is lrfind's V1, sweep by sweep."""
+    from lrfind.core.robust import V1
+
+    def differ(ours: Callable[..., Any], theirs: Callable[..., Any]) -> list[str]:
+        out = []
+        for c in cases:
+            for sw in c.sweeps:
+                a, b = ours(sw.lrs, sw.raw), theirs(sw.lrs, sw.raw)
+                if (a.lr, a.confidence, a.falling_from, a.falling_to) != (
+                        b.lr, b.confidence, b.falling_from, b.falling_to):  # fmt: skip
+                    out.append(f"{c.name}/{sw.seed}")
+        return out
+
     n = sum(len(c.sweeps) for c in cases)
-    return (f"rules.py's v1 against lrfind's shipped v1: {n - len(differ)} / {n} sweeps give the "
-            f"same LR" + (f" (differ: {', '.join(differ)})" if differ else ""))
+    lines = []
+    for what, ours, theirs in (
+        ("lrfind's shipped default against rules.py's v2", shipped,
+         lambda x, y: prototype(x, y, v2)),
+        ("lrfind's V1 against rules.py's v1", lambda x, y: shipped(x, y, V1),
+         lambda x, y: prototype(x, y, Rule())),
+    ):  # fmt: skip
+        d = differ(ours, theirs)
+        lines.append(f"{what}: {n - len(d)} / {n} sweeps agree (LR, confidence, bounds)"
+                     + (f" (differ: {', '.join(d)})" if d else ""))  # fmt: skip
+    return "\n".join(lines)
+
+
+def _v1() -> Any:
+    from lrfind.core.robust import V1
+
+    return V1
 
 
 def decide(cases: Sequence[Case], v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> str:

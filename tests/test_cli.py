@@ -67,7 +67,13 @@ def test_report_schema(tmp_path: Path) -> None:
         and report["timing"]["total_s"] >= report["timing"]["sweep_s"]
     )
     assert report["rule"]["robust"]["divisor"] == report["config"]["divisor"] == 5.0
-    assert report["suggested_lr"] == pytest.approx(report["lr_at_min_loss"] / 5)
+    # The default ("bottom"): the left edge of the minimum's basin / 5, at or below the
+    # minimum / 5, and what the rule gives on the recorded curve.
+    from lrfind.core.robust_suggest import robust_answer
+
+    h = report["history"]
+    assert report["suggested_lr"] == robust_answer(h["lr"], h["loss"], report["stop_reason"]).lr
+    assert h["lr"][0] <= report["suggested_lr"] <= report["lr_at_min_loss"] / 5
 
 
 def test_json_stdout_is_pure_json(tmp_path: Path) -> None:

@@ -157,7 +157,7 @@ def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
     expected = runner.invoke(app, ["show", str(path), "--no-plot"]).stdout
     assert result.stdout == expected and "◀ minimum" in expected and "◀ suggested" in expected
     assert result.stdout.splitlines()[-1] == (
-        "Suggested learning rate: 0.00126 (robust; diverged after 61 steps)"
+        "Suggested learning rate: 0.000136 (robust; diverged after 61 steps)"
     )
     assert (path.parent / "lr_finder.png").read_bytes().startswith(b"\x89PNG")
     table = result_table(original)

@@ -40,7 +40,7 @@ def test_defaults_match_the_design() -> None:
     # Departures from DESIGN.md, on purpose (docs/quality.md): no EMA, the robust stop rule
     # (diverge_threshold None; a number selects lrfind 0.1's ratio rule), method "robust".
     assert (c.smoothing, c.diverge_threshold, c.method, c.device) == (0.0, None, "robust", "auto")
-    assert (c.stop_k, c.stop_fraction, c.divisor) == (12.0, 0.25, 5.0)
+    assert (c.stop_k, c.stop_fraction, c.divisor) == (12.0, 1.0, 5.0)
 
 
 def test_sweepconfig_reports_every_problem_at_once() -> None:

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from lrfind.core.robust import RobustRule, RobustStop, centred, replay, robust_curve
+from lrfind.core.robust import V1, RobustRule, RobustStop, centred, replay, robust_curve
 from lrfind.core.robust_suggest import NO_CURVE, robust_answer
 
 RULE = RobustRule()
@@ -38,9 +38,12 @@ def test_a_real_blow_up_stops_within_a_few_steps() -> None:
     raw = _bowl()
     n, reason, state = replay(raw, RULE)
     assert reason == "diverged"
-    # The rise starts at point 80; the rolling median of 5 is past the bar once 3 of its 5
-    # losses are (2, 4, 8 > best 1 + 0.25 x the descent of 1): three points in.
-    assert n == 83 and state.best == 1.0
+    # The rise starts at point 80 (2, 4, 8, 16, ...). The bar is the whole descent (fraction
+    # 1.0): the median must exceed 1 + 1 = 2, so 3 of its 5 losses must be above 2 (4, 8, 16
+    # at points 81-83): the sweep keeps 84 points, four steps into the blow-up.
+    assert n == 84 and state.best == 1.0
+    # v1 (fraction 0.25, bar 1.25) stopped one step earlier.
+    assert replay(raw, V1)[:2] == (83, "diverged")
 
 
 def test_a_nan_stops_at_once() -> None:
@@ -57,8 +60,9 @@ def test_stops_are_the_same_for_a_shifted_or_scaled_loss() -> None:
     negative = [v - 10.0 for v in base]  # a Gaussian NLL below 0
     assert replay(near_zero, RULE)[:2] == replay(negative, RULE)[:2] == replay(base, RULE)[:2]
     assert (
-        robust_answer(LRS[:83], negative[:83], "diverged").lr
-        == robust_answer(LRS[:83], base[:83], "diverged").lr
+        robust_answer(LRS[:84], negative[:84], "diverged").lr
+        == robust_answer(LRS[:84], near_zero[:84], "diverged").lr
+        == robust_answer(LRS[:84], base[:84], "diverged").lr
     )
 
 
@@ -66,20 +70,49 @@ def test_robust_curve_is_centred_and_keeps_the_ends() -> None:
     assert centred([5.0, 1.0, 9.0, 2.0, 7.0], 3, "median") == [5.0, 5.0, 2.0, 7.0, 7.0]
     assert centred([3.0, 0.0, 3.0, 6.0], 3, "mean") == [3.0, 2.0, 3.0, 6.0]
     step = [1.0] * 20 + [0.0] * 20  # no lag: the step stays where it is
-    assert robust_curve(step, RULE).index(0.0) == 21  # the mean of 3 reaches 0 one point in
+    curve = robust_curve(step, RULE)  # the median of 3 keeps the step; the mean of 9 spreads it
+    assert curve.index(0.0) == 24 and curve.index(1.0) == 0  # 4 points each side, symmetric
+    assert curve[15] == 1.0 and curve[19] == pytest.approx(5 / 9)
+    assert curve[20] == pytest.approx(4 / 9)
+    assert robust_curve(step, V1).index(0.0) == 21  # v1: the mean of 3 reaches 0 one point in
 
 
 def test_suggestion_bounds_and_confidence_on_the_bowl() -> None:
-    n = 83
+    n = 84
     a = robust_answer(LRS[:n], _bowl()[:n], "diverged")
-    # The robust curve reaches the floor of 1 at point 37 (the mean of 3 needs 36, 37, 38 on
-    # it); the suggestion is that LR / 5.
-    assert a.min_index == 37 and a.lr == pytest.approx(LRS[37] / 5)
-    # It starts falling where it is a tenth of the descent below the plateau of 2: the fall
-    # is 1/16 per step, 1.875 < 1.9 at point 22.
-    assert a.falling_from == LRS[22] and a.falling_to == LRS[37]
-    # A descent of 1 against no batch noise, and a floor 43 points (7 decades) wide: high.
+    # The robust curve reaches the floor of 1 at point 40 (the mean of 9 needs 36 to 44 on
+    # it). No batch noise, so the basin's edge (half a noise scale above the floor) is the
+    # minimum itself: the suggestion is that LR / 5.
+    assert a.min_index == 40 and a.lr == pytest.approx(LRS[40] / 5)
+    # It starts falling where it is a tenth of the descent below the plateau of 2: the mean
+    # of 9 over the fall (1/16 a step from point 20) is below 1.9 from point 21 on.
+    assert a.falling_from == LRS[21] and a.falling_to == LRS[40]
+    # A descent of 1 against no batch noise, and a floor (3.1 decades) wide: high.
     assert a.confidence == "high" and a.reasons == ()
+    # v1 read the minimum of a median of 11 then a mean of 3: point 37.
+    v1 = robust_answer(LRS[:83], _bowl()[:83], "diverged", V1)
+    assert v1.min_index == 37 and v1.lr == pytest.approx(LRS[37] / 5)
+    assert v1.falling_from == LRS[22] and v1.confidence == "high"
+
+
+def test_the_suggestion_is_the_left_edge_of_a_noisy_floor_not_its_lowest_dip() -> None:
+    # The bowl with batch noise (+-1/16) and a dip of 1/32, smaller than the noise, at points
+    # 60-69 of its floor (36-79): the minimum lands in the dip, the suggestion does not.
+    raw = _bowl()
+    raw[60:70] = [1 - 1 / 32] * 10
+    raw = [v + (1 / 16 if i % 2 else -1 / 16) for i, v in enumerate(raw)]
+    n, stop, _ = replay(raw, RULE)
+    a = robust_answer(LRS[:n], raw[:n], stop)
+    assert a.lr is not None and 60 <= a.min_index < 70
+    # Walking left from the minimum, the curve first is half a noise scale above it between
+    # points 36 and 37, where the floor begins; the suggestion is that LR (interpolated) / 5.
+    level = a.curve[a.min_index] + 0.5 * a.detail["noise"]
+    assert a.curve[36] >= level > a.curve[37] and all(v < level for v in a.curve[37 : a.min_index])
+    assert LRS[36] / 5 < a.lr < LRS[37] / 5
+    # The same bowl without the dip: the minimum moves, the edge hardly (by under a point).
+    flat = [v + (1 / 16 if i % 2 else -1 / 16) for i, v in enumerate(_bowl())]
+    b = robust_answer(LRS[:n], flat[:n], stop)
+    assert abs(math.log(b.lr / a.lr) / math.log(LRS[1] / LRS[0])) < 1
 
 
 def test_confidence_drops_on_a_noisy_shallow_descent_and_a_sharp_minimum() -> None:

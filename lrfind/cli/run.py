@@ -81,10 +81,11 @@ def run(
     ] = None,
     stop_fraction: Annotated[
         float | None,
-        typer.Option(help="... and this share of the way back to the start. [default: 0.25]"),
+        typer.Option(help="... and this share of the way back to the start. [default: 1]"),
     ] = None,
     divisor: Annotated[
-        float | None, typer.Option(help="robust: the LR of the minimum / this. [default: 5]")
+        float | None,
+        typer.Option(help="robust: the LR of the basin's left edge / this. [default: 5]"),
     ] = None,
     optimizer: Annotated[
         str | None,

@@ -89,8 +89,9 @@ class SweepConfig:
     #: scales above its best ...
     stop_k: float = 12.0
     #: ... and at least this fraction of the way back up to where the curve started.
-    stop_fraction: float = 0.25
-    #: The robust suggestion: the LR of the robust curve's minimum / divisor.
+    stop_fraction: float = 1.0
+    #: The robust suggestion: the LR of the left edge of the robust curve's minimum's basin
+    #: (half a noise scale above the minimum) / divisor.
     divisor: float = 5.0
     seed: int = 0
     device: str = "auto"
@@ -167,7 +168,7 @@ def check(values: Any) -> list[tuple[str, str]]:
     for name, low, what in (
         ("stop_k", 0.0, "noise scales of rise that stop the sweep"),
         ("stop_fraction", 0.0, "share of the descent the loss must climb back to stop"),
-        ("divisor", 1.0, "the suggestion is the minimum's LR / divisor"),
+        ("divisor", 1.0, "the suggestion is the LR of the basin's left edge / divisor"),
     ):
         v = getattr(values, name)
         bound = "> 0" if name == "stop_k" else f">= {low:g}"

@@ -1,4 +1,5 @@
-"""The default suggestion: the robust curve's minimum / divisor, its schedule bounds and confidence.
+"""The default suggestion: the left edge of the robust curve's minimum's basin / divisor,
+its schedule bounds and confidence.
 
 Pure and torch-free. `robust_answer` takes what the sweep recorded (it already ends where
 the stop rule fired), replays the stop rule over it for the noise scale it measured, and
@@ -6,8 +7,12 @@ reads the robust curve (lrfind.core.robust):
 
 - the minimum, looked for past the first `start_trim` share of the points (the loss before
   the LR has any effect) and, after a stop, before the last `end_trim` points;
-- the suggestion: the LR of that minimum / `divisor`; none when that lies below the first
-  LR (the curve says nothing there);
+- the suggestion (method "bottom", the default): walking left from the minimum, the LR
+  where the curve first is `bottom_z` noise scales above it (log-interpolated between the
+  two points around that level; at most the whole descent above it), / `divisor`. The
+  minimum of a long flat bottom sits wherever the noise put it; its left edge does not.
+  Method "min" (v1): the LR of the minimum / `divisor`. None when the suggestion lies
+  below the first LR (the curve says nothing there);
 - the schedule bounds: where the curve starts falling (the last point before the minimum
   still within a tenth of the descent of the start level) and where it stops (the minimum);
 - a confidence from what the rule measured: the descent's depth in noise scales, the width
@@ -104,16 +109,18 @@ def robust_answer(
     falls = best
     while falls > lo and curve[falls - 1] < start_level - FALLS * depth:
         falls -= 1
-    if xs[best] / rule.divisor < xs[0]:
+    at = xs[best] if rule.method == "min" else _edge(xs, curve, lo, best, depth, noise, rule)
+    if at / rule.divisor < xs[0]:
         # The suggestion would lie below the swept range: the curve says nothing about it
         # (a range under log10(divisor) decades, or a loss that only rises from the start).
+        what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
         why = (
-            f"{NO_CURVE}: the minimum (lr {xs[best]:.3g}) is less than {rule.divisor:g}x above "
+            f"{NO_CURVE}: the {what} (lr {at:.3g}) is less than {rule.divisor:g}x above "
             f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
             "start the sweep lower (--start-lr)"
         )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
-    lr = xs[best] / rule.divisor
+    lr = at / rule.divisor
     basin = _basin_decades(xs, curve, lo, best, depth)
     reasons = _doubts(curve, lo, hi, best, stop, snr, basin, rule)
     level = "high"
@@ -123,6 +130,30 @@ def robust_answer(
         level = "medium"
     detail = {"snr": snr, "noise": noise, "depth": depth, "basin_decades": basin}
     return RobustAnswer(lr, full, level, tuple(reasons), keep[best], xs[falls], xs[best], detail)
+
+
+def _edge(
+    xs: list[float],
+    curve: list[float],
+    lo: int,
+    best: int,
+    depth: float,
+    noise: float,
+    rule: RobustRule,
+) -> float:
+    """The LR where the curve, walking left from the minimum, first reaches `bottom_z` noise
+    scales above it (at most `depth` above: a descent shallower than that has no bottom
+    wider than itself), log-interpolated between the two points around that level; the
+    first LR looked at (`lo`) when the curve never gets that high again."""
+    level = curve[best] + min(rule.bottom_z * noise, depth)
+    j = best
+    while j > lo and curve[j - 1] < level:
+        j -= 1
+    if j == lo:
+        return xs[lo]
+    a, b = curve[j - 1], curve[j]  # a >= level > b
+    t = (a - level) / (a - b) if a > b else 0.0
+    return math.exp(math.log(xs[j - 1]) + t * (math.log(xs[j]) - math.log(xs[j - 1])))
 
 
 def _basin_decades(xs: list[float], curve: list[float], lo: int, best: int, depth: float) -> float:
