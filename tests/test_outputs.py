@@ -18,7 +18,7 @@ from lrfind.core.history import History
 from lrfind.core.result import analyse
 from lrfind.output.files import write_atomic
 from lrfind.output.report import write_report
-from lrfind.output.terminal import table_rows
+from lrfind.output.terminal import table_rows, uncertainty_line
 
 
 def _result(stop: str = "diverged", nan_at_end: bool = False) -> object:
@@ -174,3 +174,12 @@ def test_plot_shades_the_tail_the_suggestions_ignore() -> None:
     left, right = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
     lrs = result.history.lrs
     assert lrs[-4] < left < lrs[-3] and right == pytest.approx(lrs[-1])
+
+
+def test_the_confidence_line_never_prints_a_negative_share_of_the_drop() -> None:
+    r = _result()
+    up = dataclasses.replace(r.uncertainty, progress={"at_suggestion": -0.59, "decade_lower": 0.91})
+    r.__dict__["uncertainty"] = up  # the cached property's value, as a curve that rose would give
+    line = uncertainty_line(r)
+    assert "above where it started at the suggestion, 91% of the way down a decade lower" in line
+    assert "-59%" not in line

@@ -102,10 +102,13 @@ def uncertainty_line(result: SweepResult) -> str:
         parts.append(f"loss within {u.margin:.0%} of its minimum {where}")
     here, lower = u.progress.get("at_suggestion"), u.progress.get("decade_lower")
     if here is not None and lower is not None:
-        parts.append(
-            f"the curve is {here:.0%} of the way down at the suggestion, {lower:.0%} a decade lower"
-        )
+        parts.append(f"the curve is {_down(here)} at the suggestion, {_down(lower)} a decade lower")
     return "; ".join(parts)
+
+
+def _down(progress: float) -> str:
+    """How far down its whole drop the curve is; a negative share reads as what it means."""
+    return f"{progress:.0%} of the way down" if progress >= 0 else "above where it started"
 
 
 def suggestion_line(result: SweepResult) -> str:
