@@ -19,7 +19,7 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
                    paths (~ and the cwd, resolved once)
     core/          what a range test computes: curve, history, robust and robust_suggest
                    (the default rule: its stop, its curve, its answer), stopping, suggest,
-                   uncertainty, plan and snippets, priors, repeats, result, training
+                   uncertainty, plan and snippets, priors, repeats, result, caveats, training
     sweep/         the range test on a copy of the model: range_test, loop, recorder, step,
                    batch, optim, task, device, guards, signals (no torch), hints, mistakes,
                    evaluate; adapters/ (a transformers Trainer, a LightningModule, model

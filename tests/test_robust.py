@@ -171,3 +171,23 @@ def test_never_high_next_to_unstable() -> None:
     half = with_rule(high, None, 0.1, rep([0.1, 0.316], 0.5))
     assert half.confidence == "medium" and half.reasons == ["the repeats spread over 0.50 decades"]
     assert with_rule(high, None, 0.1, rep([0.01, 1.0], 2.0)).confidence == "low"
+
+
+def test_analyse_answers_with_the_robust_rule_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The suggestion, the schedule bounds and the confidence all read one answer: the rule is
+    # not replayed again for the cached property, nor after a "no usable curve" rewrite.
+    import lrfind.core.result as result_module
+    from lrfind.config.settings import SweepConfig
+    from lrfind.core.history import History
+
+    calls = []
+    real = result_module.robust_answer
+    monkeypatch.setattr(
+        result_module, "robust_answer", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    losses = [2.0 - i / 50 for i in range(40)] + [1.2 + 2 ** (i / 3) for i in range(20)]
+    h = History(lrs=LRS[:60], losses=losses, smoothed=losses, stop_reason="diverged")
+    r = result_module.analyse(h, SweepConfig(steps=60))
+    assert r.robust.lr == r.suggested_lr and r.uncertainty.confidence in ("high", "medium", "low")
+    r.schedules()
+    assert len(calls) == 1

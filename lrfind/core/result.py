@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lrfind.config.settings import SweepConfig
-from lrfind.core.curve import edges
+from lrfind.core.caveats import curve_warnings
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
@@ -159,7 +159,14 @@ def analyse(
         loss_source=loss_source,
         min_index=min_index,
     )
-    return _unusable(result)
+    return _unusable(_seeded(result, robust))
+
+
+def _seeded(result: SweepResult, robust: RobustAnswer) -> SweepResult:
+    """`result` with its cached `robust` set to the answer analyse already has (the history's
+    raw losses and stop are the same, so replaying the rule again would give the same)."""
+    result.__dict__["robust"] = robust
+    return result
 
 
 def _unusable(result: SweepResult) -> SweepResult:
@@ -172,7 +179,7 @@ def _unusable(result: SweepResult) -> SweepResult:
         why += ": run more --steps, or widen --start-lr/--end-lr"
     name = result.method
     suggestions = {**result.suggestions, name: Suggestion(name, None, reason=why)}
-    return dataclasses.replace(result, suggestions=suggestions)
+    return _seeded(dataclasses.replace(result, suggestions=suggestions), result.robust)
 
 
 def _robust(history: History, config: SweepConfig) -> RobustAnswer:
@@ -219,42 +226,3 @@ def combine(runs: list[SweepResult], config: SweepConfig) -> SweepResult:
         sweep_s=sum(r.sweep_s for r in runs),
         repeats=repeats,
     )
-
-
-def curve_warnings(
-    history: History, min_index: int | None, planned_steps: int, ratio_stop: bool = False
-) -> list[str]:
-    """Caveats about the curve, each ending in what to do about it."""
-    n = history.steps_run
-    warnings = []
-    if history.stop_reason == "interrupted":
-        warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
-    if history.stop_reason == "nan" and n <= 1:
-        warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
-    if history.stop_reason == "diverged" and n < planned_steps // 4:
-        # Under the ratio rule, one noisy batch can look like a blow-up at an LR too small to
-        # matter; the robust rule needs the median of 5 to rise, so raise its bar instead.
-        fix = (
-            "smooth it (--smoothing 0.05) or raise --diverge-threshold"
-            if ratio_stop
-            else "raise --stop-k (the noise scales of rise that stop the sweep)"
-        )
-        warnings.append(
-            f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
-            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
-        )
-    if min_index is None:
-        return warnings
-    lo, hi = edges(n)
-    few = max(1, (hi - lo) // 20)
-    if min_index < lo + few:
-        warnings.append(
-            f"the minimum is in the first points of the sweep (lr {history.lrs[min_index]:.3g}): "
-            "lower --start-lr to see the curve before it"
-        )
-    elif history.stop_reason == "completed" and min_index >= hi - few:
-        warnings.append(
-            f"the loss never diverged and its minimum is at the end of the sweep "
-            f"(lr {history.lrs[min_index]:.3g}): raise --end-lr"
-        )
-    return warnings
