@@ -24,8 +24,10 @@ Three parts, each a pure function or a small class over plain floats:
    suggestion = its LR / `divisor`; schedule bounds where the robust curve
    starts falling and where it stops falling; and a confidence.
 
-`Rule` holds every parameter; `DEFAULT` is the chosen default (chosen on the
-tuning half of benchmarks/quality_suite.py by benchmarks/quality_tune.py).
+`Rule` holds every parameter; its defaults are v1 (`V1`, chosen on the tuning half of
+benchmarks/quality_suite.py by benchmarks/quality_tune.py, lrfind's default until round 2);
+`V2` is round 2's rule (benchmarks/results/rule-v2.json, chosen by quality_tune_v2.py, judged
+on quality_holdout.py), lrfind's shipped default, and `DEFAULT` is the shipped one.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ GAUSS_MAD_DIFF = 1.0 / (0.6744897501960817 * math.sqrt(2.0))  # median |x_i - x_
 
 @dataclass(frozen=True)
 class Rule:
-    """Every parameter of the robust rule; the defaults are the chosen default (see REPORT).
+    """Every parameter of the robust rule; the defaults are v1's (see the module doc).
 
     Fixed from first principles and the pure-noise simulation (benchmarks/quality_null.py),
     before any regret was looked at: window, noise_window, k, grace, noise. Chosen on the
@@ -330,4 +332,14 @@ def _crossing(xs: list[float], curve: list[float], lo: int, best: int, level: fl
     return math.exp(math.log(xs[j - 1]) + t * (math.log(xs[j]) - math.log(xs[j - 1])))
 
 
-DEFAULT = Rule()
+def _frozen(name: str) -> Rule:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "results" / f"rule-{name}.json"
+    return Rule(**json.loads(path.read_text())["rule"])
+
+
+V1 = Rule()
+V2 = _frozen("v2")
+DEFAULT = V2  # lrfind's shipped default (tests/test_robust_replay.py checks the two agree)

@@ -74,9 +74,10 @@ def test_the_default_is_the_frozen_v2(prototype) -> None:
         f.name: frozen[f.name] for f in fields(RobustRule)
     }
     assert frozen["noise"] == "both" and frozen["method"] == "bottom"
-    # V1 is the prototype's v1 (its Rule() defaults), parameter by parameter.
+    # V1 is the prototype's v1 (its Rule() defaults), parameter by parameter; its DEFAULT is v2.
+    assert prototype.DEFAULT == prototype.V2 == prototype.Rule(**frozen)
     assert {f.name: getattr(V1, f.name) for f in fields(RobustRule)} == {
-        f.name: getattr(prototype.DEFAULT, f.name) for f in fields(RobustRule)
+        f.name: getattr(prototype.V1, f.name) for f in fields(RobustRule)
     }
 
 
@@ -90,7 +91,7 @@ def test_every_cached_sweep_gets_the_prototypes_v2_answer(prototype, cache, coun
 
 def test_v1_is_still_the_prototypes_v1(prototype) -> None:
     sweeps = _sweeps(SUITE) + _sweeps(HOLDOUT)
-    assert _differences(prototype, prototype.DEFAULT, V1, sweeps) == []
+    assert _differences(prototype, prototype.V1, V1, sweeps) == []
 
 
 def test_the_replayed_curve_is_the_prototypes_robust_curve(prototype) -> None:
