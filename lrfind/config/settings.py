@@ -58,8 +58,8 @@ MIN_STEPS = 6
 MAX_ACCUMULATE = 4096
 MAX_REPEATS = 100
 STEPS_WHY = (
-    "the suggestion skips up to 10% of the points at the start and the last 3, "
-    f"and needs {MIN_WINDOW} left"
+    "the default suggestion needs 5 finite losses; min_div_10, steepest and valley skip "
+    f"up to 10% of the points at the start and the last 3, and need {MIN_WINDOW} left"
 )
 AMP_MODES = (None, "bf16", "fp16")
 CLIP_MODES = ("norm", "value")
