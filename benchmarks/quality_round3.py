@@ -14,8 +14,10 @@ without it: an out-of-sample estimate of the search itself, on all 49 tasks.
 rules (v2, v3) and fastai's two, trained at exactly the suggested LR (2 seeds, the task's
 budget, cached in the holdout's cache), and applies the decision pre-registered in
 quality_holdout2.py: v3 replaces v2 only if its mean exact regret is lower and it has no more
-suggestions more than 1 decade off. `--set holdout1` gives the same tables on the first
-holdout, with exact regret, for the record (no decision: that set is tuning data now).
+suggestions more than 1 decade off. The exact table's last row is the noise floor: each task
+trained at its grid-best LR x 10^+-0.05, scored the same way. `--set holdout1` and `--set suite` give the same tables on the first
+holdout and on the suite's two halves, with exact regret, for the record (no decision: those
+sets are tuning data now).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from rules import suggest as prototype
 
 V2 = RESULTS / "rule-v2.json"
 V3 = RESULTS / "rule-v3.json"
+FLOOR = 0.05  # decades from the grid best, for the noise floor
 EXACT = ("v2 (the shipped default)", "v3 (candidate)", "fastai minimum", "fastai valley (its default)")
 
 
@@ -133,16 +136,35 @@ def exact_rows(cases: Sequence[Case], fn: Callable[..., float | None], tasks: di
     return rows
 
 
-def score(which: str) -> None:
+def floor_rows(cases: Sequence[Case], tasks: dict[str, Any], cache: Cache) -> list[dict[str, Any]]:
+    """The noise floor: each task trained at its grid-best LR x 10^+-0.05 (one row per side),
+    scored like a suggestion. Training is chaotic enough that an LR a twentieth of a decade from
+    the grid best can score much worse than it; no rule can be expected to beat this."""
+    rows = []
+    for case in cases:
+        for side in (-FLOOR, FLOOR):
+            lr = case.truth["best_lr"] * 10**side
+            score = mean_score(tasks[case.name], lr, cache)
+            rows.append({"task": case.name, "family": case.family, "half": case.half,
+                         "seed": side, **assess(case.truth, lr, score)})  # fmt: skip
+    return rows
+
+
+def score(which: str, only: Sequence[str] = ()) -> None:
     if which == "holdout2":
         cases, pending, cache, tasks = load_holdout2()
         if pending:
             sys.exit(f"holdout 2 pending: {', '.join(pending)}")
-    else:
+    elif which == "holdout1":
         from quality_holdout import CACHE, HOLDOUT
 
         cases, pending = load_holdout()
         cache, tasks = Cache(CACHE), dict(HOLDOUT)
+    else:  # the suite, both halves
+        from quality_suite import SUITE
+
+        cache, tasks = Cache(), dict(SUITE)
+        cases, pending = load(cache)
     import torch
 
     torch.set_num_threads(1)
@@ -150,13 +172,24 @@ def score(which: str) -> None:
     interp = {name: [dict(r, **assess(c.truth, fn(sw.lrs, sw.raw))) for c in cases for sw in c.sweeps
                      for r in [{"task": c.name, "family": c.family, "seed": sw.seed}]]
               for name, fn in fns.items()}  # fmt: skip
-    exact = {name: exact_rows(cases, fns[name], tasks, cache) for name in EXACT}
+    exact = {name: exact_rows(cases, fns[name], tasks, cache) for name in only or EXACT
+             if name != "floor"}
+    if not only or "floor" in only:
+        exact[f"noise floor: the grid best x 10^+-{FLOOR:g}"] = floor_rows(cases, tasks, cache)
+    if only:  # a part of the training, run beside another part: the tables come later
+        return
     n = sum(len(c.sweeps) for c in cases)
     print(f"{which}: {len(cases)} tasks, {n} sweeps\n")
     print("**Interpolated regret**\n")
     print(rules_table(cases, interp), "\n")
     print("**Exact regret (trained at the suggested LR, 2 seeds)**\n")
     print(rules_table(cases, exact), "\n")
+    if which == "suite":
+        print(rules_table([c for c in cases if c.half == "tuning"],
+                          {k: [r for r in v if r["half"] == "tuning"] for k, v in exact.items()}),
+              "\n\n(the tuning half, above; the test half, below)\n")  # fmt: skip
+        print(rules_table([c for c in cases if c.half == "test"],
+                          {k: [r for r in v if r["half"] == "test"] for k, v in exact.items()}), "\n")
     print(per_task(cases, exact), "\n")
     print(confidence(cases), "\n")
     agree = sum(a["lr"] == b["lr"] for a, b in zip(interp["v2 (the shipped default)"],
@@ -172,8 +205,12 @@ def score(which: str) -> None:
                    f"{_pct(m3)}, > 1 decade {o3}: "
                    + ("v3 is v2: nothing changes." if same else
                       "v3 REPLACES v2." if replace else "v2 STAYS (v3 does not meet both conditions)."))  # fmt: skip
+        alike = sum(a["lr"] == b["lr"] for a, b in zip(exact["v2 (the shipped default)"],
+                                                       exact["v3 (candidate)"], strict=True))  # fmt: skip
+        verdict += f" (v3 suggests the same LR as v2 on {alike} of {n} sweeps.)"
         print(verdict)
-    out = RESULTS / ("holdout2-scores.json" if which == "holdout2" else "holdout-exact.json")
+    out = RESULTS / {"holdout2": "holdout2-scores.json", "holdout1": "holdout-exact.json",
+                     "suite": "suite-exact.json"}[which]
     out.write_text(json.dumps({"interpolated": interp, "exact": exact, "decision": verdict},
                               indent=1, allow_nan=True))  # fmt: skip
 
@@ -196,19 +233,23 @@ def per_task(cases: Sequence[Case], exact: dict[str, list[dict[str, Any]]]) -> s
 
 
 def confidence(cases: Sequence[Case]) -> str:
-    """The shipped default's confidence levels against its interpolated regret."""
+    """v2's and v3's confidence levels against their interpolated regret."""
     from quality_eval import shipped
 
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for c in cases:
-        for sw in c.sweeps:
-            a = shipped(sw.lrs, sw.raw)
-            groups.setdefault(a.confidence, []).append(assess(c.truth, a.lr))
-    lines = ["| v2 confidence | sweeps | regret (interpolated): mean / median |", "| --- | --- | --- |"]
-    for level in ("high", "medium", "low"):
-        s = summary(groups.get(level, []))
-        if "dec_mean" in s:
-            lines.append(f"| {level} | {s['n']} | {_pct(s['reg_mean'])} / {_pct(s['reg_median'])} |")
+    v3 = Rule(**json.loads(V3.read_text())["rule"])
+    lines = ["| rule | confidence | sweeps | regret (interpolated): mean / median |",
+             "| --- | --- | --- | --- |"]  # fmt: skip
+    for name, fn in (("v2", shipped), ("v3", lambda x, y: prototype(x, y, v3))):
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for c in cases:
+            for sw in c.sweeps:
+                a = fn(sw.lrs, sw.raw)
+                groups.setdefault(a.confidence, []).append(assess(c.truth, a.lr))
+        for level in ("high", "medium", "low"):
+            s = summary(groups.get(level, []))
+            if "dec_mean" in s:
+                lines.append(f"| {name} | {level} | {s['n']} | {_pct(s['reg_mean'])} / "
+                             f"{_pct(s['reg_median'])} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -221,12 +262,14 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("tune", help="choose v3 on the 49 seen tasks (and the 49-task LOFO)")
     p = sub.add_parser("score", help="score every rule on holdout 2 (or holdout 1)")
-    p.add_argument("--set", choices=("holdout2", "holdout1"), default="holdout2")
+    p.add_argument("--set", choices=("holdout2", "holdout1", "suite"), default="holdout2")
+    p.add_argument("--only", default="", help="train only these exact rows (comma-separated "
+                   "names from EXACT, or 'floor'), for two processes side by side; no tables")
     args = parser.parse_args(argv)
     if args.command == "tune":
         tune()
     else:
-        score(args.set)
+        score(args.set, [x for x in args.only.split(",") if x])
 
 
 if __name__ == "__main__":
