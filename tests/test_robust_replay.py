@@ -3,8 +3,8 @@
 The prototype is what was chosen and scored: v2 (benchmarks/results/rule-v2.json, lrfind's
 default) on the 39 suite tasks and judged on the fresh holdout, and v1 (the previous
 default, lrfind.core.robust.V1) before it. The package must be those rules, not
-look-alikes. Replayed on every recorded sweep of the suite's cache (117) and the holdout's
-cache (30).
+look-alikes. Replayed on every recorded sweep of the suite's cache (117) and the two
+holdouts' caches (30 each).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lrfind.core.robust_suggest import robust_answer
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 SUITE = BENCH / "results" / "suite-cache.json"
 HOLDOUT = BENCH / "results" / "holdout-cache.json"
+HOLDOUT2 = BENCH / "results" / "holdout2-cache.json"
 V2 = BENCH / "results" / "rule-v2.json"
 
 
@@ -81,10 +82,14 @@ def test_the_default_is_the_frozen_v2(prototype) -> None:
     }
 
 
-@pytest.mark.parametrize("cache, count", [(SUITE, 117), (HOLDOUT, 30)], ids=["suite", "holdout"])
+@pytest.mark.parametrize(
+    "cache, count",
+    [(SUITE, 117), (HOLDOUT, 30), (HOLDOUT2, 30)],
+    ids=["suite", "holdout", "holdout2"],
+)
 def test_every_cached_sweep_gets_the_prototypes_v2_answer(prototype, cache, count) -> None:
     sweeps = _sweeps(cache)
-    assert len(sweeps) == count  # suite: 39 tasks x 3 sweeps; holdout: 10 x 3
+    assert len(sweeps) == count  # suite: 39 tasks x 3 sweeps; each holdout: 10 x 3
     want = prototype.Rule(**json.loads(V2.read_text())["rule"])
     assert _differences(prototype, want, RobustRule(), sweeps) == []
 
