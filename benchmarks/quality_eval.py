@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,22 +49,23 @@ class Case:
     sweeps: list[Sweep]
 
 
-def load(cache: Cache | None = None) -> tuple[list[Case], list[str]]:
-    """(complete cases, names of the tasks still pending)."""
-    cache = cache or Cache()
+def load_cases(tasks: Mapping[str, Any], cache: Cache, half: Callable[[str], str]) -> tuple[list[Case], list[str]]:
+    """(complete cases of `tasks` in `cache`, names still pending); `half(name)` labels each."""
     cases, pending = [], []
-    for name, task in SUITE.items():
-        if name not in cache.data:
-            pending.append(name)
-            continue
-        truth = ground_truth(task, cache, compute=False)
+    for name, task in tasks.items():
+        truth = ground_truth(task, cache, compute=False) if name in cache.data else None
         section = cache.section(task)
         sweeps = [Sweep(name, int(s), v["lrs"], v["losses"]) for s, v in sorted(section["sweeps"].items())]
         if truth is None or len(sweeps) < 3:
             pending.append(name)
             continue
-        cases.append(Case(name, task.family, half_of(name), truth, sweeps))
+        cases.append(Case(name, task.family, half(name), truth, sweeps))
     return cases, pending
+
+
+def load(cache: Cache | None = None) -> tuple[list[Case], list[str]]:
+    """The suite's complete cases (each in its half) and the names of the tasks still pending."""
+    return load_cases(SUITE, cache or Cache(), half_of)
 
 
 def interpolated(truth: dict[str, Any], lr: float) -> float:

@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_data import BLOCK, SEQ_VOCAB, VOCAB, Batches, Part, _split, _standard, _text, dataset
+from quality_data import BLOCK, SEQ_VOCAB, VOCAB, Part, _split, _standard, _text, dataset
 from quality_models import CharLM, SeqClassifier, Squeeze, cnn, mlp, resnet
 from quality_suite import SuiteTask, _task
 from quality_truth import RESULTS, Cache, do_sweeps, ground_truth
@@ -66,23 +66,8 @@ def holdout_dataset(name: str) -> tuple[Part, Part]:
 class HoldoutTask(SuiteTask):
     """A suite task whose data may also come from `holdout_dataset` (no pre-training)."""
 
-    def build(self, seed: int) -> tuple[nn.Module, Batches]:
-        torch.manual_seed(seed)
-        return self.model(), Batches(holdout_dataset(self.data)[0], self.batch_size, seed)
-
-    def validate(self, model: nn.Module) -> float:
-        from quality_data import chunks
-        from quality_suite import compute_loss
-
-        was = model.training
-        model.eval()
-        total, rows = 0.0, 0
-        with torch.no_grad():
-            for n, batch in chunks(holdout_dataset(self.data)[1]):
-                total += float(compute_loss(model, batch, self.loss_fn)) * n
-                rows += n
-        model.train(was)
-        return total / rows
+    def parts(self) -> tuple[Part, Part]:
+        return holdout_dataset(self.data)
 
 
 def _ho(*args: object, **kw: object) -> HoldoutTask:
@@ -124,29 +109,30 @@ TASKS: list[HoldoutTask] = [
 HOLDOUT: dict[str, HoldoutTask] = {t.name: t for t in TASKS}
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", default=",".join(HOLDOUT), help="comma-separated task names")
+def run(tasks: dict[str, SuiteTask], cache_path: Path, doc: str, argv: list[str] | None) -> None:
+    """The command line of a holdout: compute what `cache_path` lacks for `tasks`, or --status."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--tasks", default=",".join(tasks), help="comma-separated task names")
     parser.add_argument("--status", action="store_true", help="print what is cached and exit")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     names = [n.strip() for n in args.tasks.split(",") if n.strip()]
-    unknown = [n for n in names if n not in HOLDOUT]
+    unknown = [n for n in names if n not in tasks]
     if unknown:
-        parser.error(f"unknown task(s) {', '.join(unknown)}; the holdout: {', '.join(HOLDOUT)}")
-    cache = Cache(CACHE)
+        parser.error(f"unknown task(s) {', '.join(unknown)}; the holdout: {', '.join(tasks)}")
+    cache = Cache(cache_path)
     if args.status:
         for name in names:
-            truth = ground_truth(HOLDOUT[name], cache, compute=False)
-            section = cache.section(HOLDOUT[name])
+            truth = ground_truth(tasks[name], cache, compute=False)
+            section = cache.section(tasks[name])
             print(f"{name:28s} runs {len(section['train']):3d}  sweeps {len(section['sweeps'])}/3  "
                   f"{'pending' if truth is None else 'done'}")  # fmt: skip
         return
     start = time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
-        do_sweeps(HOLDOUT[name], cache)
-        truth = ground_truth(HOLDOUT[name], cache)
+        do_sweeps(tasks[name], cache)
+        truth = ground_truth(tasks[name], cache)
         assert truth is not None
         # Only the time is printed, not the answer: the log is read before scoring.
         print(f"{name}: sweeps + ground truth in {time.perf_counter() - t0:.0f} s; "
@@ -154,6 +140,10 @@ def main(argv: list[str] | None = None) -> None:
     timing = cache.data.setdefault("_wall_s", {})
     timing[",".join(names)] = time.perf_counter() - start
     cache.save()
+
+
+def main(argv: list[str] | None = None) -> None:
+    run(HOLDOUT, CACHE, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -32,10 +32,8 @@ out-of-sample measurement. Either way, every rule's numbers on this set are repo
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_data import BLOCK, VOCAB, Batches, Part, _split, _standard, _text, chunks
+from quality_data import BLOCK, VOCAB, Part, _split, _standard, _text
+from quality_holdout import run
 from quality_models import CharLM, Squeeze, mlp
-from quality_suite import SuiteTask, _task, compute_loss
-from quality_truth import RESULTS, Cache, do_sweeps, ground_truth
+from quality_suite import SuiteTask, _task
+from quality_truth import RESULTS
 
 CACHE = RESULTS / "holdout2-cache.json"
 
@@ -94,20 +93,8 @@ def holdout2_dataset(name: str) -> tuple[Part, Part]:
 class Holdout2Task(SuiteTask):
     """A suite task whose data come from `holdout2_dataset` (no pre-training)."""
 
-    def build(self, seed: int) -> tuple[nn.Module, Batches]:
-        torch.manual_seed(seed)
-        return self.model(), Batches(holdout2_dataset(self.data)[0], self.batch_size, seed)
-
-    def validate(self, model: nn.Module) -> float:
-        was = model.training
-        model.eval()
-        total, rows = 0.0, 0
-        with torch.no_grad():
-            for n, batch in chunks(holdout2_dataset(self.data)[1]):
-                total += float(compute_loss(model, batch, self.loss_fn)) * n
-                rows += n
-        model.train(was)
-        return total / rows
+    def parts(self) -> tuple[Part, Part]:
+        return holdout2_dataset(self.data)
 
 
 def _h2(*args: object, **kw: object) -> Holdout2Task:
@@ -169,35 +156,7 @@ HOLDOUT2: dict[str, Holdout2Task] = {t.name: t for t in TASKS}
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", default=",".join(HOLDOUT2), help="comma-separated task names")
-    parser.add_argument("--status", action="store_true", help="print what is cached and exit")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(1)
-    names = [n.strip() for n in args.tasks.split(",") if n.strip()]
-    unknown = [n for n in names if n not in HOLDOUT2]
-    if unknown:
-        parser.error(f"unknown task(s) {', '.join(unknown)}; the holdout: {', '.join(HOLDOUT2)}")
-    cache = Cache(CACHE)
-    if args.status:
-        for name in names:
-            truth = ground_truth(HOLDOUT2[name], cache, compute=False)
-            section = cache.section(HOLDOUT2[name])
-            print(f"{name:28s} runs {len(section['train']):3d}  sweeps {len(section['sweeps'])}/3  "
-                  f"{'pending' if truth is None else 'done'}")  # fmt: skip
-        return
-    start = time.perf_counter()
-    for name in names:
-        t0 = time.perf_counter()
-        do_sweeps(HOLDOUT2[name], cache)
-        truth = ground_truth(HOLDOUT2[name], cache)
-        assert truth is not None
-        # Only the time is printed, not the answer: the log is read before scoring.
-        print(f"{name}: sweeps + ground truth in {time.perf_counter() - t0:.0f} s; "
-              f"{(time.perf_counter() - start) / 60:.1f} min so far", file=sys.stderr, flush=True)
-    timing = cache.data.setdefault("_wall_s", {})
-    timing[",".join(names)] = time.perf_counter() - start
-    cache.save()
+    run(HOLDOUT2, CACHE, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_eval import RULES, Case, Sweep, assess, evaluate, shipped, summary
-from quality_truth import RESULTS, Cache, ground_truth
+from quality_eval import RULES, Case, assess, evaluate, load_cases, shipped, summary
+from quality_truth import RESULTS, Cache
 from rules import Rule
 from rules import suggest as prototype
 
@@ -52,17 +52,7 @@ def v2_rule() -> Rule:
 def load_holdout() -> tuple[list[Case], list[str]]:
     from quality_holdout import CACHE, HOLDOUT
 
-    cache = Cache(CACHE)
-    cases, pending = [], []
-    for name, task in HOLDOUT.items():
-        truth = ground_truth(task, cache, compute=False) if name in cache.data else None
-        section = cache.section(task)
-        sweeps = [Sweep(name, int(s), v["lrs"], v["losses"]) for s, v in sorted(section["sweeps"].items())]
-        if truth is None or len(sweeps) < 3:
-            pending.append(name)
-            continue
-        cases.append(Case(name, task.family, "holdout", truth, sweeps))
-    return cases, pending
+    return load_cases(HOLDOUT, Cache(CACHE), lambda _: "holdout")
 
 
 def answers(cases: Sequence[Case]) -> dict[str, Callable[[Sequence[float], Sequence[float]], Any]]:

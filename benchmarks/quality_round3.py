@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import statistics
 import sys
 import time
@@ -36,9 +35,17 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_eval import RULES, Case, Sweep, assess, load, summary
-from quality_holdout_score import NAMES, PEER_NAMES, load_holdout, penalised, rules_table
-from quality_truth import RESULTS, Cache, ground_truth, mean_score
+from quality_eval import RULES, Case, assess, evaluate, load, load_cases, shipped, summary
+from quality_holdout_score import (
+    NAMES,
+    PEER_NAMES,
+    _pct,
+    confidence_table,
+    load_holdout,
+    penalised,
+    rules_table,
+)
+from quality_truth import RESULTS, Cache, mean_score
 from quality_tune import Engine, _brief, calibrate, candidates, regret_matrix, select
 from rules import Rule
 from rules import suggest as prototype
@@ -99,15 +106,7 @@ def load_holdout2() -> tuple[list[Case], list[str], Cache, dict[str, Any]]:
     from quality_holdout2 import CACHE, HOLDOUT2
 
     cache = Cache(CACHE)
-    cases, pending = [], []
-    for name, task in HOLDOUT2.items():
-        truth = ground_truth(task, cache, compute=False) if name in cache.data else None
-        section = cache.section(task)
-        sweeps = [Sweep(name, int(s), v["lrs"], v["losses"]) for s, v in sorted(section["sweeps"].items())]
-        if truth is None or len(sweeps) < 3:
-            pending.append(name)
-            continue
-        cases.append(Case(name, task.family, "holdout2", truth, sweeps))
+    cases, pending = load_cases(HOLDOUT2, cache, lambda _: "holdout2")
     return cases, pending, cache, dict(HOLDOUT2)
 
 
@@ -169,9 +168,7 @@ def score(which: str, only: Sequence[str] = ()) -> None:
 
     torch.set_num_threads(1)
     fns = answers()
-    interp = {name: [dict(r, **assess(c.truth, fn(sw.lrs, sw.raw))) for c in cases for sw in c.sweeps
-                     for r in [{"task": c.name, "family": c.family, "seed": sw.seed}]]
-              for name, fn in fns.items()}  # fmt: skip
+    interp = {name: evaluate(cases, fn) for name, fn in fns.items()}
     exact = {name: exact_rows(cases, fns[name], tasks, cache) for name in only or EXACT
              if name != "floor"}
     if not only or "floor" in only:
@@ -191,7 +188,8 @@ def score(which: str, only: Sequence[str] = ()) -> None:
         print(rules_table([c for c in cases if c.half == "test"],
                           {k: [r for r in v if r["half"] == "test"] for k, v in exact.items()}), "\n")
     print(per_task(cases, exact), "\n")
-    print(confidence(cases), "\n")
+    v3 = Rule(**json.loads(V3.read_text())["rule"])
+    print(confidence_table(cases, {"v2": shipped, "v3": lambda x, y: prototype(x, y, v3)}), "\n")
     agree = sum(a["lr"] == b["lr"] for a, b in zip(interp["v2 (the shipped default)"],
                                                     interp["v2, by rules.py (check)"], strict=True))  # fmt: skip
     print(f"lrfind's shipped default and rules.py's v2 agree on {agree} / {n} sweeps\n")
@@ -230,31 +228,6 @@ def per_task(cases: Sequence[Case], exact: dict[str, list[dict[str, Any]]]) -> s
                          f"{_pct(statistics.fmean(r['regret'] for r in rows))}")  # fmt: skip
         lines.append(f"| {c.name} | {c.truth['best_lr']:.3g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-def confidence(cases: Sequence[Case]) -> str:
-    """v2's and v3's confidence levels against their interpolated regret."""
-    from quality_eval import shipped
-
-    v3 = Rule(**json.loads(V3.read_text())["rule"])
-    lines = ["| rule | confidence | sweeps | regret (interpolated): mean / median |",
-             "| --- | --- | --- | --- |"]  # fmt: skip
-    for name, fn in (("v2", shipped), ("v3", lambda x, y: prototype(x, y, v3))):
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for c in cases:
-            for sw in c.sweeps:
-                a = fn(sw.lrs, sw.raw)
-                groups.setdefault(a.confidence, []).append(assess(c.truth, a.lr))
-        for level in ("high", "medium", "low"):
-            s = summary(groups.get(level, []))
-            if "dec_mean" in s:
-                lines.append(f"| {name} | {level} | {s['n']} | {_pct(s['reg_mean'])} / "
-                             f"{_pct(s['reg_median'])} |")  # fmt: skip
-    return "\n".join(lines)
-
-
-def _pct(value: float | None) -> str:
-    return "" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
 
 
 def main(argv: list[str] | None = None) -> None:

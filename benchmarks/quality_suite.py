@@ -135,6 +135,10 @@ class SuiteTask:
     def grid_low(self) -> float:
         return 1e-6 if self.optimizer in ADAPTIVE else 1e-5
 
+    def parts(self) -> tuple[Any, Any]:
+        """(train, validation) of the task's data; the holdouts override this alone."""
+        return dataset(self.data)
+
     def build(self, seed: int) -> tuple[nn.Module, Batches]:
         """The model initialised from `seed` (pre-trained weights, a fresh head) and its loader."""
         torch.manual_seed(seed)
@@ -144,7 +148,7 @@ class SuiteTask:
             if isinstance(model, nn.Sequential):  # a new head for the new classes
                 torch.manual_seed(seed)
                 model[-1].reset_parameters()
-        return model, Batches(dataset(self.data)[0], self.batch_size, seed)
+        return model, Batches(self.parts()[0], self.batch_size, seed)
 
     def validate(self, model: nn.Module) -> float:
         """Mean loss over the whole validation split, in eval mode."""
@@ -152,7 +156,7 @@ class SuiteTask:
         model.eval()
         total, rows = 0.0, 0
         with torch.no_grad():
-            for n, batch in chunks(dataset(self.data)[1]):
+            for n, batch in chunks(self.parts()[1]):
                 total += float(compute_loss(model, batch, self.loss_fn)) * n
                 rows += n
         model.train(was)

@@ -33,10 +33,12 @@ on quality_holdout.py), lrfind's shipped default, and `DEFAULT` is the shipped o
 from __future__ import annotations
 
 import bisect
+import json
 import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 GAUSS_MAD_DIFF = 1.0 / (0.6744897501960817 * math.sqrt(2.0))  # median |x_i - x_j| -> sigma
 
@@ -333,9 +335,6 @@ def _crossing(xs: list[float], curve: list[float], lo: int, best: int, level: fl
 
 
 def _frozen(name: str) -> Rule:
-    import json
-    from pathlib import Path
-
     path = Path(__file__).resolve().parent / "results" / f"rule-{name}.json"
     return Rule(**json.loads(path.read_text())["rule"])
 
