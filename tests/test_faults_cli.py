@@ -334,3 +334,12 @@ def test_deeply_nested_arg_and_config(tmp_path: Path) -> None:
     config = tmp_path / "deep.toml"
     config.write_text(f"[build]\nx = {deep}\n")
     assert_error(invoke("run", f"{TINY}:build", "-c", str(config)), 2, "nested too deeply")
+
+
+def test_json_after_a_failed_sweep_is_the_partial_report(tmp_path: Path) -> None:
+    # CI keeps `--json > lr.json`: a failed sweep must leave the partial report there, not "".
+    result = run(f"{FAULTS}/exit_forward.py:build", tmp_path, "--json")
+    assert_error(result, 1, "step 5/20")
+    printed = json.loads(result.stdout)
+    assert printed == json.loads((tmp_path / "out" / "report.json").read_text())
+    assert printed["stop_reason"] == "error" and printed["steps_run"] == 4
