@@ -14,6 +14,7 @@ import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from lrfind.core.history import History
 
@@ -26,6 +27,7 @@ class LrfindError(Exception):
         history: what the sweep had recorded before it failed, so nothing is
             lost (None when it failed before its first step).
         report_path: where the partial report of the failed run was written.
+        report: that partial report (what `--json` prints), also when writing it failed.
         shown: another process has printed this message already (a torchrun
             rank whose failure rank 0 reported): the CLI prints nothing.
     """
@@ -43,6 +45,7 @@ class LrfindError(Exception):
         super().__init__(message)
         self.history = history
         self.report_path = report_path
+        self.report: dict[str, Any] | None = None
         self.shown = shown
 
     @property

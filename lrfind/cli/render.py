@@ -45,7 +45,7 @@ def render(
     if outcome.write_error is None:
         results.note = f"the report is in {outcome.report_path}"
     if json_out:
-        results.write(json.dumps(outcome.report, indent=2, allow_nan=False) + "\n")
+        print_report(results, outcome.report)
     elif quiet:
         if s.lr is not None:
             results.write(f"{s.lr:.6g}\n")
@@ -112,3 +112,8 @@ def _job(job: dict[str, Any]) -> str:
     elif not job["sharded"]:
         line += "; every rank sees the same batches"
     return line
+
+
+def print_report(results: Results, report: dict[str, Any]) -> None:
+    """--json: the report alone on stdout (after a failed sweep too: CI keeps it as lr.json)."""
+    results.write(json.dumps(report, indent=2, allow_nan=False) + "\n")

@@ -8,16 +8,15 @@ instant.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext, suppress
+from contextlib import nullcontext
 from enum import Enum
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from lrfind.cli.console import Debug, fail, out_dir_option, progress_bar, stderr
-from lrfind.cli.render import render
-from lrfind.cli.streams import Results, take_stdout
+from lrfind.cli.render import print_report, render
+from lrfind.cli.streams import take_stdout
 from lrfind.config import AMP_MODES, DEFAULT_OUT_DIR, METHOD_NAMES, OPTIMIZERS, Mode, resolve
 from lrfind.config.settings import CLIP_MODES
 from lrfind.config.torchrun import torchrun_env
@@ -212,21 +211,11 @@ def run(
                 with progress_bar(err, enabled=bar) as progress:
                     outcome = execute(cfg, progress, started)
             except LrfindError as e:
-                if json_out and e.report_path is not None:
-                    _print_partial(results, e.report_path)
+                if json_out and e.report is not None:
+                    print_report(results, e.report)
                 fail(err, e, debug)
             except KeyboardInterrupt:
                 signal = f" by {guard.name}" if guard is not None and guard.name else ""
                 err.print(f"Interrupted{signal} before the sweep started: nothing was written.")
                 raise typer.Exit(130 if guard is None else guard.exit_code) from None
             render(outcome, err, results, guard, json_out=json_out, quiet=quiet)
-
-
-def _print_partial(results: Results, path: Path) -> None:
-    """--json after a failed sweep: the partial report on stdout too, as it was written.
-
-    A CI job keeps stdout as its artifact (`--json > lr.json`); an empty file there would
-    hide what the sweep did before it failed. Unreadable now: the error below still says why.
-    """
-    with suppress(OSError):
-        results.write(path.read_text(encoding="utf-8"))

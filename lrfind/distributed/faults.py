@@ -125,6 +125,7 @@ class Faults:
         out = RankError(first["message"], first["code"], shown=shown)
         if isinstance(error, LrfindError):  # the partial history and report, where there are
             out.history, out.report_path = error.history, error.report_path
+            out.report = error.report
         return out
 
     def _first_failure(self, mine: dict[str, Any]) -> dict[str, Any]:
