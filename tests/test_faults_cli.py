@@ -343,3 +343,23 @@ def test_json_after_a_failed_sweep_is_the_partial_report(tmp_path: Path) -> None
     printed = json.loads(result.stdout)
     assert printed == json.loads((tmp_path / "out" / "report.json").read_text())
     assert printed["stop_reason"] == "error" and printed["steps_run"] == 4
+
+
+@pytest.mark.parametrize(("version", "says"), [
+    (2, "schema_version 2 is not one this lrfind reads (1 to 1); a newer lrfind wrote it"),
+    (0, "schema_version 0 is not one this lrfind reads (1 to 1); give the report.json"),
+    (-3, "schema_version -3 is not one"),
+])
+def test_an_unknown_schema_version_is_refused_everywhere(
+    tmp_path: Path, version: int, says: str
+) -> None:
+    report = json.loads((REPORTS / "good.json").read_text())
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({**report, "schema_version": version}))
+    good = str(REPORTS / "good.json")
+    for args in (
+        ["show", str(path), "--no-plot"],
+        ["compare", good, str(path)],
+        ["schedule", "onecycle", "--from-report", str(path), "--no-plot"],
+    ):
+        assert_error(invoke(*args), 2, says)

@@ -18,8 +18,7 @@ from lrfind._version import __version__
 from lrfind.core.priors import prior_dict
 from lrfind.core.result import SweepResult
 from lrfind.output.files import write_atomic
-
-SCHEMA_VERSION = 1
+from lrfind.output.schema import SCHEMA_VERSION
 
 
 def report_dict(

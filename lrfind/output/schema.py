@@ -16,6 +16,10 @@ from lrfind.errors import UsageError
 
 Check = Callable[[Any], bool]
 
+# The report's format version. A reader knows every version up to this one; a
+# higher one comes from a newer lrfind, whose keys may mean something else.
+SCHEMA_VERSION = 1
+
 
 def _number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
@@ -68,6 +72,12 @@ def check_report(report: Mapping[str, Any], path: object) -> None:
     for key, (check, want) in TOP.items():
         if key in report and not check(report[key]):
             raise UsageError(f"{path}: {key!r} is {_kind(report[key])}, expected {want}")
+    version = report.get("schema_version", SCHEMA_VERSION)
+    if not 1 <= version <= SCHEMA_VERSION:
+        fix = ("a newer lrfind wrote it: upgrade lrfind (pip install -U lrfind)"
+               if version > SCHEMA_VERSION else "give the report.json that `lrfind run` wrote")
+        raise UsageError(f"{path}: schema_version {version} is not one this lrfind reads "
+                         f"(1 to {SCHEMA_VERSION}); {fix}")
     for key, (check, want) in VALUES.items():
         table = report.get(key)
         items = table.items() if isinstance(table, Mapping) else enumerate(table or [])
