@@ -133,11 +133,22 @@ def test_no_usable_curve() -> None:
     # A loss that only rises: the minimum is the first point looked at (after the 5% trim),
     # and its LR / divisor lies below the swept range: no suggestion, start lower.
     rising = robust_answer(LRS[:30], [1.0 + i / 16 for i in range(30)], "diverged")
-    assert rising.lr is None and "--start-lr" in rising.reasons[0]
+    assert rising.lr is None and "start the sweep lower (--start-lr)" in rising.reasons[0]
     # A range narrower than the divisor (1e-3 to 1.2e-3), the loss falling all along.
     narrow = [1e-3 * 1.2 ** (i / 19) for i in range(20)]
     short = robust_answer(narrow, [2.0 - i / 20 for i in range(20)], "completed")
     assert short.lr is None and "below the swept range" in short.reasons[0]
+
+
+def test_flat_then_rising_says_the_loss_never_fell_not_start_lower() -> None:
+    # The loss bobs by +-0.01 around 2.3 until lr 1e-2, then rises: it never falls. Lowering
+    # --start-lr only adds more of the flat part, so "start lower" would loop for ever.
+    lrs = list(np.geomspace(1e-7, 10.0, 40))
+    raw = [2.3 + 0.01 * (-1) ** i + max(0.0, 3 * math.log10(lr / 1e-2)) for i, lr in enumerate(lrs)]
+    answer = robust_answer(lrs, raw, "diverged")
+    assert answer.lr is None and answer.reasons[0].startswith(NO_CURVE)
+    assert "flat from the start" in answer.reasons[0] and "--steps" in answer.reasons[0]
+    assert "start the sweep lower" not in answer.reasons[0]
 
 
 def test_no_usable_curve_is_no_suggestion_whatever_the_method() -> None:

@@ -119,6 +119,16 @@ def robust_answer(
             f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
             "start the sweep lower (--start-lr)"
         )
+        if snr < 1 and best - lo >= 3:
+            # A descent of less than one noise scale, its lowest point past the start: the
+            # curve is flat to there, then rises. A lower --start-lr adds more of the flat
+            # part, whose edge is again near the start: "start lower" would loop.
+            why = (
+                f"{NO_CURVE}: the loss is flat from the start of the sweep to its lowest "
+                f"point (lr {xs[best]:.3g}), then rises: it never falls measurably, and a lower "
+                "--start-lr only adds more of the flat part; run more --steps (each LR then "
+                "trains longer), or check that the model can learn (data, labels, loss)"
+            )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     lr = at / rule.divisor
     basin = _basin_decades(xs, curve, lo, best, depth)
