@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+import random
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from typer.testing import CliRunner
 
 from lrfind.cli import app
 from lrfind.errors import UsageError
-from lrfind.tools.diagnose import Thresholds, diagnose
+from lrfind.tools.diagnose import Thresholds, _window_means, diagnose
 from lrfind.tools.figures import diagnosis_figure
 from lrfind.tools.losses import LossLog, load_losses
 
@@ -54,7 +57,57 @@ def test_diverging_wins_over_oscillating() -> None:
     zigzag_up = [1.0 + 0.1 * i + 0.5 * (-1) ** i for i in range(20)]
     d = diagnose(_log(zigzag_up))
     assert d.kind == "diverging"
-    assert [c.name for c in d.checks if c.fired] == ["diverging", "stuck", "oscillating"]
+    # It did not fall, but zig-zags far too much to be "stuck" (which would say raise the LR).
+    assert [c.name for c in d.checks if c.fired] == ["diverging", "oscillating"]
+
+
+def _uniform(n: int, half_width: float, seed: int = 0) -> list[float]:
+    rng = random.Random(seed)
+    return [rng.uniform(-half_width, half_width) for _ in range(n)]
+
+
+def _random_log(n: int, seed: int = 0) -> list[float]:
+    rng = random.Random(seed)
+    return [2.3 * math.exp(-i / (n / 4)) + 0.2 + rng.uniform(-0.05, 0.05) for i in range(n)]
+
+
+@pytest.mark.parametrize("w", [1, 7, 40])
+def test_window_means_are_the_exact_means(w: int) -> None:
+    xs = _random_log(200)
+    exact = [float(sum(map(Fraction, xs[j : j + w])) / w) for j in range(len(xs) - w + 1)]
+    assert _window_means(xs, w) == exact  # each rounded once, from the exact sum
+    straightforward = [sum(xs[j : j + w]) / w for j in range(len(xs) - w + 1)]
+    assert _window_means(xs, w) == pytest.approx(straightforward, rel=1e-12)
+
+
+def test_diverging_is_the_straightforward_quadratic_formula() -> None:
+    # The old code, one mean per window: O(n * w). The check now does it in one pass.
+    # A random walk (in log space), so the best window lies anywhere, not just last.
+    rng = random.Random(0)
+    train = [
+        math.exp(v) for v in itertools.accumulate(rng.uniform(-0.05, 0.05) for _ in range(3000))
+    ]
+    n, w = 3000, 600
+    means = [sum(train[j : j + w]) / w for j in range(n - 2 * w + 1)]
+    best_j = min(range(len(means)), key=means.__getitem__)
+    tail = sum(train[-w:]) / w
+    assert best_j == 764  # this seed's walk is lowest in the middle
+    check = diagnose(_log(train)).checks[0]
+    assert check.value == pytest.approx((tail - means[best_j]) / means[best_j], rel=1e-9)
+    assert check.evidence == (
+        f"mean train loss {tail:.4g} over the last {w} points, 134% above the lowest "
+        f"{w}-point mean before them ({means[best_j]:.4g}, epochs {best_j + 1}-{best_j + w})"
+    )
+
+
+def test_equal_windows_tie_exactly() -> None:
+    # 0.1 is no binary fraction: a float running sum would make the windows differ.
+    check = diagnose(_log([0.1] * 12)).checks[0]
+    assert check.value == 0.0
+    assert check.evidence == (
+        "mean train loss 0.1 over the last 2 points, level with the lowest 2-point mean "
+        "before them (0.1, epochs 1-2)"
+    )
 
 
 # Borderlines: the same curve on either side of each threshold (strict comparisons).
@@ -108,6 +161,97 @@ def test_oscillation_borderline_is_the_zigzag_amplitude() -> None:
     assert amp == pytest.approx(0.05 / (sum(second_half) / len(second_half)))
     assert diagnose(log, Thresholds(oscillation=amp * 0.99)).kind == "oscillating"
     assert diagnose(log, Thresholds(oscillation=amp * 1.01)).kind == "healthy"
+
+
+# A loss that swings a lot but does not fall: the LR is more likely too high (or the
+# batches too small) than too low, so it must not be told to raise the LR.
+NOISY_FLAT = {
+    "alternating +-39%": [2.0 * (1 + 0.39 * (-1) ** i) for i in range(40)],
+    "uniform +-39%": [2.0 * (1 + u) for u in _uniform(2000, 0.39)],
+}
+
+
+@pytest.mark.parametrize("name", list(NOISY_FLAT))
+def test_a_noisy_flat_loss_is_oscillating_not_stuck(name: str) -> None:
+    d = diagnose(_log(NOISY_FLAT[name]))
+    stuck = d.checks[2]
+    assert stuck.value < 0.05 and not stuck.fired  # flat, but too noisy to be stuck
+    assert stuck.evidence.endswith("(> 10%): too noisy to be stuck")
+    assert d.kind == "oscillating" and [c.name for c in d.checks if c.fired] == ["oscillating"]
+    assert "raise the LR" not in d.advice
+    assert d.advice.startswith("lower the LR 2-3x or use a larger batch")
+
+
+def test_alternating_noise_evidence() -> None:
+    d = diagnose(_log(NOISY_FLAT["alternating +-39%"]))
+    assert d.checks[2].evidence == (
+        "mean train loss 2 over the first 8 points, 2 over the last 8 points: did not change, "
+        "but it zig-zags by +-39.7% (> 10%): too noisy to be stuck"
+    )
+    assert d.checks[3].evidence == (
+        "second half: the train loss zig-zags by +-39.7% (RMS) of its mean level 1.963"
+    )
+
+
+def test_a_flat_loss_with_tiny_noise_is_still_stuck() -> None:
+    d = diagnose(_log([2.3 * (1 + u) for u in _uniform(2000, 0.005)]))
+    assert d.kind == "stuck" and d.advice.startswith("raise the LR 3-10x")
+    assert d.checks[3].value < 0.01
+
+
+def test_stuck_or_oscillating_on_a_flat_loss_is_the_oscillation_threshold() -> None:
+    log = _log([2.0 + 0.1 * (-1) ** i for i in range(21)])
+    amp = diagnose(log).checks[3].value
+    assert amp == pytest.approx(0.1 / 2.0)  # the second half: 6 highs, 6 lows, level 2.0
+    assert diagnose(log, Thresholds(oscillation=amp * 1.01)).kind == "stuck"
+    assert diagnose(log, Thresholds(oscillation=amp)).kind == "stuck"  # at most: still quiet
+    assert diagnose(log, Thresholds(oscillation=amp * 0.99)).kind == "oscillating"
+
+
+def test_evidence_says_above_or_below_truthfully() -> None:
+    train = [1.0 - 0.05 * i for i in range(10)]
+    # The val loss still falls at the end: its tail is below everything before it.
+    val = [1.0, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.40, 0.36]
+    d = diagnose(_log(train, val))
+    assert d.kind == "healthy" and d.checks[4].value == pytest.approx(0.38 / 0.45 - 1)
+    assert d.checks[4].evidence == (
+        "mean val loss 0.38 over its last 2 logged points, 15.6% below the lowest "
+        "before them (0.45 at epoch 8); train loss 0.65 there, 0.575 over the last 2 "
+        "points (fell 11.5%)"
+    )
+    up = [1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.66, 0.66]
+    assert (
+        diagnose(_log(train, up))
+        .checks[4]
+        .evidence.startswith(
+            "mean val loss 0.66 over its last 2 logged points, 10% above the lowest "
+            "before them (0.6 at epoch 5)"
+        )
+    )
+    rising = _log([2.0, 1.5, 1.2, 1.0, 1.0, 1.0, 1.0, 1.0, 1.51, 1.51])
+    assert diagnose(rising).checks[0].evidence == (
+        "mean train loss 1.51 over the last 2 points, 51% above the lowest 2-point mean "
+        "before them (1, epochs 4-5)"
+    )
+    falling = diagnose(_log([1.0, 1.0, 0.99, 0.98, 0.97, 0.97, 0.97, 0.97, 0.96, 0.96]))
+    assert falling.checks[0].evidence == (
+        "mean train loss 0.96 over the last 2 points, 1.03% below the lowest 2-point mean "
+        "before them (0.97, epochs 5-6)"
+    )
+    assert falling.checks[2].evidence == (
+        "mean train loss 1 over the first 2 points, 0.96 over the last 2 points: fell 4%"
+    )
+    # One point per window (6 points), a rise from 0, and a rise of over 1000%.
+    tiny = diagnose(_log([0.0, 0.0, 0.0, 0.0, 0.0, 1.0])).checks
+    assert tiny[0].evidence == (
+        "mean train loss 1 over the last point, above the lowest 1-point mean before them "
+        "(0, epoch 1)"
+    )
+    assert tiny[2].evidence.startswith(
+        "mean train loss 0 over the first point, 1 over the last point: rose, but"
+    )
+    blowup = diagnose(_log([1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 25.0])).checks[0]
+    assert blowup.evidence.startswith("mean train loss 12.95 over the last 2 points, 1339% above")
 
 
 def test_overfitting_borderline_and_needs_a_falling_train_loss() -> None:
@@ -192,7 +336,8 @@ def test_cli_prints_evidence_and_advice_and_plots(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Diagnosis: overfitting")
-    assert "◀ fired" in result.stdout and "vs its minimum 0.7997 at epoch 15" in result.stdout
+    assert "◀ fired" in result.stdout and "38.9% above" in result.stdout
+    assert "(0.7997 at epoch 15)" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("Diagnosis: overfitting: not the LR")
     assert png.read_bytes().startswith(b"\x89PNG")
 

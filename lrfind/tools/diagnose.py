@@ -2,14 +2,16 @@
 
 Five classes, checked in this order (the first check that fires wins):
 diverging (a NaN, a rise at the end, or a spike far above everything after
-it), stuck, oscillating, overfitting, healthy. Every check is a plain number
-compared with a named threshold, so the verdict can be explained and tuned.
-Losses are assumed positive (cross-entropy, MSE): the checks are relative.
-Plain Python, no numpy or torch.
+it), stuck (flat and quiet), oscillating (zig-zags, falling or not),
+overfitting, healthy. Every check is a plain number compared with a named
+threshold, so the verdict can be explained and tuned. Losses are assumed
+positive (cross-entropy, MSE): the checks are relative. Each check takes time
+linear in the log's length. Plain Python, no numpy or torch.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -26,8 +28,9 @@ ADVICE = {
     "stuck": "raise the LR 3-10x (an `lrfind run` sweep shows where the loss starts to fall); "
     "if a much higher LR does not move it either, check the data and labels, the loss "
     "function and that the optimizer holds the trainable parameters",
-    "oscillating": "lower the LR 2-3x, or decay it with a schedule (cosine, step, "
-    "ReduceLROnPlateau: compare them with `lrfind schedule`); a larger batch also helps",
+    "oscillating": "lower the LR 2-3x or use a larger batch (a loss that swings more than it "
+    "falls takes steps too large or too noisy), or decay the LR with a schedule (cosine, step, "
+    "ReduceLROnPlateau: compare them with `lrfind schedule`)",
     "overfitting": "not the LR: the model is memorising the training set; stop early "
     "(at the validation minimum), regularise (weight decay, dropout, augmentation) or add data",
     "healthy": "keep the LR; if the loss is still falling at the end, train longer",
@@ -45,7 +48,8 @@ class Thresholds:
     #: Diverging: a loss (at or above the first one) this many times the highest loss
     #: after it: a blow-up, then a collapse to some level, often a dead network at chance.
     spike: float = 10.0
-    #: Stuck: the mean train loss fell by less than this fraction from first to last window.
+    #: Stuck: the mean train loss fell by less than this fraction from first to last window
+    #: (and it zig-zags by at most `oscillation`: a noisy flat loss is oscillating).
     stuck_drop: float = 0.05
     #: Oscillating: in the second half, the loss zig-zags by more than this fraction of its level.
     oscillation: float = 0.1
@@ -93,13 +97,7 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
         raise UsageError(
             f"the log has {len(log.train)} train losses: diagnose needs at least {MIN_POINTS}"
         )
-    checks = [
-        _diverging(log, t),
-        _spike(log, t),
-        _stuck(log, t),
-        _oscillating(log, t),
-        _overfitting(log, t),
-    ]
+    checks = [check(log, t) for check in (_diverging, _spike, _stuck, _oscillating, _overfitting)]
     kind = next((c.kind for c in checks if c.fired), "healthy")
     return Diagnosis(kind, ADVICE[kind], checks)
 
@@ -113,6 +111,63 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs)
 
 
+def _window_means(xs: list[float], w: int) -> list[float]:
+    """The mean of every run of w consecutive (finite) points, in one pass over xs.
+
+    Exact prefix sums: a finite float is an integer over a power of two, so over the
+    largest such power all are integers. A window's sum is the difference of two, rounded
+    once by int / int: equal windows tie exactly (a float running sum drifts)."""
+    ratios = [v.as_integer_ratio() for v in xs]
+    shift = max(d for _, d in ratios).bit_length()  # denominators are powers of two
+    prefix = [0, *itertools.accumulate(n << (shift - d.bit_length()) for n, d in ratios)]
+    scale = w << (shift - 1)
+    return [(prefix[j + w] - prefix[j]) / scale for j in range(len(xs) - w + 1)]
+
+
+def _change(new: float, old: float) -> float:
+    """(new - old) relative to |old|; +-inf from 0 to anything else (losses are positive)."""
+    if old:
+        return (new - old) / abs(old)
+    return 0.0 if new == old else math.copysign(math.inf, new - old)
+
+
+def _pct(fraction: float) -> str:
+    """3 significant digits, so a small change is not '0.0%': '0.0211%', '3.19%', '1250%'."""
+    p = abs(fraction) * 100
+    return "<0.001%" if 0 < p < 0.001 else f"{p:.0f}%" if 1e3 <= p < 1e6 else f"{p:.3g}%"
+
+
+def _n(w: int, what: str = "points") -> str:
+    """'8 points', or 'point' for one (after 'the last')."""
+    return f"{w} {what}" if w > 1 else what.removesuffix("s")
+
+
+ABOVE, MOVED = ("{} above", "{} below", "level with"), ("rose {}", "fell {}", "did not change")
+
+
+def _vs(change: float, words: tuple[str, str, str] = ABOVE) -> str:
+    """A relative change in words: '3.19% above', '7% below', 'level with'; MOVED: 'fell 7%'."""
+    if math.isnan(change):  # a NaN in the log: the diverging check says where
+        return "not comparable"
+    size = "" if math.isinf(change) else _pct(change)  # from 0: no percentage
+    return words[2] if change == 0 else words[0 if change > 0 else 1].format(size).strip()
+
+
+def _span(log: LossLog, i: int, w: int) -> str:
+    """Where w points from index i lie: 'epoch 3', or 'epochs 3-10'."""
+    last = "" if w == 1 else f"-{log.x[i + w - 1]:g}"
+    return f"{log.x_label}{'s' if w > 1 else ''} {log.x[i]:g}{last}"
+
+
+def _zigzag(train: list[float]) -> tuple[float, float]:
+    """The second half's zig-zag as a fraction of its level, and that level (mean |loss|)."""
+    half = train[len(train) // 2 - 1 :]
+    # Half the gap to the neighbours' mean: `a` for a zig-zag of +-a, near 0 on a smooth curve.
+    swings = [(half[i] - (half[i - 1] + half[i + 1]) / 2) / 2 for i in range(1, len(half) - 1)]
+    level = _mean([abs(v) for v in half])
+    return (math.sqrt(_mean([s * s for s in swings])) / level if level else 0.0), level
+
+
 def _diverging(log: LossLog, t: Thresholds) -> Check:
     train, x = log.train, log.x
     bad = next((i for i, v in enumerate(train) if not math.isfinite(v)), None)
@@ -121,13 +176,14 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
         return Check("diverging", "diverging", math.inf, t.diverge_rise, True, text)
     n, w = len(train), _w(len(train), t)
     # Windows of w points, not single points: a noisy curve's lowest dip is no baseline.
-    means = [_mean(train[j : j + w]) for j in range(n - 2 * w + 1)]
-    best_j = min(range(len(means)), key=means.__getitem__)
-    best, tail = means[best_j], _mean(train[-w:])
-    rise = (tail - best) / abs(best) if best else (0.0 if tail == best else math.inf)
+    means = _window_means(train, w)
+    tail = means[-1]
+    best_j = min(range(n - 2 * w + 1), key=means.__getitem__)  # the windows before the tail
+    best = means[best_j]
+    rise = _change(tail, best)
     text = (
-        f"last {w} points average {tail:.4g}, {rise:+.0%} vs the best {w} before them "
-        f"({best:.4g} from {log.x_label} {x[best_j]:g})"
+        f"mean train loss {tail:.4g} over the last {_n(w)}, {_vs(rise)} the lowest "
+        f"{w}-point mean before them ({best:.4g}, {_span(log, best_j, w)})"
     )
     return Check("diverging", "diverging", rise, t.diverge_rise, rise > t.diverge_rise, text)
 
@@ -156,43 +212,48 @@ def _spike(log: LossLog, t: Thresholds) -> Check:
 def _stuck(log: LossLog, t: Thresholds) -> Check:
     w = _w(len(log.train), t)
     head, tail = _mean(log.train[:w]), _mean(log.train[-w:])
-    drop = (head - tail) / abs(head) if head else 0.0
-    text = f"mean train loss {head:.4g} over the first {w} points, {tail:.4g} over the last {w}"
-    change = f"fell {drop:.1%}" if drop >= 0 else f"rose {-drop:.1%}"
-    return Check("stuck", "stuck", drop, t.stuck_drop, drop < t.stuck_drop, f"{text}: {change}")
+    rise = _change(tail, head)
+    drop = -rise if rise else 0.0  # not -0.0
+    text = f"mean train loss {head:.4g} over the first {_n(w)}, {tail:.4g} over the last {_n(w)}"
+    # Stuck advises "raise the LR": steps too small to move the loss, so it is flat *and*
+    # quiet. A zig-zag above --oscillation is the oscillating check's sign of steps too
+    # large (or too noisy: small batches), where a higher LR makes things worse; so the
+    # same number within the same threshold splits flat runs between the two classes and
+    # no log hears both "raise" and "lower". Independent noise of relative spread s gives
+    # a zig-zag of sqrt(3/8) s = 0.61 s: the default 0.1 calls a flat loss noisy once its
+    # points scatter by 16% (neighbours differ by 23% RMS); +-39% swings are far beyond.
+    amp, _ = _zigzag(log.train)
+    flat, quiet = drop < t.stuck_drop, amp <= t.oscillation
+    noisy = f", but it zig-zags by +-{_pct(amp)} (> {_pct(t.oscillation)}): too noisy to be stuck"
+    text += f": {_vs(rise, MOVED)}{noisy if flat and not quiet else ''}"
+    return Check("stuck", "stuck", drop, t.stuck_drop, flat and quiet, text)
 
 
 def _oscillating(log: LossLog, t: Thresholds) -> Check:
-    half = log.train[len(log.train) // 2 - 1 :]
-    # Half the gap to the neighbours' mean: `a` for a zig-zag of +-a, near 0 on a smooth curve.
-    swings = [(half[i] - (half[i - 1] + half[i + 1]) / 2) / 2 for i in range(1, len(half) - 1)]
-    level = _mean([abs(v) for v in half])
-    amp = math.sqrt(_mean([s * s for s in swings])) / level if level else 0.0
-    text = f"second half: the train loss zig-zags by +-{amp:.1%} of its level ({level:.4g})"
+    amp, level = _zigzag(log.train)
+    text = (
+        f"second half: the train loss zig-zags by +-{_pct(amp)} (RMS) of its mean level {level:.4g}"
+    )
     return Check("oscillating", "oscillating", amp, t.oscillation, amp > t.oscillation, text)
 
 
 def _overfitting(log: LossLog, t: Thresholds) -> Check:
     points = [(i, v) for i, v in enumerate(log.val or []) if math.isfinite(v)]
     if len(points) < 3:
-        return Check(
-            "overfitting",
-            "overfitting",
-            None,
-            t.overfit_rise,
-            False,
-            "no validation loss to compare",
-        )
+        text = "no validation loss to compare"
+        return Check("overfitting", "overfitting", None, t.overfit_rise, False, text)
     w = _w(len(points), t)
+    # The tail (last w logged val losses) against the lowest single one before it.
     i_min, v_min = min(points[:-w], key=lambda p: p[1])
     tail = _mean([v for _, v in points[-w:]])
-    rise = (tail - v_min) / abs(v_min) if v_min else 0.0
-    train_then, train_end = log.train[i_min], _mean(log.train[-_w(len(log.train), t) :])
-    falling = train_end < train_then
+    rise = _change(tail, v_min)
+    w_train = _w(len(log.train), t)
+    train_then, train_end = log.train[i_min], _mean(log.train[-w_train:])
+    fired = train_end < train_then and rise > t.overfit_rise  # still falling: memorising
     text = (
-        f"val loss ends at {tail:.4g}, {rise:+.0%} vs its minimum {v_min:.4g} "
-        f"at {log.x_label} {log.x[i_min]:g}; train loss {train_then:.4g} -> {train_end:.4g}"
+        f"mean val loss {tail:.4g} over its last {_n(w, 'logged points')}, {_vs(rise)} the "
+        f"lowest before them ({v_min:.4g} at {log.x_label} {log.x[i_min]:g}); train loss "
+        f"{train_then:.4g} there, {train_end:.4g} over the last {_n(w_train)} "
+        f"({_vs(_change(train_end, train_then), MOVED)})"
     )
-    return Check(
-        "overfitting", "overfitting", rise, t.overfit_rise, falling and rise > t.overfit_rise, text
-    )
+    return Check("overfitting", "overfitting", rise, t.overfit_rise, fired, text)
