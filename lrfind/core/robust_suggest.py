@@ -113,12 +113,6 @@ def robust_answer(
     if at / rule.divisor < xs[0]:
         # The suggestion would lie below the swept range: the curve says nothing about it
         # (a range under log10(divisor) decades, or a loss that only rises from the start).
-        what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
-        why = (
-            f"{NO_CURVE}: the {what} (lr {at:.3g}) is less than {rule.divisor:g}x above "
-            f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
-            "start the sweep lower (--start-lr)"
-        )
         if snr < 1 and best - lo >= 3:
             # A descent of less than one noise scale, its lowest point past the start: the
             # curve is flat to there, then rises. A lower --start-lr adds more of the flat
@@ -128,6 +122,13 @@ def robust_answer(
                 f"point (lr {xs[best]:.3g}), then rises: it never falls measurably, and a lower "
                 "--start-lr only adds more of the flat part; run more --steps (each LR then "
                 "trains longer), or check that the model can learn (data, labels, loss)"
+            )
+        else:
+            what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
+            why = (
+                f"{NO_CURVE}: the {what} (lr {at:.3g}) is less than {rule.divisor:g}x above "
+                f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
+                "start the sweep lower (--start-lr)"
             )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     lr = at / rule.divisor
