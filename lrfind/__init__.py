@@ -27,7 +27,8 @@ tools/schedule.simulate; core/ imports no torch, matplotlib or rich):
     distributed/   the same sweep as one rank of a torchrun job: cluster, shard, faults
     output/        report.json (report, reader, schema, files), lr_finder.png (plot, mpl),
                    terminal, inputs (every file a command reads), paths (every output)
-    tools/         after the sweep: compare, diagnose, losses, schedule(rs), tables, figures
+    tools/         after the sweep: compare, diagnose, losses, schedule(rs), report_plan,
+                   tables, figures
     cli/           Typer: app (the last resort), console (the one error renderer), streams
                    (stdout for results only), run, render, schedule, tools
 

@@ -11,11 +11,14 @@ import pytest
 from typer.testing import CliRunner
 
 from lrfind.cli import app
+from lrfind.core.plan import plan
 from lrfind.errors import UsageError
 from lrfind.tools.figures import schedule_figure
-from lrfind.tools.schedule import simulate
+from lrfind.tools.report_plan import ReportPlan
+from lrfind.tools.schedule import simulate, simulate_planned
 from lrfind.tools.schedulers import SCHEDULES, Options, resolve_names
 
+from .conftest import TINY
 from .test_cli import _modules_after
 
 runner = CliRunner()
@@ -169,3 +172,195 @@ def test_plateau_losses_from_a_file(tmp_path: Path) -> None:
 
 def test_unknown_name_is_reported_without_importing_torch() -> None:
     assert _modules_after(["schedule", "nope", "--lr", "0.1"]) == (set(), 2)
+
+
+# --from-report on a report with a plan: the schedules `lrfind run` printed, per param group.
+PLANNED_CALLS = {
+    "onecyclelr": "OneCycleLR(optimizer, max_lr=[0.01, 0.1], total_steps=1000, div_factor=20, "
+    "final_div_factor=10000, pct_start=0.3)",
+    "cycliclr": "CyclicLR(optimizer, base_lr=[0.0005, 0.005], max_lr=[0.05, 0.5], "
+    "step_size_up=125, mode='triangular', cycle_momentum=False)",
+    "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, start_factor=0.05, "
+    "end_factor=1, total_iters=50), CosineAnnealingLR(optimizer, T_max=950)], milestones=[50])"
+    "  # optimizer lrs=[0.01, 0.1]",
+}
+GROUPS_LINE = "(lists: one LR per param group, in the ratios the sweep kept;"
+
+
+def _planned_report(tmp_path: Path, ratios: list[float] | None = None, **extra: object) -> Path:
+    """A report as `lrfind run` writes its plan: suggestion 0.01, the loss falling 5e-4 to 0.05."""
+    report: dict[str, object] = {
+        "schema_version": 1,
+        "suggested_lr": 0.01,
+        "stop_reason": "diverged",
+        "schedules": {"total_steps": 1000, "base_lr": 0.0005, "max_lr": 0.05, "peak_lr": 0.01},
+    }
+    if ratios is not None:
+        groups = [{"lr_ratio": r, "lr_at_suggestion": 0.01 * r, "params": 2} for r in ratios]
+        report["training"] = {"optimizer": "SGD", "param_groups": groups}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps({**report, **extra}))
+    return path
+
+
+def _calls(stdout: str) -> dict[str, str]:
+    """scheduler name -> its call, from the lines after the table."""
+    pairs = (line.split(": ", 1) for line in stdout.splitlines() if ": " in line)
+    return {name: call for name, call in pairs if name in SCHEDULES}
+
+
+def _schedule_ok(args: list[str]) -> str:
+    """`lrfind schedule ARGS --no-plot`, which must succeed; its stdout."""
+    result = runner.invoke(app, ["schedule", *args, "--no-plot"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_from_report_plans_as_run_did_with_one_lr_per_group(tmp_path: Path) -> None:
+    report = _planned_report(tmp_path, [1.0, 10.0])
+    args = ["schedule", "onecycle", "cyclic", "warmup", "--from-report", str(report), "--no-plot"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "LR per step (1000 steps)" in result.stdout  # the plan's length, not --steps' 100
+    assert _calls(result.stdout) == PLANNED_CALLS
+    assert result.stdout.splitlines()[-1].startswith(GROUPS_LINE)
+
+
+@pytest.mark.parametrize("ratios", [None, [1.0], [1.0, 10.0], [0.5, 1.0, 2.0], [0.8]])
+@pytest.mark.parametrize("steps", [1000, 400])
+def test_from_report_calls_are_the_plans_that_run_prints(
+    tmp_path: Path, ratios: list[float] | None, steps: int
+) -> None:
+    """The calls are Schedule.summary of lrfind.core.plan.plan, what run's terminal prints."""
+    made = plan([], [], 0.01, steps, (0.0005, 0.05), ratios)
+    assert made is not None
+    report = _planned_report(tmp_path, ratios, schedules=made.to_dict() | {"total_steps": 1000})
+    args = ["schedule", "onecycle", "cyclic", "warmup", "--from-report", str(report)]
+    result = runner.invoke(app, [*args, "--steps", str(steps), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    calls = _calls(result.stdout)
+    assert calls["onecyclelr"] == made.schedules["one_cycle"].summary
+    assert calls["cycliclr"] == made.schedules["cyclic"].summary
+    peaks = made.schedules["warmup_cosine"].kwargs.get("group_peak_lrs")
+    lr = f"lrs={peaks}" if peaks else "lr=0.01"  # as run's terminal notes the peak
+    assert calls["warmup_cosine"] == f"{made.schedules['warmup_cosine'].summary}  # optimizer {lr}"
+    assert (GROUPS_LINE in result.stdout) == (peaks is not None)
+
+
+def test_planned_traces_step_group_0_of_as_many_groups() -> None:
+    source = ReportPlan(0.01, 0.0005, 0.05, 1000, (1.0, 10.0))
+    one = simulate_planned("onecyclelr", source, 1000).lrs
+    assert one[0] == pytest.approx(0.0005) and one[-1] == pytest.approx(0.0005 / 1e4)
+    assert max(one) == pytest.approx(0.01) and one.index(max(one)) == 299  # pct_start 0.3
+    cyc = simulate_planned("cycliclr", source, 1000).lrs
+    assert [cyc[0], cyc[125], cyc[250]] == pytest.approx([0.0005, 0.05, 0.0005])
+    warm = simulate_planned("warmup_cosine", source, 1000)
+    assert warm.lrs[:2] == pytest.approx([0.0005, 0.0005 + 0.0095 / 50])
+    assert warm.lrs[50] == pytest.approx(0.01) and warm.note == "# optimizer lrs=[0.01, 0.1]"
+
+
+def test_from_report_options_given_replace_the_planned_values(tmp_path: Path) -> None:
+    report = _planned_report(tmp_path, [1.0, 10.0])
+    args = ["onecycle", "cyclic", "warmup", "--from-report", str(report)]
+    args += ["--steps", "400", "--div-factor", "25", "--anneal-strategy", "linear"]
+    args += ["--base-lr", "1e-4", "--cyclic-mode", "triangular2", "--step-size-up", "20"]
+    args += ["--warmup-steps", "40", "--warmup-start-factor", "0.01", "--eta-min", "1e-6"]
+    assert _calls(_schedule_ok(args)) == {
+        "onecyclelr": "OneCycleLR(optimizer, max_lr=[0.01, 0.1], total_steps=400, div_factor=25, "
+        "final_div_factor=10000, pct_start=0.3, anneal_strategy='linear')",
+        # --base-lr is group 0's: the other groups keep their ratio.
+        "cycliclr": "CyclicLR(optimizer, base_lr=[0.0001, 0.001], max_lr=[0.05, 0.5], "
+        "step_size_up=20, mode='triangular2', cycle_momentum=False)",
+        "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, "
+        "start_factor=0.01, end_factor=1, total_iters=40), CosineAnnealingLR(optimizer, "
+        "T_max=360, eta_min=1e-06)], milestones=[40])  # optimizer lrs=[0.01, 0.1]",
+    }
+
+
+@pytest.mark.parametrize("ratios", [None, [1.0]])
+def test_from_report_with_one_group_plans_single_lrs(
+    tmp_path: Path, ratios: list[float] | None
+) -> None:
+    """Without training.param_groups (an older report), or with one group: plain floats."""
+    report = _planned_report(tmp_path, ratios)
+    stdout = _schedule_ok(["onecycle", "cyclic", "warmup", "cosine", "--from-report", str(report)])
+    assert _calls(stdout) == {
+        "onecyclelr": "OneCycleLR(optimizer, max_lr=0.01, total_steps=1000, div_factor=20, "
+        "final_div_factor=10000, pct_start=0.3)",
+        "cycliclr": "CyclicLR(optimizer, base_lr=0.0005, max_lr=0.05, step_size_up=125, "
+        "mode='triangular', cycle_momentum=False)",
+        "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, "
+        "start_factor=0.05, end_factor=1, total_iters=50), CosineAnnealingLR(optimizer, "
+        "T_max=950)], milestones=[50])  # optimizer lr=0.01",
+        # No plan for it: the suggestion as --lr, over the plan's length.
+        "cosineannealinglr": "CosineAnnealingLR(optimizer, T_max=999, eta_min=0)",
+    }
+    assert GROUPS_LINE not in stdout
+
+
+@pytest.mark.parametrize("schedules", ["absent", None])
+def test_from_report_without_a_plan_takes_the_suggestion_as_before(
+    tmp_path: Path, schedules: object
+) -> None:
+    """An older report (no "schedules") or a loss that never fell (null): --lr's defaults."""
+    report = _planned_report(tmp_path, [1.0, 10.0])
+    saved = json.loads(report.read_text())
+    if schedules == "absent":
+        del saved["schedules"]
+    else:
+        saved["schedules"] = schedules
+    report.write_text(json.dumps(saved))
+    args = ["schedule", "onecycle", "cyclic", "--from-report", str(report), "--no-plot"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "LR per step (100 steps)" in result.stdout
+    assert _calls(result.stdout) == {
+        "onecyclelr": "OneCycleLR(optimizer, max_lr=0.01, total_steps=100, pct_start=0.3, "
+        "anneal_strategy='cos', div_factor=25, final_div_factor=10000)",
+        "cycliclr": "CyclicLR(optimizer, base_lr=0.001, max_lr=0.01, step_size_up=25, "
+        "mode='triangular')",
+    }
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"schedules": [1]}, "'schedules' is [1], expected an object or null"),
+        ({"schedules": {"total_steps": 1000, "max_lr": 0.05}}, "'schedules.base_lr' is None"),
+        ({"schedules": {"total_steps": 1000, "base_lr": 0.0, "max_lr": 0.05}}, "is 0.0, expected"),
+        ({"schedules": {"total_steps": 1.5, "base_lr": 1e-3, "max_lr": 0.05}}, "total_steps' is"),
+        ({"training": "SGD"}, "'training' is 'SGD', expected an object or null"),
+        ({"training": {"param_groups": {"lr_ratio": 1}}}, "'training.param_groups' is {"),
+        (
+            {"training": {"param_groups": [{"lr_ratio": 1.0}, {"lr_ratio": -10}]}},
+            "'training.param_groups[1].lr_ratio' is -10, expected an LR (a number > 0)",
+        ),
+    ],
+)
+def test_from_report_bad_plan_keys_exit_2_naming_the_key(
+    tmp_path: Path, edit: dict[str, object], message: str
+) -> None:
+    report = _planned_report(tmp_path, None, **edit)
+    result = runner.invoke(app, ["schedule", "onecycle", "--from-report", str(report), "--no-plot"])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and result.stdout == ""
+
+
+def test_run_and_schedule_from_its_report_print_the_same_plan(tmp_path: Path) -> None:
+    """End to end: tiny.build_groups (head at 10x the body), swept, then scheduled."""
+    args = ["run", f"{TINY}:build_groups", "--no-plot", "--out-dir", str(tmp_path)]
+    run = runner.invoke(app, args)
+    assert run.exit_code == 0, run.output
+    printed = {}
+    for line in run.stdout.splitlines():
+        label, _, call = line.strip().partition(" ")
+        if label in ("one-cycle", "cyclic", "warmup+cosine"):
+            printed[label] = call.strip()
+    assert "max_lr=[" in printed["one-cycle"]  # two groups: lists
+    args = ["schedule", "onecycle", "cyclic", "warmup", "--no-plot"]
+    result = runner.invoke(app, [*args, "--from-report", str(tmp_path / "report.json")])
+    assert result.exit_code == 0, result.output
+    calls = _calls(result.stdout)
+    assert calls["onecyclelr"] == printed["one-cycle"]
+    assert calls["cycliclr"] == printed["cyclic"]
+    assert calls["warmup_cosine"] == printed["warmup+cosine"]

@@ -1,13 +1,14 @@
 """`lrfind schedule`: parse the scheduler options, step the real schedulers, render.
 
 The logic is in lrfind.tools.schedule (stepping), lrfind.tools.schedulers (the
-catalogue) and lrfind.tools.figures (the PNG).
+catalogue), lrfind.tools.report_plan (what a report's plan was made from) and
+lrfind.tools.figures (the PNG).
 """
 
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -15,6 +16,9 @@ from rich.markup import escape
 from lrfind.cli.console import Debug, NoPlot, fail, out_dir_option, stderr, stdout, wrote
 from lrfind.errors import LrfindError, UsageError
 from lrfind.output.paths import cannot_write, prepare_dir
+
+if TYPE_CHECKING:
+    from lrfind.tools.report_plan import ReportPlan
 
 EXAMPLES = """
 Examples:
@@ -26,6 +30,7 @@ Examples:
   lrfind schedule warmup_cosine --lr 3e-4 --steps 5000 --warmup-steps 250 --no-plot
 """
 PNG_NAME = "schedules.png"
+DEFAULT_STEPS = 100  # without a report's plan to take the length from
 
 
 class Anneal(str, Enum):
@@ -48,9 +53,16 @@ def schedule(
         list[str], typer.Argument(help="Schedulers, e.g. onecycle cosine.", metavar="NAME")
     ],
     lr: Annotated[float | None, _opt("Base / peak LR (or take it from --from-report).")] = None,
-    steps: Annotated[int, typer.Option(help="Steps to simulate.")] = 100,
+    steps: Annotated[
+        int | None, _opt("Steps to simulate. [100; --from-report: the plan's total_steps]")
+    ] = None,
     from_report: Annotated[
-        str | None, _opt("Take --lr from a sweep's report.json (suggested_lr, 3 digits).")
+        str | None,
+        _opt(
+            "Take the LR from a sweep's report.json: onecycle, cyclic and warmup_cosine as "
+            "`lrfind run` planned them (per param group; options given replace the planned "
+            "values, the [defaults] below are --lr's), the rest at suggested_lr (3 digits)."
+        ),
     ] = None,
     log_y: Annotated[bool, typer.Option("--log-y", help="Log-scale LR axis.")] = False,
     overlay: Annotated[
@@ -108,7 +120,8 @@ def schedule(
     err = stderr()
     try:
         canonical = resolve_names(names)
-        base = _schedule_lr(lr, from_report)
+        base, source = _schedule_lr(lr, from_report)
+        n = steps if steps is not None else source.total_steps if source else DEFAULT_STEPS
         options = Options(
             step_size=step_size,
             gamma=gamma,
@@ -131,10 +144,15 @@ def schedule(
             threshold=threshold,
             plateau_losses=_plateau_trace(plateau_losses) if plateau_losses else None,
         )
-        from lrfind.tools.schedule import simulate
+        from lrfind.tools.schedule import PLANNED, simulate, simulate_planned
 
         folder = None if no_plot else prepare_dir(out_dir, (PNG_NAME,))
-        traces = [simulate(name, base, steps, options) for name in canonical]
+        traces = [
+            simulate_planned(name, source, n, options)
+            if source is not None and name in PLANNED
+            else simulate(name, base, n, options)
+            for name in canonical
+        ]
     except LrfindError as e:
         fail(err, e, debug)
     from lrfind.tools.tables import schedule_table
@@ -142,7 +160,12 @@ def schedule(
     out = stdout()
     out.print(schedule_table(traces))
     for t in traces:
-        out.print(f"{t.name}: {escape(t.call)}")
+        out.print(f"{t.name}: {escape(t.call)}" + (f"  {escape(t.note)}" if t.note else ""))
+    if source is not None and source.groups.differ and any(t.name in PLANNED for t in traces):
+        out.print(
+            "(lists: one LR per param group, in the ratios the sweep kept; the suggested LR is "
+            "group 0's, before any lr_scale; the table and the plot show group 0's)"
+        )
     if folder is not None:
         from lrfind.tools.figures import save_figure, schedule_figure
 
@@ -154,12 +177,14 @@ def schedule(
             fail(err, UsageError(cannot_write(path, e)), debug)
 
 
-def _schedule_lr(lr: float | None, from_report: str | None) -> float:
+def _schedule_lr(lr: float | None, from_report: str | None) -> tuple[float, ReportPlan | None]:
+    """The LR for every scheduler, and the report's plan for those `lrfind run` plans."""
     if (lr is None) == (from_report is None):
         raise UsageError("give the LR with --lr X or --from-report report.json (one of them)")
     if from_report is None:
-        return lr  # type: ignore[return-value]
+        return lr, None  # type: ignore[return-value]
     from lrfind.output.reader import read_report
+    from lrfind.tools.report_plan import report_plan
 
     report = read_report(from_report)
     if report["suggested_lr"] is None:
@@ -168,7 +193,7 @@ def _schedule_lr(lr: float | None, from_report: str | None) -> float:
             "give --lr instead"
         )
     # 3 significant digits, as `lrfind run` prints it: the suggestion is not that precise.
-    return float(f"{report['suggested_lr']:.3g}")
+    return float(f"{report['suggested_lr']:.3g}"), report_plan(report, from_report)
 
 
 def _ints(text: str | None) -> tuple[int, ...] | None:

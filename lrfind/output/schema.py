@@ -4,6 +4,8 @@ A report may come from another lrfind version or a hand edit; every key that
 show, compare or schedule --from-report reads is checked for its type here,
 so a bad one is one line that names it ("timing.sweep_s is a string"), never
 a traceback from deep in the rendering. Keys nobody reads are not checked.
+The keys only schedule --from-report plans from ("schedules", the groups'
+"lr_ratio") are checked where they are read, in lrfind.tools.report_plan.
 """
 
 from __future__ import annotations

@@ -2,5 +2,6 @@
 
 compare (drift between two reports), losses (reading a training log),
 diagnose (what the log says about the LR), schedule (the real torch
-schedulers, stepped: torch is imported inside it), tables, figures.
+schedulers, stepped: torch is imported inside it), report_plan (what a
+report kept of the run's plan, for schedule --from-report), tables, figures.
 """
