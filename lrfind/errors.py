@@ -30,6 +30,8 @@ class LrfindError(Exception):
         report: that partial report (what `--json` prints), also when writing it failed.
         shown: another process has printed this message already (a torchrun
             rank whose failure rank 0 reported): the CLI prints nothing.
+        setting: the setting at fault ("device", "spec", "build_kwargs", ...), so
+            that one a config file set can be named by its file and line.
     """
 
     exit_code: int = 1
@@ -41,12 +43,18 @@ class LrfindError(Exception):
         history: History | None = None,
         report_path: Path | None = None,
         shown: bool = False,
+        setting: str | None = None,
     ) -> None:
         super().__init__(message)
         self.history = history
         self.report_path = report_path
         self.report: dict[str, Any] | None = None
         self.shown = shown
+        self.setting = setting
+
+    def set_by(self, origin: str) -> None:
+        """Add where the faulty setting came from: "(set by lrfind.toml: [sweep] ...)"."""
+        self.args = (f"{self} (set by {origin})",)
 
     @property
     def problems(self) -> list[str]:
@@ -75,9 +83,34 @@ class ConfigError(UsageError):
     def problems(self) -> list[str]:
         return list(self._problems)
 
+    def set_by(self, origin: str) -> None:
+        self._problems[-1] += f" (set by {origin})"
+        self.args = ("\n".join(self._problems),)
+
 
 class SweepError(LrfindError):
     """The sweep started but failed at run time (e.g. the model raised). Exit code 1."""
+
+
+# A user's exception text longer than this is cut: an error stays a line or two
+# (a 5,000-character message, a tensor printed in full); --debug shows it whole.
+MAX_TEXT = 300
+
+
+def exception_text(e: BaseException) -> str:
+    """str(e), never raising: the user's exception may have a __str__ that fails."""
+    try:
+        return str(e)
+    except BaseException as inner:  # any failure of their __str__
+        return f"<its str() raised {type(inner).__name__}>"
+
+
+def _shortened(text: str) -> str:
+    """One line of at most MAX_TEXT characters (and the count of those left out)."""
+    text = " ".join(text.split())
+    if len(text) <= MAX_TEXT:
+        return text
+    return f"{text[:MAX_TEXT]}... ({len(text) - MAX_TEXT:,} more characters; --debug shows all)"
 
 
 def describe_exception(e: BaseException) -> str:
@@ -85,19 +118,33 @@ def describe_exception(e: BaseException) -> str:
 
     A DataLoader worker's error, which torch re-raises with the worker's whole
     traceback pasted into the message, is given as the worker's own one line.
+    The message is cut to MAX_TEXT characters; one whose __str__ raises is named so.
     """
-    worker = _WORKER.match(str(e))
+    raw = exception_text(e)
+    worker = _WORKER.match(raw)
     if worker is not None:
         return _describe_worker(worker)
     if isinstance(e, SystemExit):
-        line = f"SystemExit: sys.exit({e.code!r})"
+        line = f"SystemExit: sys.exit({_shortened(_safe_repr(e.code))})"
     else:
-        text = " ".join(str(e).split())
+        text = _shortened(raw)
         line = f"{type(e).__name__}: {text}" if text else type(e).__name__
+    return line + _where(e)
+
+
+def _where(e: BaseException) -> str:
+    """ " (file.py, line N)": the innermost frame of the user's own code; "" if none."""
     for frame in reversed(traceback.extract_tb(e.__traceback__)):
         if _is_user_file(frame.filename):
-            return f"{line} ({Path(frame.filename).name}, line {frame.lineno})"
-    return line
+            return f" ({Path(frame.filename).name}, line {frame.lineno})"
+    return ""
+
+
+def _safe_repr(value: object) -> str:
+    try:
+        return repr(value)
+    except BaseException as inner:  # any failure of their __repr__
+        return f"<its repr() raised {type(inner).__name__}>"
 
 
 def exit_text(e: SystemExit) -> str:
@@ -105,15 +152,28 @@ def exit_text(e: SystemExit) -> str:
     code = e.code
     if code is None or isinstance(code, int):
         return f"exited with code {code or 0}"
-    return f"exited: {' '.join(str(code).split())}"
+    try:
+        text = str(code)
+    except BaseException as inner:  # sys.exit(obj) whose __str__ fails
+        text = f"<its str() raised {type(inner).__name__}>"
+    return f"exited: {_shortened(text)}"
 
 
 def ended(e: BaseException) -> str:
     """How the user's code ended: "exited with code N (f.py, line 3)" or "raised ..."."""
     if isinstance(e, SystemExit):
-        where = describe_exception(e).removeprefix(f"SystemExit: sys.exit({e.code!r})")
-        return exit_text(e) + where
+        return exit_text(e) + _where(e)
     return f"raised {describe_exception(e)}"
+
+
+@contextmanager
+def about(setting: str) -> Iterator[None]:
+    """Errors raised inside are about `setting`, unless they name another (see set_by)."""
+    try:
+        yield
+    except LrfindError as e:
+        e.setting = e.setting or setting
+        raise
 
 
 @contextmanager
@@ -146,7 +206,7 @@ def _describe_worker(match: re.Match[str]) -> str:
     after = lines[frames[-1][0] + 1 :] if frames else lines[1:]
     # The frame's source line and carets are indented; the exception's own text is not.
     text = " ".join(" ".join(x.split()) for x in after if x.strip() and not x[:1].isspace())
-    line = f"DataLoader worker {match.group(2)}: {text or match.group(1)}"
+    line = f"DataLoader worker {match.group(2)}: {_shortened(text) or match.group(1)}"
     for _, m in reversed(frames):
         if _is_user_file(m.group(1)):
             return f"{line} ({Path(m.group(1)).name}, line {m.group(2)})"

@@ -7,6 +7,7 @@ build() runs. The device is resolved here, once, and handed down.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrfind.config.resolve import RunConfig
-from lrfind.errors import LrfindError, SweepError, describe_exception
+from lrfind.errors import LrfindError, SweepError, about, describe_exception
 from lrfind.output.paths import cannot_write, prepare_dir
 from lrfind.spec import call_build, check_spec, load_function
 
@@ -55,15 +56,44 @@ def execute(
     When the sweep fails part-way, the partial report and plot are still
     written before the error is raised again (`error.report_path` says where).
     Under torchrun (cfg.distributed) every rank runs this; only rank 0 writes.
+    An error about a setting the config file made names the file's line. A
+    run that fails before it writes anything leaves no empty folder behind.
     """
-    started = time.perf_counter() if started is None else started
-    if cfg.torchrun.speaks or not cfg.distributed:
+    writes = cfg.torchrun.speaks or not cfg.distributed  # the one process that writes
+    created = writes and not cfg.out_dir.exists()
+    try:
+        return _start(cfg, progress, time.perf_counter() if started is None else started)
+    except LrfindError as e:
+        origin = cfg.origins.get(e.setting or "")
+        if origin is not None:
+            e.set_by(origin)
+        raise
+    finally:
+        if created:
+            _remove_if_empty(cfg.out_dir)
+
+
+def _remove_stale(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not ours to force: the report is whole either way
+        path.unlink(missing_ok=True)
+
+
+def _remove_if_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only an empty folder goes: one holding a report stays
+
+
+def _start(cfg: RunConfig, progress: Progress | None, started: float) -> RunOutcome:
+    if cfg.torchrun.speaks or not cfg.distributed:  # as in execute
         prepare_out_dir(cfg.out_dir)
-    check_spec(cfg.spec)  # a mistyped SPEC is reported before torch loads
+    with about("spec"):
+        check_spec(cfg.spec)  # a mistyped SPEC is reported before torch loads
     if not cfg.distributed:
         from lrfind.sweep.device import resolve_device
 
-        return _execute(cfg, progress, started, resolve_device(cfg.sweep.device), None)
+        with about("device"):
+            device = resolve_device(cfg.sweep.device)
+        return _execute(cfg, progress, started, device, None)
     from lrfind.distributed.cluster import join
 
     cluster = join(cfg.sweep.device, cfg.dist_timeout, cfg.torchrun)
@@ -87,7 +117,8 @@ def _execute(
 
     build_start = time.perf_counter()
     with seeded(cfg.sweep.seed, device):  # build()'s weight init is reproducible too
-        func, label = load_function(cfg.spec)
+        with about("spec"):
+            func, label = load_function(cfg.spec)
         task = task_from_build(call_build(func, label, cfg.build_kwargs), label)
     build_s = time.perf_counter() - build_start
     # A Trainer's or Lightning's clipping, accumulation and precision, where no setting was given.
@@ -161,6 +192,8 @@ def _write(
         plot_path, plot_warning = None, None
         if cfg.plot and result.steps_run > 0:
             plot_path, plot_warning = _plot(result, cfg.out_dir / PLOT_NAME)
+        if plot_path is None:  # an earlier run's plot would be taken for this report's
+            _remove_stale(cfg.out_dir / PLOT_NAME)
     return RunOutcome(
         result, report, report_path, plot_path, distributed=distributed, plot_warning=plot_warning
     )

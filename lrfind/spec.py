@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ from lrfind.script import held_stderr, script_argv
 
 #: The module name a SPEC file gets when its own name is no identifier (my-model.py).
 SYNTHETIC_MODULE = "lrfind_spec"
+_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
@@ -38,6 +40,11 @@ def parse_spec(spec: str) -> tuple[str, str]:
         )
     if not func.isidentifier():
         raise SpecError(f"SPEC {spec!r}: {func!r} is not a valid function name")
+    if ":" in _DRIVE.sub("", target, count=1):  # a Windows drive ("C:\\...") is allowed
+        raise SpecError(
+            f"SPEC {spec!r} has more than one ':': use path/to/file.py:build or "
+            "package.module:build"
+        )
     return target, func
 
 
@@ -90,7 +97,9 @@ def call_build(func: Callable[..., Any], label: str, kwargs: Mapping[str, Any]) 
         except TypeError as e:
             accepted = [p for p in signature.parameters if p not in ("self", "cls")]
             have = ", ".join(accepted) or "no arguments"
-            raise SpecError(f"{label}: {e}; pass --arg key=value (it takes: {have})") from None
+            raise SpecError(
+                f"{label}: {e}; pass --arg key=value (it takes: {have})", setting="build_kwargs"
+            ) from None
     script = getattr(sys.modules.get(getattr(func, "__module__", "")), "__file__", None)
     with script_argv(script or label), user_code(label, SpecError):
         return func(**kwargs)
@@ -145,9 +154,10 @@ def _import_module(target: str) -> ModuleType:
         name = e.name if isinstance(e, ModuleNotFoundError) else None
         if name and (target == name or target.startswith(name + ".")):
             what = repr(name) if name == target else f"{name!r} (for {target!r})"
-            raise SpecError(
-                f"no module named {what}: check the SPEC, or use path/to/file.py:build"
-            ) from e
+            fix = "check the SPEC, or use path/to/file.py:build"
+            if user_path(target).is_file():  # "data.txt:build": a file, but not Python's
+                fix = f"{target} is a file, but a SPEC names a Python file ending in .py"
+            raise SpecError(f"no module named {what}: {fix}") from e
         raise
 
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from lrfind.cli import app
 from lrfind.config.resolve import parse_build_args, resolve
 from lrfind.config.settings import SweepConfig
 from lrfind.errors import ConfigError, UsageError
+
+from .conftest import TINY
 
 NONE = dict.fromkeys(
     [
@@ -143,6 +147,70 @@ def test_out_of_range_value_names_its_source(tmp_path: Path) -> None:
         resolve("m.py:build", NONE, None, path)
     with pytest.raises(ConfigError, match="--start-lr 0.0"):
         resolve("m.py:build", {**NONE, "start_lr": 0.0}, None, None)
+
+
+def test_unknown_keys_types_and_ranges_come_in_one_message(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        '[sweep]\nsteps = -5\nstart_lr = "x"\nbogus = 1\nend_lr = 0\n[optimizer]\nlr = 0.1\n',
+    )
+    with pytest.raises(ConfigError) as e:
+        resolve("m.py:build", NONE, None, path)
+    problems = e.value.problems
+    assert len(problems) == 5, problems
+    wrong_type = "start_lr = 'x' has the wrong type"
+    for needle in ["'bogus'", wrong_type, "steps = -5", "end_lr = 0", "lr"]:
+        assert any(needle in p for p in problems), (needle, problems)
+
+
+def test_the_settings_a_file_made_are_named_by_their_line(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        'spec = "m.py:build"\n[sweep]\ndevice = "cpu"\nsteps = 30\n'
+        "[build]\nwidth = 3\n[optimizer]\nname = 'adamw'\nbetas = [0.9, 0.95]\n",
+    )
+    cfg = resolve(None, {**NONE, "steps": 40}, None, path)
+    assert dict(cfg.origins) == {
+        "spec": f"{path}: spec = 'm.py:build'",
+        "device": f"{path}: [sweep] device = 'cpu'",
+        "build_kwargs": f"{path}: [build]",
+        "optimizer": f"{path}: [optimizer] name = 'adamw'",
+        "optimizer_kwargs": f"{path}: [optimizer]",
+    }  # steps came from the command line
+    cfg = resolve("n.py:build", {**NONE, "device": "cpu"}, ["width=4"], path)
+    assert "spec" not in cfg.origins and "device" not in cfg.origins
+    assert cfg.origins["build_kwargs"] == f"{path}: [build] or --arg"
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('spec = "nope.py:build"\n', "(set by {path}: spec = 'nope.py:build')"),
+        ('[sweep]\ndevice = "cuda:7"\n', "(set by {path}: [sweep] device = 'cuda:7')"),
+        ("[build]\nwidht = 3\n", "(set by {path}: [build])"),
+        ("[optimizer]\nname = 'adamw'\nbetas = 3\n", "(set by {path}: [optimizer])"),
+    ],
+)
+def test_an_error_about_a_files_setting_names_the_file(
+    text: str, says: str, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, text)
+    spec = [] if text.startswith("spec") else [f"{TINY}:build"]
+    result = CliRunner().invoke(
+        app, ["run", *spec, "--config", path, "--steps", "20", "--out-dir", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2, result.output
+    assert says.format(path=path) in result.stderr, result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_error_about_a_flag_names_no_file(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[sweep]\ndevice = "cpu"\n')
+    result = CliRunner().invoke(
+        app, ["run", f"{TINY}:build", "--config", path, "--device", "tpu", "--steps", "20"]
+    )
+    assert result.exit_code == 2 and "--device 'tpu'" in result.stderr, result.output
+    assert "set by" not in result.stderr
 
 
 def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:

@@ -108,6 +108,50 @@ def test_systemexit_mid_sweep_keeps_the_partial_report(tmp_path: Path) -> None:
     assert report["steps_run"] == 4 and report["stop_reason"] == "error"
 
 
+def test_an_exception_that_cannot_be_printed_still_keeps_the_partial_report(
+    tmp_path: Path,
+) -> None:
+    result = run(f"{FAULTS}/odd_errors.py:build", tmp_path)
+    assert_error(result, 1, "step 5/20", "Unprintable: <its str() raised RuntimeError>")
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["steps_run"] == 4 and report["stop_reason"] == "error"
+
+
+@pytest.mark.parametrize(("kind", "length"), [("long", 5000), ("lines", 1689)])
+def test_a_long_message_is_cut_to_one_short_line(kind: str, length: int, tmp_path: Path) -> None:
+    result = run(f"{FAULTS}/odd_errors.py:build", tmp_path, "--arg", f"kind={kind}")
+    line = assert_error(result, 1, f"... ({length - 300:,} more characters; --debug shows all)")
+    assert len(line) < 450, line
+
+
+def test_sys_exit_with_an_unprintable_object_is_one_line(tmp_path: Path) -> None:
+    result = run(f"{FAULTS}/odd_errors.py:build_exit", tmp_path)
+    assert_error(result, 2, "exited: <its str() raised RuntimeError>", "odd_errors.py, line")
+
+
+@pytest.mark.parametrize(
+    "command", [["run", f"{TINY}:build"], ["schedule", "onecycle", "--lr", "1"]]
+)
+def test_an_empty_out_dir_is_a_usage_error(command: list[str], tmp_path: Path) -> None:
+    assert_error(invoke(*command, "--out-dir", " "), 2, "--out-dir", "the folder name is empty")
+
+
+def test_a_run_without_a_plot_leaves_no_earlier_plot_beside_its_report(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert invoke("run", f"{TINY}:build", "--steps", "20", "--out-dir", str(out)).exit_code == 0
+    assert (out / "lr_finder.png").is_file()
+    assert run(f"{TINY}:build", tmp_path).exit_code == 0  # --no-plot, the same folder
+    assert (out / "report.json").is_file() and not (out / "lr_finder.png").exists()
+
+
+def test_a_run_that_writes_nothing_leaves_no_empty_folder(tmp_path: Path) -> None:
+    assert_error(run(f"{TINY}:no_such_function", tmp_path), 2, "no function 'no_such_function'")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "out").mkdir()  # one the user made stays
+    assert_error(run(f"{TINY}:no_such_function", tmp_path), 2)
+    assert (tmp_path / "out").is_dir()
+
+
 # (c) set-up of the sweep: one error path -------------------------------------------
 
 
@@ -345,11 +389,14 @@ def test_json_after_a_failed_sweep_is_the_partial_report(tmp_path: Path) -> None
     assert printed["stop_reason"] == "error" and printed["steps_run"] == 4
 
 
-@pytest.mark.parametrize(("version", "says"), [
-    (2, "schema_version 2 is not one this lrfind reads (1 to 1); a newer lrfind wrote it"),
-    (0, "schema_version 0 is not one this lrfind reads (1 to 1); give the report.json"),
-    (-3, "schema_version -3 is not one"),
-])
+@pytest.mark.parametrize(
+    ("version", "says"),
+    [
+        (2, "schema_version 2 is not one this lrfind reads (1 to 1); a newer lrfind wrote it"),
+        (0, "schema_version 0 is not one this lrfind reads (1 to 1); give the report.json"),
+        (-3, "schema_version -3 is not one"),
+    ],
+)
 def test_an_unknown_schema_version_is_refused_everywhere(
     tmp_path: Path, version: int, says: str
 ) -> None:

@@ -10,7 +10,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lrfind.config.resolve import parse_build_args, parse_config, resolve
+from lrfind.config.files import parse_config
+from lrfind.config.resolve import parse_build_args, resolve
 from lrfind.core.curve import smooth
 from lrfind.core.suggest import METHODS
 from lrfind.errors import LrfindError

@@ -25,10 +25,17 @@ def test_parse_spec() -> None:
     assert parse_spec("C:\\x\\m.py:build") == ("C:\\x\\m.py", "build")
 
 
-@pytest.mark.parametrize("bad", ["model.py", "model.py:", ":build", "m.py:not-a-name"])
+@pytest.mark.parametrize(
+    "bad", ["model.py", "model.py:", ":build", "m.py:not-a-name", "base.py:build:extra"]
+)
 def test_bad_spec_syntax(bad: str) -> None:
     with pytest.raises(SpecError, match="SPEC"):
         parse_spec(bad)
+
+
+def test_two_colons_are_named_as_such() -> None:
+    with pytest.raises(SpecError, match="has more than one ':'"):
+        parse_spec("base.py:build:extra")
 
 
 @pytest.mark.parametrize(
@@ -132,3 +139,10 @@ def test_import_error_inside_the_file(tmp_path: Path) -> None:
 def test_missing_module() -> None:
     with pytest.raises(SpecError, match="no module named 'no_such_pkg_abc'"):
         load_function("no_such_pkg_abc.models:build")
+
+
+def test_a_file_that_is_not_python(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes_xyz.txt").write_text("def build(): pass\n")
+    with pytest.raises(SpecError, match=r"notes_xyz.txt is a file, but .* ending in \.py"):
+        load_function("notes_xyz.txt:build")

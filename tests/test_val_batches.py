@@ -84,6 +84,7 @@ def test_cli_val_batches(tmp_path: Path) -> None:
         ("build", "2", "needs a validation loader, and build() returned none"),
         ("build_val", "3", "val_loader has only 2 batches, fewer than --val-batches 3"),
         ("build_val", "0", "must be an integer >= 1"),
+        ("build_val_empty", "2", "val_loader yields no batches"),
     ],
 )
 def test_cli_val_batches_errors(tmp_path: Path, spec: str, k: str, message: str) -> None:

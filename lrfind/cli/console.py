@@ -25,8 +25,18 @@ NoPlot = Annotated[bool, typer.Option("--no-plot", help="Skip the PNG (and matpl
 def out_dir_option(default: str, what: str) -> Any:
     """`--out-dir`: the folder a command writes into (one name for it in every command)."""
     return typer.Option(
-        "--out-dir", help=f"Folder for {what}. [default: {default}]", show_default=False
+        "--out-dir",
+        help=f"Folder for {what}. [default: {default}]",
+        show_default=False,
+        callback=_named_folder,
     )
+
+
+def _named_folder(value: str | None) -> str | None:
+    # An empty name (`--out-dir "$UNSET_VAR"`) would silently mean the default folder.
+    if value is not None and not value.strip():
+        raise typer.BadParameter("the folder name is empty: name a folder, or leave --out-dir out")
+    return value
 
 
 def stderr() -> Console:

@@ -69,6 +69,18 @@ def parse_config(doc: Mapping[str, Any], label: str) -> dict[str, Any]:
     Returns a dict with SweepConfig field names, "out_dir", "plot", "spec" and
     "build_kwargs" where the file sets them. All problems are reported together.
     """
+    flat, problems = read_config(doc, label)
+    if problems:
+        raise ConfigError(problems)
+    return flat
+
+
+def read_config(doc: Mapping[str, Any], label: str) -> tuple[dict[str, Any], list[str]]:
+    """parse_config's settings (the well-typed ones) and its problems, without raising.
+
+    `lrfind run` checks the settings' values too before it reports, so that a
+    file's unknown keys, wrong types and bad values all come in one message.
+    """
     problems: list[str] = []
     flat: dict[str, Any] = {}
     for key, value in doc.items():
@@ -96,9 +108,7 @@ def parse_config(doc: Mapping[str, Any], label: str) -> dict[str, Any]:
                 flat["optimizer_kwargs"] = kwargs
         else:  # build
             flat["build_kwargs"] = dict(value)
-    if problems:
-        raise ConfigError(problems)
-    return flat
+    return flat, problems
 
 
 def _typed_table(

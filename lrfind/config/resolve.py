@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from lrfind.config.files import load_toml, parse_build_args, parse_config
+from lrfind.config.files import load_toml, parse_build_args, read_config
 from lrfind.config.paths import user_path
 from lrfind.config.settings import SweepConfig, check
 from lrfind.config.torchrun import TorchrunEnv, torchrun_env
@@ -45,6 +45,10 @@ class RunConfig:
     #: The SweepConfig fields the command line or the config file set: what build
     #: returns (a Trainer's max_grad_norm, say) may fill only the others.
     explicit: frozenset[str] = frozenset()
+    #: Where the config file set what the command line did not ("spec",
+    #: "build_kwargs", SweepConfig fields), as "lrfind.toml: [sweep] device = 'cuda:7'":
+    #: an error about such a setting names the file's line, not a flag never given.
+    origins: Mapping[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Every effective setting, for the report."""
@@ -69,7 +73,9 @@ def resolve(
     torchrun: TorchrunEnv | None = None,
 ) -> RunConfig:
     """Merge the command line (`cli`: None = not given) over a config file over defaults."""
-    file_values = parse_config(load_toml(config_file), config_file) if config_file else {}
+    file_values, problems = (
+        read_config(load_toml(config_file), config_file) if config_file else ({}, [])
+    )
     given = {k: v for k, v in cli.items() if v is not None}
     if "optimizer" in given and given["optimizer"] != file_values.get("optimizer"):
         # The file's optimizer kwargs belong to the file's optimizer only.
@@ -89,10 +95,12 @@ def resolve(
 
     defaults = SweepConfig().to_dict()
     sweep_values = {name: merged.get(name, default) for name, default in defaults.items()}
-    problems = [f"{source(name)}: {msg}" for name, msg in check(_Values(sweep_values))]
+    # The file's unknown keys and wrong types, and every value out of range, at once.
+    problems += [f"{source(name)}: {msg}" for name, msg in check(_Values(sweep_values))]
     if problems:
         raise ConfigError(problems)
 
+    origins = _origins(config_file, file_values, {**given, "spec": spec}, build_args)
     spec = spec or file_values.get("spec")
     if not spec:
         raise UsageError(
@@ -114,7 +122,33 @@ def resolve(
         dist_timeout=_dist_timeout(given.get("dist_timeout")),
         torchrun=env,
         explicit=frozenset(k for k in merged if k in defaults),
+        origins=origins,
     )
+
+
+def _origins(
+    config_file: str | None,
+    file_values: Mapping[str, Any],
+    given: Mapping[str, Any],
+    build_args: list[str] | None,
+) -> dict[str, str]:
+    """The config file's line for each setting it decided (see RunConfig.origins)."""
+    out: dict[str, str] = {}
+    for name, value in file_values.items():
+        if given.get(name) is not None:
+            continue
+        if name == "spec":
+            out[name] = f"{config_file}: spec = {value!r}"
+        elif name in ("build_kwargs", "optimizer_kwargs"):
+            table = "build" if name == "build_kwargs" else "optimizer"
+            out[name] = f"{config_file}: [{table}]"
+        elif name == "optimizer":
+            out[name] = f"{config_file}: [optimizer] name = {value!r}"
+        elif name in _CLI_NAMES:
+            out[name] = f"{config_file}: [sweep] {name} = {value!r}"
+    if build_args and "build_kwargs" in out:
+        out["build_kwargs"] += " or --arg"
+    return out
 
 
 def _distributed(flag: bool | None, env: TorchrunEnv) -> bool:

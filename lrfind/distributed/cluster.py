@@ -197,7 +197,8 @@ def rank_device(name: str, local_rank: int) -> torch.device:
     if name != "cuda":
         raise UsageError(
             f"--device {name} under torchrun: each rank takes cuda:LOCAL_RANK, so use --device "
-            "cuda (choose GPUs with CUDA_VISIBLE_DEVICES) or --device cpu"
+            "cuda (choose GPUs with CUDA_VISIBLE_DEVICES) or --device cpu",
+            setting="device",
         )
     resolve_device("cuda")  # a clear error when CUDA is absent
     count = torch.cuda.device_count()

@@ -31,31 +31,36 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise UsageError(
+        raise _bad_device(
             f"--device {name!r} is not a device: use auto, cpu, cuda, cuda:N or mps"
         ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             built = torch.version.cuda or "none"
-            raise UsageError(
+            raise _bad_device(
                 f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
                 f"CUDA build: {built}); use --device cpu or --device auto"
             )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
-            raise UsageError(
+            raise _bad_device(
                 f"--device {name}: there are only {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
             )
         if device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
     elif device.type == "mps":
         if not _mps_available():
-            raise UsageError(
+            raise _bad_device(
                 f"--device {name}: MPS is not available here; use --device cpu or auto"
             )
     elif device.type != "cpu":
-        raise UsageError(f"--device {name!r}: lrfind supports auto, cpu, cuda, cuda:N and mps")
+        raise _bad_device(f"--device {name!r}: lrfind supports auto, cpu, cuda, cuda:N and mps")
     return device
+
+
+def _bad_device(message: str) -> UsageError:
+    # Tagged so that a device set in a config file is named by its file and line.
+    return UsageError(message, setting="device")
 
 
 def describe(device: torch.device) -> str:

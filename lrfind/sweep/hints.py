@@ -6,6 +6,8 @@ from typing import Any
 
 import torch
 
+from lrfind.errors import exception_text
+
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
@@ -13,7 +15,7 @@ def hint(error: Exception, batch: Any) -> str:
     """A fix to suggest for failures whose cause lrfind can see."""
     if isinstance(error, _OOM):
         return "; lower the batch size (or use --accumulate, --amp bf16)"
-    text = str(error)
+    text = exception_text(error)
     if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
         return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
     return ""

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from lrfind.errors import LrfindError, SpecError
+from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.hints import hint
 from lrfind.sweep.task import Task
@@ -45,7 +45,7 @@ def check_copy(error: BaseException, model: nn.Module) -> SpecError:
             "the model uses torch.nn.utils.weight_norm, whose weights cannot be deep-copied "
             "(lrfind sweeps a copy): use torch.nn.utils.parametrizations.weight_norm instead"
         )
-    text = " ".join(str(error).split())
+    text = " ".join(exception_text(error).split())
     text = text if len(text) <= 160 else text[:157] + "..."
     return SpecError(
         f"the model cannot be deep-copied ({type(error).__name__}: {text}); lrfind sweeps a "
@@ -69,7 +69,7 @@ def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
 
     The hint ("" when there is none) is appended to the error's own line.
     """
-    text = str(error)
+    text = exception_text(error)
     if _BACKWARD_TWICE in text and task.step_fn is not None:
         return SpecError(_OWN_BACKWARD)
     if _BATCHNORM_ONE in text:

@@ -128,7 +128,9 @@ def _named(
     name = config.optimizer or "sgd"
     cls = getattr(torch.optim, OPTIMIZERS[name], None)
     if cls is None:
-        raise UsageError(f"optimizer {name!r} is not in torch {torch.__version__}")
+        raise UsageError(
+            f"optimizer {name!r} is not in torch {torch.__version__}", setting="optimizer"
+        )
     kwargs = dict(config.optimizer_kwargs)
     if current is not None:
         # The groups keep what sets them apart: their LRs (and timm's lr_scale), and their
@@ -149,7 +151,8 @@ def _named(
         return cls(groups, lr=config.start_lr, **kwargs)
     except (TypeError, ValueError) as e:
         raise UsageError(
-            f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table"
+            f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
+            setting="optimizer_kwargs",
         ) from None
 
 

@@ -197,6 +197,11 @@ def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
         )
     with user_code(f"taking {count} val_loader batch{'es' if count > 1 else ''} (--val-batches)"):
         batches = list(itertools.islice(loader, count))
+    if not batches:  # --val-batches 0 is no option: the fix is the loader, or no validation
+        raise SpecError(
+            "val_loader yields no batches (an empty dataset, or drop_last=True with fewer "
+            "samples than one batch): fix the val_loader, or drop --val-batches"
+        )
     if len(batches) < count:
         raise SpecError(
             f"val_loader has only {len(batches)} batches, fewer than --val-batches {count}: "
@@ -240,6 +245,8 @@ def _grad_scaler(device: torch.device) -> Any:
     scaler_cls = getattr(amp, "GradScaler", None)
     if scaler_cls is None:  # torch < 2.3: only the CUDA one exists
         if device.type != "cuda":
-            raise UsageError(f"--amp fp16 on {device.type} needs torch >= 2.3; use --amp bf16")
+            raise UsageError(
+                f"--amp fp16 on {device.type} needs torch >= 2.3; use --amp bf16", setting="amp"
+            )
         return torch.cuda.amp.GradScaler()
     return scaler_cls(device.type)

@@ -133,6 +133,14 @@ def build_val() -> dict:
     return {"model": model, "train_loader": loader, "loss_fn": loss, "val_loader": _loader(32)}
 
 
+def build_val_empty() -> dict:
+    """A val_loader with no batches: fewer samples than a batch, and drop_last."""
+    task = build_val()
+    dataset = task["val_loader"].dataset
+    task["val_loader"] = torch.utils.data.DataLoader(dataset, 128, drop_last=True)
+    return task
+
+
 def nan_loss() -> tuple:
     """A loss that is NaN from the first step: no suggestion is possible."""
     model, loader, _ = build()
