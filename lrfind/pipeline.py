@@ -79,7 +79,8 @@ def _remove_stale(path: Path) -> None:
 
 
 def _remove_if_empty(folder: Path) -> None:
-    with contextlib.suppress(OSError):
+    # ValueError: a path the OS cannot name (a NUL byte) was never made
+    with contextlib.suppress(OSError, ValueError):
         folder.rmdir()  # only an empty folder goes: one holding a report stays
 
 

@@ -152,6 +152,17 @@ def test_a_run_that_writes_nothing_leaves_no_empty_folder(tmp_path: Path) -> Non
     assert (tmp_path / "out").is_dir()
 
 
+def test_a_keyboardinterrupt_the_code_raised_is_not_called_ctrl_c(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    spec = f"{FAULTS}/odd_errors.py:build"
+    result = invoke("run", spec, "--arg", "kind=interrupt", "--steps", "20", "--out-dir", str(out))
+    assert result.exit_code == 130, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("Interrupted by a KeyboardInterrupt after 4 of 20 steps"), last
+    assert last.endswith(f"wrote {out / 'report.json'}, {out / 'lr_finder.png'}"), last
+    assert result.stderr.lower().count("wrote") == 1
+
+
 # (c) set-up of the sweep: one error path -------------------------------------------
 
 

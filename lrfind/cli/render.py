@@ -44,6 +44,7 @@ def render(
         raise typer.Exit(code)
     if outcome.write_error is None:
         results.note = f"the report is in {outcome.report_path}"
+    shown = False  # whether the "Wrote ..." line is out already
     if json_out:
         print_report(results, outcome.report)
     elif quiet:
@@ -67,6 +68,7 @@ def render(
                 err.print(f"Note: {escape(note)}")
             if outcome.write_error is None:
                 wrote(err, outcome.report_path, outcome.plot_path)
+                shown = True
             if outcome.distributed is not None:
                 err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
             # What was swept, schedules and stability first: the suggestion stays the last line.
@@ -88,15 +90,17 @@ def render(
         why = next(iter(result.warnings), f"stopped: {result.stop_reason}")
         err.print(f"({why}; the report is in {outcome.report_path})", markup=False)
     if interrupted:  # one true line: which signal, when, and what is on disk
-        name = guard.name if guard is not None and guard.name else "Ctrl-C"
+        # No signal came, yet the sweep was interrupted: a KeyboardInterrupt raised in code.
+        name = guard.name if guard is not None and guard.name else "a KeyboardInterrupt"
         when = "once the sweep was over"
         if result.stop_reason == "interrupted":
             when = f"after {result.steps_run} of {result.config.steps} steps"
         parts = [f"Interrupted by {name} {when}"]
         if s.lr is None:
             parts.append(f"no suggestion ({s.reason})")
-        if outcome.write_error is None:
-            parts.append(f"wrote {outcome.report_path}")
+        if outcome.write_error is None and not shown:
+            files = [p for p in (outcome.report_path, outcome.plot_path) if p is not None]
+            parts.append(f"wrote {', '.join(map(str, files))}")
         err.print("; ".join(parts), markup=False)
     raise typer.Exit(code)
 

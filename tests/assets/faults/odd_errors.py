@@ -1,5 +1,6 @@
 """(b) the user's exception is hard to print: forward() raises at its 5th call an exception
-whose __str__ itself raises, or one with a 5,000-character or 200-line message; build_exit()
+whose __str__ itself raises, one with a 5,000-character or 200-line message, or a
+KeyboardInterrupt of its own (no signal came); build_exit()
 calls sys.exit() with an object whose __str__ and __repr__ raise."""
 
 import sys
@@ -17,7 +18,9 @@ class Unprintable(Exception):
         raise RuntimeError("no text")
 
 
-def _error(kind: str) -> Exception:
+def _error(kind: str) -> BaseException:
+    if kind == "interrupt":
+        return KeyboardInterrupt()
     if kind == "unprintable":
         return Unprintable()
     if kind == "long":
