@@ -135,6 +135,35 @@ def test_the_lightning_trainer_gives_clipping_and_accumulation() -> None:
     assert config.clip_grad == 2.0
 
 
+def test_find_lr_takes_the_lightning_trainer_in_loss_fns_place() -> None:
+    # find_lr(module, data, trainer), as Lightning's own Tuner is handed them.
+    module, data, trainer = pl_datamodule.build_with_trainer()
+    result = find_lr(module, data, trainer, **FAST)
+    assert (result.config.clip_grad, result.config.accumulate) == (0.5, 2)
+    loader = data.train_dataloader()  # a plain loader in the datamodule's place
+    result = find_lr(module, loader, trainer, **FAST)
+    assert (result.config.clip_grad, result.config.accumulate) == (0.5, 2)
+
+
+def test_a_find_lr_stack_error_says_given_not_returned() -> None:
+    import lightning.pytorch as pl
+
+    class NoData(pl.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch: torch.Tensor) -> torch.Tensor:
+            return self.layer(batch).mean()
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.SGD(self.parameters())
+
+    trainer = pl_datamodule.build_with_trainer()[2]
+    with pytest.raises(SpecError, match=r"^find_lr was given NoData, but NoData has no train_"):
+        find_lr(NoData(), trainer, **FAST)
+
+
 def test_a_module_with_its_own_hooks_through_the_cli(tmp_path: Path) -> None:
     # The (module, datamodule) form runs in test_samples.py.
     spec = f"{ROOT / 'sample_models' / 'lightning_module.py'}:build_hooks"

@@ -44,7 +44,9 @@ def find_lr(
     """Run an LR range test on a copy of `model` and suggest a learning rate.
 
     `model` may also be a transformers.Trainer or a LightningModule (with a
-    LightningDataModule as `train_loader`), taken as `lrfind run` takes them;
+    LightningDataModule or a loader as `train_loader`, and optionally your
+    Lightning Trainer, for its clipping, accumulation and precision, in
+    `loss_fn`'s place), taken as `lrfind run` takes them;
     `optimizer` an Optimizer, a factory `params -> Optimizer`, or a torch.optim
     name ("adam"), as --optimizer takes it. `model`, the optimizer you pass and
     the global RNG states are left exactly as they were. Settings come from
@@ -65,9 +67,11 @@ def find_lr(
             raise ConfigError(f"optimizer={optimizer!r} and optimizer={settings['optimizer']!r}")
         settings["optimizer"], optimizer = optimizer, None
     fields = None
-    if not isinstance(model, Task) and loss_fn is None and step_fn is None:
-        # A transformers.Trainer, or a LightningModule (with its datamodule): taken as it is.
-        fields = stack_fields(model if train_loader is None else (model, train_loader), "find_lr")
+    if not isinstance(model, Task) and step_fn is None and not callable(loss_fn):
+        # A transformers.Trainer, or a LightningModule (with its datamodule or loader, and
+        # its Lightning Trainer in loss_fn's place): taken as build's return would be.
+        parts = tuple(x for x in (model, train_loader, loss_fn) if x is not None)
+        fields = stack_fields(parts[0] if len(parts) == 1 else parts, "find_lr")
     if fields is not None:
         task = Task(**fields)
     elif isinstance(model, Task):

@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from lrfind.errors import SpecError
-from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+from lrfind.sweep.adapters.base import (
+    FreshLoader,
+    ModelOptimizer,
+    Setting,
+    Stack,
+    handed,
+    has_class,
+)
 
 TRAINER = ("transformers.trainer", "Trainer")
 MODEL_OUTPUT = ("transformers.utils.generic", "ModelOutput")
@@ -41,7 +48,7 @@ def trainer_fields(trainer: Any, origin: str) -> dict[str, Any]:
     name = type(trainer).__name__
     if trainer.train_dataset is None:
         raise SpecError(
-            f"{origin} returned a {name} without a train_dataset: "
+            f"{handed(origin)} a {name} without a train_dataset: "
             "pass Trainer(train_dataset=...), the data the sweep trains on"
         )
     train = FreshLoader(trainer.get_train_dataloader, f"the {name}'s get_train_dataloader()")

@@ -18,7 +18,14 @@ from typing import Any
 from torch import nn
 
 from lrfind.errors import SpecError, describe_exception
-from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+from lrfind.sweep.adapters.base import (
+    FreshLoader,
+    ModelOptimizer,
+    Setting,
+    Stack,
+    handed,
+    has_class,
+)
 from lrfind.sweep.adapters.base import overrides as _overrides
 from lrfind.sweep.adapters.lightning_steps import PACKAGES, LightningSteps, Logs, step_takes_index
 from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
@@ -59,7 +66,7 @@ def lightning_fields(returned: object, origin: str) -> dict[str, Any] | None:
         if kind is None:
             return None
         if kind in parts:
-            raise SpecError(f"{origin} returned two {kind}s with the LightningModule: return one")
+            raise SpecError(f"{handed(origin)} two {kind}s with the LightningModule: give one")
         parts[kind] = item
     return _fields(module, parts, origin)
 
@@ -78,7 +85,7 @@ def _fields(module: Any, parts: dict[str, Any], origin: str) -> dict[str, Any]:
     name = type(module).__name__
     if not getattr(module, "automatic_optimization", True):
         raise SpecError(
-            f"{origin} returned {name} with automatic_optimization = False: its training_step "
+            f"{handed(origin)} {name} with automatic_optimization = False: its training_step "
             "steps the optimizer itself, which needs a Lightning Trainer; return a Task with a "
             "step_fn(model, batch) -> loss instead"
         )
@@ -129,7 +136,7 @@ def _loaders(module: Any, data: Any, loader: Any, origin: str) -> tuple[Any, Any
     if not overrides(source, "train_dataloader"):
         what = f"its {type(data).__name__}" if data is not None else name
         raise SpecError(
-            f"{origin} returned {name}, but {what} has no train_dataloader(): return "
+            f"{handed(origin)} {name}, but {what} has no train_dataloader(): give "
             "(module, datamodule) or (module, train_loader), or define train_dataloader()"
         )
     what = f"{type(source).__name__}.train_dataloader()"
