@@ -172,3 +172,20 @@ def test_lrfinds_default_optimizer_is_said_so() -> None:
     assert "--optimizer NAME or return your optimizer from build" in training_lines(result)[0]
     assert _title(result).startswith("LR range test: SGD (lrfind's default), ")
     assert report_dict(result)["training"]["default"] is True
+
+
+def test_the_swept_line_says_the_decay_each_group_trains_with() -> None:
+    # The constructor's weight_decay=0.01 is no group's: the head must not claim it.
+    model, loader, loss = tiny.build()
+    first, *rest = list(model.parameters())
+    groups = [{"params": rest, "weight_decay": 0.0}, {"params": [first], "weight_decay": 0.05}]
+    optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.01, eps=1e-6)
+    line = training_lines(find_lr(Task(model, loader, loss, optimizer=optimizer), steps=8))[0]
+    assert line.startswith("Swept: AdamW(betas=(0.9, 0.999), eps=1e-06) (from build); ")
+    assert "2 param groups at 1, 1 x the LR, weight decay 0 / 0.05" in line  # group order
+    # One decay all groups share is the head's.
+    shared = [{"params": rest, "weight_decay": 0.2}, {"params": [first], "weight_decay": 0.2}]
+    task = Task(model, loader, loss, optimizer=torch.optim.SGD(shared, lr=0.1))
+    line = training_lines(find_lr(task, steps=8))[0]
+    assert line.startswith("Swept: SGD(weight_decay=0.2) (from build)")
+    assert "decay 0.2 /" not in line

@@ -147,9 +147,14 @@ def _groups(groups: tuple[Group, ...]) -> str:
     text = f"{len(groups)} param groups at {lrs} x the LR"
     if any(g.lr_scale is not None for g in groups):
         text += " (timm's lr_scale applied, as its schedulers do)"
-    decays = sorted({g.weight_decay for g in groups if g.weight_decay is not None}, reverse=True)
-    if len(decays) > 1:
-        text += f", weight decay {' / '.join(f'{d:g}' for d in decays)}"
+    decays = [g.weight_decay for g in groups]
+    known = [d for d in decays if d is not None]
+    if len(set(known)) > 1:  # in group order, as the LRs are: one shared decay is in the head
+        if len(groups) <= 4:
+            each = " / ".join("?" if d is None else f"{d:g}" for d in decays)
+        else:
+            each = f"{min(known):g} to {max(known):g}"
+        text += f", weight decay {each}"
     return text
 
 

@@ -37,7 +37,7 @@ def describe(
     return Training(
         optimizer=type(optimizer).__name__,
         origin=origin,
-        hyper=_hyper(optimizer.defaults),
+        hyper=_hyper(optimizer),
         groups=groups,
         clip_grad=config.clip_grad or None,
         clip_mode=config.clip_mode,
@@ -50,10 +50,14 @@ def describe(
     )
 
 
-def _hyper(defaults: dict[str, Any]) -> dict[str, Any]:
+def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+    """The plain hyperparameters every group trains with (a group's own value wins over the
+    constructor's default); one the groups do not share is left to the groups' own line."""
     out = {}
-    for key, value in defaults.items():
-        if key in _SKIP or value is None or value is False:
+    for key in optimizer.defaults:
+        values = [g.get(key, optimizer.defaults[key]) for g in optimizer.param_groups]
+        value = values[0] if values else optimizer.defaults[key]
+        if key in _SKIP or value is None or value is False or any(v != value for v in values):
             continue
         if isinstance(value, _PLAIN):
             out[key] = value
