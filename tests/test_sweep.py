@@ -163,6 +163,15 @@ def test_default_optimizer_is_sgd_with_momentum() -> None:
     assert optimizer.param_groups[0]["momentum"] == 0.9
 
 
+def test_named_sgd_has_momentum_unless_the_config_sets_it() -> None:
+    cpu = torch.device("cpu")
+    _, optimizer = prepare(Task(*tiny.build()), SweepConfig(optimizer="sgd"), cpu)
+    assert optimizer.param_groups[0]["momentum"] == 0.9  # as documented for --optimizer sgd
+    plain = SweepConfig(optimizer="sgd", optimizer_kwargs={"momentum": 0.0})
+    _, optimizer = prepare(Task(*tiny.build()), plain, cpu)
+    assert optimizer.param_groups[0]["momentum"] == 0.0
+
+
 def test_optimizer_factory_from_build_is_used() -> None:
     _, optimizer = prepare(Task(**tiny.build_dict()), SweepConfig(), torch.device("cpu"))
     assert type(optimizer) is torch.optim.AdamW

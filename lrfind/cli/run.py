@@ -90,7 +90,10 @@ def run(
     optimizer: Annotated[
         str | None,
         typer.Option(
-            help=f"torch.optim name: {', '.join(OPTIMIZERS)}. [default: build's, else sgd]"
+            help=(
+                f"torch.optim name: {', '.join(OPTIMIZERS)} (sgd has momentum 0.9 unless the "
+                "config's [optimizer] sets it). [default: build's, else sgd]"
+            )
         ),
     ] = None,
     method: Annotated[
