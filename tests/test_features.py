@@ -9,7 +9,10 @@ import torch
 from torch import nn
 
 from lrfind import find_lr
+from lrfind.config.settings import SweepConfig
 from lrfind.core.curve import lr_schedule
+from lrfind.output.terminal import training_lines
+from lrfind.sweep.recorder import Recorder
 
 from .assets import tiny
 
@@ -34,16 +37,29 @@ def test_bf16_runs_under_autocast() -> None:
     assert result.config.amp == "bf16"
 
 
-def test_fp16_skipped_steps_are_not_sweep_points() -> None:
-    # GradScaler starts at a scale of 2**16: the first fp16 steps overflow and are skipped.
+def test_fp16_skipped_steps_keep_their_losses_on_the_curve() -> None:
+    # GradScaler starts at a scale of 2**16: the first fp16 steps overflow and are skipped;
+    # each loss was still measured, so each is a point (only its update was not made).
     result = find_lr(*tiny.build(), amp="fp16", steps=60)
     h = result.history
-    assert h.skipped > 0
-    schedule = lr_schedule(1e-7, 10.0, 60)
-    executed = schedule[: h.steps_run + h.skipped + h.overshoot]
-    assert set(h.lrs) < set(executed)  # every recorded LR was swept ...
-    assert len(executed) - len(h.lrs) == h.skipped  # ... and exactly the skipped ones are missing
-    assert all(torch.isfinite(torch.tensor(h.losses[:-1])))
+    assert h.skipped > 0 and h.stop_reason == "diverged"
+    assert h.lrs == lr_schedule(1e-7, 10.0, 60)[: h.steps_run]  # no step is missing
+    assert f"the GradScaler skipped {h.skipped} steps" in training_lines(result)[0]
+
+
+@pytest.mark.parametrize("sync_every", [1, 4])
+def test_a_blow_up_the_scaler_skips_still_stops_the_sweep(sync_every: int) -> None:
+    # At the top of an fp16 sweep the gradients overflow and every step is skipped: the
+    # losses rising there are what the divergence is seen by.
+    config = SweepConfig(steps=40)
+    rec = Recorder(config, lr_schedule(1e-7, 10.0, 40), sync_every, None)
+    losses = [1.0 - 0.01 * i for i in range(30)] + [10.0**k for k in range(1, 11)]
+    for step, value in enumerate(losses):  # as lrfind.sweep.loop does: until a stop
+        if rec.add(step, torch.tensor(value), torch.tensor(step >= 30)):
+            break
+    h = rec.history("completed")
+    assert h.stop_reason == "diverged" and 30 < len(h.lrs) < 40
+    assert h.skipped == len(h.lrs) - 30  # the skipped steps up to the stop, each a point
 
 
 def test_accumulate_averages_micro_batches_and_counts_calls() -> None:

@@ -28,7 +28,7 @@ class History:
     stop_reason: StopReason
     #: Steps that ran after the stop point before it was seen (accelerators only).
     overshoot: int = 0
-    #: fp16 steps the GradScaler skipped (inf/NaN gradients): not sweep points.
+    #: fp16 steps the GradScaler skipped (inf/NaN gradients): points whose update was not made.
     skipped: int = 0
     #: Seconds spent copying the model, building the optimizer and compiling.
     setup_s: float = 0.0

@@ -62,7 +62,13 @@ _LABELS = {"one_cycle": "one-cycle", "cyclic": "cyclic", "warmup_cosine": "warmu
 
 def training_lines(result: SweepResult) -> list[str]:
     """What the sweep trained with: the optimizer (lrfind's default said so), groups, the stack."""
-    return [] if result.training is None else result.training.lines()
+    if result.training is None:
+        return []
+    lines = result.training.lines()
+    skipped = result.history.skipped
+    if skipped:  # fp16: steps whose update the GradScaler skipped; their losses are on the curve
+        lines[0] += f" (the GradScaler skipped {skipped} step{'s' * (skipped > 1)}: inf/NaN grads)"
+    return lines
 
 
 def plan_lines(result: SweepResult) -> list[str]:

@@ -56,11 +56,15 @@ class Recorder:
         self.training: Training | None = None
 
     def add(self, step: int, loss: torch.Tensor, skipped: torch.Tensor | None) -> StopReason | None:
-        """Take one step's loss (and fp16 skip flag); return the stop reason once there is one."""
+        """Take one step's loss (and fp16 skip flag); return the stop reason once there is one.
+
+        A step the GradScaler skipped is still a point: its loss was measured on the model as
+        the steps before left it, like any other. Dropped, the blow-up at the top of an fp16
+        sweep (whose gradients overflow) would vanish from the curve, and with it the divergence.
+        """
         if self.immediate:  # nothing to wait for: no queue, one point at a time
             if skipped is not None and skipped.item():
                 self.skipped += 1
-                return None
             return self.record(step, loss.item())
         self.pending.append((step, loss.detach(), skipped))
         return self.flush() if len(self.pending) >= self.sync_every else None
@@ -77,9 +81,8 @@ class Recorder:
         values = values.tolist()
         skipped = [False] * len(values) if flags[0] is None else torch.stack(flags).tolist()
         for i, (step, value, skip) in enumerate(zip(steps, values, skipped, strict=True)):
-            if skip:
-                self.skipped += 1
-            elif self.record(step, value):
+            self.skipped += bool(skip)
+            if self.record(step, value):
                 self.overshoot = len(values) - i - 1
                 break
         return self.stop
