@@ -161,6 +161,13 @@ def test_a_keyboardinterrupt_the_code_raised_is_not_called_ctrl_c(tmp_path: Path
     assert last.startswith("Interrupted by a KeyboardInterrupt after 4 of 20 steps"), last
     assert last.endswith(f"wrote {out / 'report.json'}, {out / 'lr_finder.png'}"), last
     assert result.stderr.lower().count("wrote") == 1
+    # Too few points, because of the interrupt: rerunning is the fix, not a setting.
+    assert "interrupted before that: rerun it and let it run" in last, last
+    assert "--start-lr" not in last and "--steps" not in last, last
+    args = ["--method", "min_div_10", "--no-plot"]
+    result = invoke("run", spec, "--arg", "kind=interrupt", *args, "--out-dir", str(out))
+    last = result.stderr.strip().splitlines()[-1]
+    assert "only 2 finite points once the ends are set aside (needs 3): the sweep was " in last
 
 
 # (c) set-up of the sweep: one error path -------------------------------------------

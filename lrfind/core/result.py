@@ -175,7 +175,9 @@ def _unusable(result: SweepResult) -> SweepResult:
     if result.suggested_lr is None or not any(r.startswith(NO_CURVE) for r in u.reasons):
         return result
     why = next(r for r in u.reasons if r.startswith(NO_CURVE))
-    if "--steps" not in why:
+    if result.stop_reason == "interrupted" and "interrupted" not in why:
+        why += ": the sweep was interrupted before that: rerun it and let it run"
+    elif "--steps" not in why and "interrupted" not in why:
         why += ": run more --steps, or widen --start-lr/--end-lr"
     name = result.method
     suggestions = {**result.suggestions, name: Suggestion(name, None, reason=why)}

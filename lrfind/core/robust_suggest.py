@@ -83,9 +83,12 @@ def robust_answer(
     if not ys:  # NaN from the first step: the warnings say to check data, model and loss
         return RobustAnswer(None, full, reasons=(f"{NO_CURVE}: no finite loss values",))
     if len(ys) < max(rule.window, 5):
+        fix = "run more --steps, or start lower (--start-lr) if the loss blows up at once"
+        if stop == "interrupted":  # the sweep had not got far: neither setting is the fix
+            fix = "the sweep was interrupted before that: rerun it and let it run"
         why = (
             f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
-            "run more --steps, or start lower (--start-lr) if the loss blows up at once"
+            + fix
         )
         return RobustAnswer(None, full, reasons=(why,))
     # The noise scale the stop rule measured at its best median (it fired, or not, on the

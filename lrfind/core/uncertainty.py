@@ -64,8 +64,11 @@ def assess(
     """The uncertainty of `suggestions[method]` on the curve (lrs, smoothed)."""
     _, x, y = candidates(lrs, smoothed)
     lr = suggestions[method].lr if method in suggestions else None
-    if len(y) < 3 or lr is None:
-        return Uncertainty(None, NEAR_MIN_MARGIN, {}, "low", ["no usable curve or no suggestion"])
+    if len(y) < 3:
+        why = f"no usable curve: only {len(y)} finite points once the ends are set aside (needs 3)"
+        return Uncertainty(None, NEAR_MIN_MARGIN, {}, "low", [why])
+    if lr is None:
+        return Uncertainty(None, NEAR_MIN_MARGIN, {}, "low", [f"{method} gives no suggestion"])
     lo = int(np.argmin(y))
     start, low = float(y[0]), float(y[lo])
     drop = start - low
