@@ -76,10 +76,15 @@ def check_report(report: Mapping[str, Any], path: object) -> None:
             raise UsageError(f"{path}: {key!r} is {_kind(report[key])}, expected {want}")
     version = report.get("schema_version", SCHEMA_VERSION)
     if not 1 <= version <= SCHEMA_VERSION:
-        fix = ("a newer lrfind wrote it: upgrade lrfind (pip install -U lrfind)"
-               if version > SCHEMA_VERSION else "give the report.json that `lrfind run` wrote")
-        raise UsageError(f"{path}: schema_version {version} is not one this lrfind reads "
-                         f"(1 to {SCHEMA_VERSION}); {fix}")
+        fix = (
+            "a newer lrfind wrote it: upgrade lrfind (pip install -U lrfind)"
+            if version > SCHEMA_VERSION
+            else "give the report.json that `lrfind run` wrote"
+        )
+        raise UsageError(
+            f"{path}: schema_version {version} is not one this lrfind reads "
+            f"(1 to {SCHEMA_VERSION}); {fix}"
+        )
     for key, (check, want) in VALUES.items():
         table = report.get(key)
         items = table.items() if isinstance(table, Mapping) else enumerate(table or [])
