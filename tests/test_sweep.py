@@ -240,6 +240,25 @@ def test_empty_loader() -> None:
         find_lr(model, [], loss, steps=10)
 
 
+def test_an_empty_loader_is_told_apart_from_drop_last() -> None:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model, _, loss = tiny.build()
+    data = TensorDataset(torch.randn(10, 4), torch.randn(10, 1))
+    small = DataLoader(data, batch_size=16, drop_last=True)  # 10 samples, no whole batch
+    with pytest.raises(SpecError) as e:
+        find_lr(model, small, loss, steps=10)
+    assert str(e.value).endswith(
+        "train_loader yielded no batches: its dataset has 10 samples, fewer than one batch "
+        "(16) with drop_last=True: lower batch_size or set drop_last=False"
+    )
+    empty = DataLoader(TensorDataset(torch.randn(0, 4), torch.randn(0, 1)), batch_size=4)
+    with pytest.raises(SpecError, match="no batches: its dataset is empty: check the data path"):
+        find_lr(model, empty, loss, steps=10)
+    with pytest.raises(SpecError, match=r"no batches: is its dataset empty, or drop_last=True"):
+        find_lr(model, [], loss, steps=10)  # no dataset to look at
+
+
 def test_no_trainable_parameters() -> None:
     model, loader, loss = tiny.build()
     model.requires_grad_(False)

@@ -7,6 +7,7 @@ training step plus nothing that waits for the device.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -161,7 +162,7 @@ class Stepper:
                 count += 1
         self.model.train()
         if total is None:
-            raise SpecError("val_loader yielded no batches: is its dataset empty?")
+            raise SpecError(f"val_loader yielded no batches: {why_empty(self.val_loader)}")
         return total / count
 
     def warm_up(self, batch: Any) -> None:
@@ -199,8 +200,7 @@ def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
         batches = list(itertools.islice(loader, count))
     if not batches:  # --val-batches 0 is no option: the fix is the loader, or no validation
         raise SpecError(
-            "val_loader yields no batches (an empty dataset, or drop_last=True with fewer "
-            "samples than one batch): fix the val_loader, or drop --val-batches"
+            f"val_loader yields no batches: {why_empty(loader)} (or drop --val-batches)"
         )
     if len(batches) < count:
         raise SpecError(
@@ -208,6 +208,23 @@ def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
             f"lower --val-batches to {len(batches)} or less"
         )
     return batches
+
+
+def why_empty(loader: Any) -> str:
+    """Why a loader gave no batch, and the fix, from what a DataLoader says about itself."""
+    size = batch = None
+    with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
+        size = len(loader.dataset)
+    with contextlib.suppress(Exception):
+        batch = int(loader.batch_size)
+    if size == 0:
+        return "its dataset is empty: check the data path or the split"
+    if size and batch and size < batch and getattr(loader, "drop_last", False):
+        return (
+            f"its dataset has {size} samples, fewer than one batch ({batch}) with "
+            "drop_last=True: lower batch_size or set drop_last=False"
+        )
+    return "is its dataset empty, or drop_last=True with fewer samples than one batch?"
 
 
 def cycle(loader: Iterable[Any]) -> Iterator[Any]:
@@ -219,7 +236,7 @@ def cycle(loader: Iterable[Any]) -> Iterator[Any]:
             seen += 1
             yield batch
         if seen == 0:
-            raise SpecError("train_loader yielded no batches: is its dataset empty?")
+            raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
         if seen == before:
             raise SpecError(
                 f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
