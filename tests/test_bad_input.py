@@ -216,7 +216,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
         [TINY + ":build", "-c", "{T}/c.toml"],
         {"c.toml": "[sweep]\nsteps_ = 5\n"},
         2,
-        ["c.toml: unknown key 'steps_' in [sweep]"],
+        ["c.toml: unknown key 'steps_' (did you mean steps?) in [sweep]"],
     ),
     (
         "wrong config type",

@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from lrfind import find_lr
 from lrfind.cli import app
+from lrfind.config.files import load_toml, parse_config
+from lrfind.config.names import unknown_names
 from lrfind.config.resolve import parse_build_args, resolve
 from lrfind.config.settings import SweepConfig
 from lrfind.errors import ConfigError, UsageError
 
+from .assets import tiny
 from .conftest import TINY
 
 NONE = dict.fromkeys(
@@ -235,3 +239,29 @@ def test_shipped_configs_are_valid() -> None:
     for path in configs:
         assert path.read_text().startswith("#"), f"{path} should open with a comment"
         resolve("x.py:build", NONE, None, str(path))
+
+
+def test_unknown_names_get_lrfinds_name_or_the_closest() -> None:
+    known = ["steps", "start_lr", "end_lr", "smoothing", "diverge_threshold", "accumulate"]
+    assert unknown_names(["num_iter", "max_lr", "stepz", "foo", "lr"], known) == [
+        "'num_iter' (lrfind calls it steps)",  # torch-lr-finder, ignite
+        "'max_lr' (lrfind calls it end_lr)",  # Lightning's Tuner
+        "'stepz' (did you mean steps?)",
+        "'foo'",
+        "'lr' (the sweep sets the LR: give its range as start_lr and end_lr)",
+    ]
+    # A peer's name for a setting this table does not have is not pointed at it.
+    assert unknown_names(["num_it"], ["out_dir", "plot"]) == ["'num_it'"]
+
+
+def test_a_peers_name_in_a_config_file_or_find_lr_is_answered(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[sweep]\nnum_it = 50\nfoo = 1\n")
+    with pytest.raises(ConfigError) as e:
+        parse_config(load_toml(path), "c.toml")
+    text = str(e.value)
+    assert "c.toml: unknown key 'num_it' (lrfind calls it steps) in [sweep]\n" in text + "\n"
+    assert "unknown key 'foo' in [sweep] (allowed: start_lr, end_lr, steps," in text
+    peer = r"^unknown setting\(s\) 'smooth_f' \(lrfind calls it smoothing\)$"  # no list
+    with pytest.raises(ConfigError, match=peer):
+        find_lr(*tiny.build(), smooth_f=0.1)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lrfind.config.names import unknown_names
 from lrfind.config.paths import user_path
 from lrfind.errors import ConfigError, UsageError
 
@@ -122,9 +123,9 @@ def _typed_table(
     problems = []
     for k, v in values.items():
         if k not in allowed:
-            problems.append(
-                f"{label}: unknown key '{k}' in [{table}] (allowed: {', '.join(allowed)})"
-            )
+            (named,) = unknown_names([k], allowed)
+            listed = "" if named.endswith(")") else f" (allowed: {', '.join(allowed)})"
+            problems.append(f"{label}: unknown key {named} in [{table}]{listed}")
         elif not isinstance(v, allowed[k]) or (isinstance(v, bool) and bool not in allowed[k]):
             want = " or ".join(t.__name__ for t in allowed[k])
             problems.append(f"{label}: [{table}] {k} = {v!r} has the wrong type: expected {want}")

@@ -19,10 +19,11 @@ from lrfind.core.history import History, StopReason
 from lrfind.errors import LrfindError, SweepError, describe_exception
 from lrfind.sweep.adapters.describe import describe
 from lrfind.sweep.device import resident_warning
+from lrfind.sweep.loaders import cycle
 from lrfind.sweep.mistakes import check_task, explain
 from lrfind.sweep.optim import group_ratios, optimizer_origin
 from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
-from lrfind.sweep.step import Stepper, cycle
+from lrfind.sweep.step import Stepper
 from lrfind.sweep.task import Task
 
 Progress = Callable[[int, int], None]

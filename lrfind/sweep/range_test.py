@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrfind.config.names import unknown_names
 from lrfind.config.settings import SweepConfig
 from lrfind.core.priors import prior_warnings
 from lrfind.core.result import SweepResult, analyse, combine
@@ -95,9 +96,11 @@ def find_lr(
     if settings:
         unknown = sorted(set(settings) - known)
         if unknown:
-            raise ConfigError(
-                f"unknown setting(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
+            named = unknown_names(unknown, known)
+            listed = (
+                "" if all(n.endswith(")") for n in named) else f": use {', '.join(sorted(known))}"
             )
+            raise ConfigError(f"unknown setting(s) {'; '.join(named)}{listed}")
         config = dataclasses.replace(config, **settings)
     # What the caller set (keywords, a config off the defaults) wins over a stack's settings.
     explicit = set(settings) | {k for k in known if getattr(config, k) != getattr(defaults, k)}

@@ -1,0 +1,69 @@
+"""The batches a sweep draws: the train loader cycled, fixed val batches, why a loader is empty."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from lrfind.errors import SpecError, UsageError, user_code
+
+
+def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
+    """The first `count` batches of the val_loader, kept: the same batches at every step.
+
+    A shuffled loader would give different batches each pass, and the
+    validation loss would then change with the batches, not only with the LR.
+    """
+    if loader is None:
+        raise UsageError(
+            f"--val-batches {count} needs a validation loader, and build() returned none: "
+            "return a dict with a 'val_loader' key, or drop --val-batches"
+        )
+    with user_code(f"taking {count} val_loader batch{'es' if count > 1 else ''} (--val-batches)"):
+        batches = list(itertools.islice(loader, count))
+    if not batches:  # --val-batches 0 is no option: the fix is the loader, or no validation
+        raise SpecError(
+            f"val_loader yields no batches: {why_empty(loader)} (or drop --val-batches)"
+        )
+    if len(batches) < count:
+        raise SpecError(
+            f"val_loader has only {len(batches)} batches, fewer than --val-batches {count}: "
+            f"lower --val-batches to {len(batches)} or less"
+        )
+    return batches
+
+
+def why_empty(loader: Any) -> str:
+    """Why a loader gave no batch, and the fix, from what a DataLoader says about itself."""
+    size = batch = None
+    with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
+        size = len(loader.dataset)
+    with contextlib.suppress(Exception):
+        batch = int(loader.batch_size)
+    if size == 0:
+        return "its dataset is empty: check the data path or the split"
+    if size and batch and size < batch and getattr(loader, "drop_last", False):
+        return (
+            f"its dataset has {size} samples, fewer than one batch ({batch}) with "
+            "drop_last=True: lower batch_size or set drop_last=False"
+        )
+    return "is its dataset empty, or drop_last=True with fewer samples than one batch?"
+
+
+def cycle(loader: Iterable[Any]) -> Iterator[Any]:
+    """Yield batches forever, restarting the loader whenever it runs out."""
+    seen = 0
+    while True:
+        before = seen
+        for batch in loader:
+            seen += 1
+            yield batch
+        if seen == 0:
+            raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
+        if seen == before:
+            raise SpecError(
+                f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
+                "return a DataLoader or a list, or lower --steps"
+            )
