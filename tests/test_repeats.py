@@ -117,6 +117,9 @@ def test_plot_shows_every_repeat_and_the_band() -> None:
     assert [c.get_gid() for c in ax.collections].count("repeats-band") == 1
     labels = [line.get_label() for line in ax.get_lines()]
     assert f"median suggested (robust): lr {result.suggested_lr:.2g}" in labels
+    marks = [line for line in ax.get_lines() if line.get_gid() == "repeat-lr"]
+    assert len(marks) == sum(lr is not None for lr in result.repeats.lrs)  # type: ignore[union-attr]
+    assert [m.get_label() for m in marks][:1] == ["each repeat's suggestion"]  # in the legend
 
 
 def test_cli_repeats_report_and_stability_line(tmp_path: Path) -> None:

@@ -59,6 +59,7 @@ def draw_repeats(ax: Axes, repeats: Repeats) -> None:
             label="each repeat" if k == 0 else None,
             gid="repeat",
         )
-    for lr in repeats.lrs:
-        if lr is not None:
-            ax.axvline(lr, color=_REPEAT, ls=":", lw=0.9, alpha=0.6)
+    shown = [lr for lr in repeats.lrs if lr is not None]
+    for k, lr in enumerate(shown):  # labelled once: an unexplained line is a question
+        label = "each repeat's suggestion" if k == 0 else None
+        ax.axvline(lr, color=_REPEAT, ls=":", lw=0.9, alpha=0.6, label=label, gid="repeat-lr")
