@@ -149,6 +149,45 @@ def test_a_saved_report_rebuilds_the_same_result(tmp_path: Path) -> None:
     assert rebuilt.uncertainty == original.uncertainty  # recomputed from the raw losses
 
 
+def test_show_redraws_the_plot_run_drew_repeats_and_optimizer_too(tmp_path: Path) -> None:
+    # show used to draw a plainer plot over run's: no repeats band, no optimizer in the title.
+    import torch
+
+    from lrfind import Task, find_lr
+    from lrfind.output.plot import _title
+
+    from .assets import tiny
+
+    model, loader, loss = tiny.build()
+    task = Task(model, loader, loss, optimizer=torch.optim.AdamW(model.parameters()))
+    original = find_lr(task, repeats=3, steps=30)
+    rebuilt = result_from_report(read_report(_saved(tmp_path, original)))
+    assert _title(rebuilt) == _title(original)
+    assert _title(rebuilt).startswith("LR range test: AdamW, 3 repeats; bold: seed ")
+    assert rebuilt.training is not None and original.training is not None
+    assert rebuilt.training.lines() == original.training.lines()
+    assert rebuilt.repeats is not None and original.repeats is not None
+    assert rebuilt.repeats.lrs == original.repeats.lrs
+    for a, b in zip(rebuilt.repeats.runs, original.repeats.runs, strict=True):
+        assert (a.seed, a.history.lrs, a.history.smoothed) == (
+            b.seed,
+            b.history.lrs,
+            b.history.smoothed,
+        )
+    drawn = [
+        sorted(str(x.get_gid()) for x in plot_result(r).axes[0].get_children() if x.get_gid())
+        for r in (original, rebuilt)
+    ]
+    assert drawn[0] == drawn[1] and "repeats-band" in drawn[0]
+    # A hand-edited report whose extras are broken still shows its curve, without them.
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    report["repeats"]["runs"][0]["history"] = "gone"
+    report["training"]["param_groups"] = [{"lr_ratio": "x"}]
+    plain = result_from_report(report)
+    assert plain.repeats is None and plain.training is None
+    assert plain.history.lrs == original.history.lrs
+
+
 def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
     original = _result()
     path = _saved(tmp_path, original)

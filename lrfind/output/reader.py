@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from lrfind.config.settings import METHOD_NAMES, SweepConfig
 from lrfind.core.history import STOP_REASONS, History
+from lrfind.core.repeats import RepeatRun, Repeats
+from lrfind.core.training import Group, Training
 from lrfind.errors import ConfigError, UsageError
 from lrfind.output.inputs import parse_json, read_text
 from lrfind.output.schema import check_report
@@ -67,7 +69,16 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     stop = report["stop_reason"]
     if stop not in STOP_REASONS:
         raise UsageError(f"{path}: stop_reason {stop!r} is not one of {', '.join(STOP_REASONS)}")
-    history = History(lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=stop)
+    training = _training(report.get("training"))
+    history = History(
+        lrs=lrs,
+        losses=losses,
+        smoothed=smoothed,
+        stop_reason=stop,
+        skipped=int(report.get("skipped_steps") or 0),
+        optimizer="" if training is None else training.optimizer,
+        training=training,
+    )
 
     method = str(report.get("method", "min_div_10"))
     if method not in METHOD_NAMES:
@@ -99,7 +110,74 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         sweep_s=float((report.get("timing") or {}).get("sweep_s") or 0.0),
         loss_source=str(report.get("loss_source", "train")),
         min_index=nearest_index(lrs, at_min) if _is_number(at_min) and at_min > 0 else None,
+        repeats=_repeats(report.get("repeats")),
     )
+
+
+# What the plot shows beyond the curve (the optimizer in its title, the repeats' band) is
+# rebuilt too, so that `show` redraws the plot `run` drew. A part a hand edit broke is
+# left out (None), never an error: the curve is still worth showing.
+
+
+def _training(saved: Any) -> Training | None:
+    try:
+        groups = tuple(
+            Group(
+                ratio=float(g["lr_ratio"]),
+                params=int(g["params"]),
+                weight_decay=_optional(g.get("weight_decay")),
+                lr_scale=_optional(g.get("lr_scale")),
+            )
+            for g in saved.get("param_groups") or []
+        )
+        return Training(
+            optimizer=str(saved["optimizer"]),
+            origin=str(saved["origin"]),
+            hyper=dict(saved.get("hyperparameters") or {}),
+            groups=groups,
+            clip_grad=_optional(saved.get("clip_grad")),
+            clip_mode=str(saved.get("clip_mode") or "norm"),
+            accumulate=int(saved.get("accumulate") or 1),
+            amp=None if saved.get("amp") is None else str(saved["amp"]),
+            stack=None if saved.get("stack") is None else str(saved["stack"]),
+            took=tuple(str(x) for x in saved.get("took") or ()),
+            set_aside=tuple(str(x) for x in saved.get("set_aside") or ()),
+            notes=[str(x) for x in saved.get("notes") or ()],
+        )
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _repeats(saved: Any) -> Repeats | None:
+    try:
+        runs = []
+        for run in saved["runs"]:
+            h = run["history"]
+            history = History(
+                lrs=[float(x) for x in h["lr"]],
+                losses=[_float(x) for x in h["loss"]],
+                smoothed=[_float(x) for x in h["smoothed_loss"]],
+                stop_reason=run["stop_reason"],
+            )
+            lr = _optional(run.get("suggested_lr"))
+            suggestions = {str(k): _optional(v) for k, v in (run.get("suggestions") or {}).items()}
+            runs.append(RepeatRun(int(run["seed"]), lr, suggestions, history))
+        shown = int(saved["shown"])
+        if not runs or not 0 <= shown < len(runs):
+            return None
+        return Repeats(
+            runs=runs,
+            median_lr=_optional(saved.get("median_lr")),
+            spread_decades=_optional(saved.get("spread_decades")),
+            std_decades=_optional(saved.get("std_decades")),
+            shown=shown,
+        )
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _optional(x: Any) -> float | None:
+    return float(x) if _is_number(x) else None
 
 
 def _float(x: Any) -> float:
