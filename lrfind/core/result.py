@@ -11,7 +11,7 @@ from lrfind.core.caveats import curve_warnings
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
-from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer, robust_answer
+from lrfind.core.robust_suggest import NO_CURVE, RERUN, RobustAnswer, robust_answer
 from lrfind.core.stopping import robust_rule
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
 from lrfind.core.training import Training
@@ -175,10 +175,9 @@ def _unusable(result: SweepResult) -> SweepResult:
     if result.suggested_lr is None or not any(r.startswith(NO_CURVE) for r in u.reasons):
         return result
     why = next(r for r in u.reasons if r.startswith(NO_CURVE))
-    if result.stop_reason == "interrupted" and "interrupted" not in why:
-        why += ": the sweep was interrupted before that: rerun it and let it run"
-    elif "--steps" not in why and "interrupted" not in why:
-        why += ": run more --steps, or widen --start-lr/--end-lr"
+    interrupted = result.stop_reason == "interrupted"
+    if RERUN not in why and (interrupted or "--steps" not in why):  # else why has its fix
+        why += f": {RERUN if interrupted else 'run more --steps, or widen --start-lr/--end-lr'}"
     name = result.method
     suggestions = {**result.suggestions, name: Suggestion(name, None, reason=why)}
     return _seeded(dataclasses.replace(result, suggestions=suggestions), result.robust)

@@ -30,6 +30,8 @@ from lrfind.core.robust import RobustRule, median_sorted, replay, robust_curve
 
 DEFAULT_RULE = RobustRule()
 NO_CURVE = "no usable curve"  # how every reason for a missing suggestion starts
+# The fix when the curve is too short because the sweep was interrupted: no setting is it.
+RERUN = "the sweep was interrupted before that: rerun it and let it run"
 BASIN = 0.25  # the minimum's basin: the points within this share of the descent of it
 FALLS = 0.1  # the curve "starts falling" once it is this share of the descent below its start
 
@@ -84,8 +86,8 @@ def robust_answer(
         return RobustAnswer(None, full, reasons=(f"{NO_CURVE}: no finite loss values",))
     if len(ys) < max(rule.window, 5):
         fix = "run more --steps, or start lower (--start-lr) if the loss blows up at once"
-        if stop == "interrupted":  # the sweep had not got far: neither setting is the fix
-            fix = "the sweep was interrupted before that: rerun it and let it run"
+        if stop == "interrupted":
+            fix = RERUN
         why = (
             f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
             + fix

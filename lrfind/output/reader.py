@@ -58,9 +58,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
 
     h = report.get("history")
     try:
-        lrs = [float(x) for x in h["lr"]]  # type: ignore[index]
-        losses = [_float(x) for x in h["loss"]]  # type: ignore[index]
-        smoothed = [_float(x) for x in h["smoothed_loss"]]  # type: ignore[index]
+        lrs, losses, smoothed = _curve(h)
     except (TypeError, KeyError, ValueError, OverflowError):
         raise UsageError(f"{path}: its history is missing or not lists of numbers") from None
     bad_lr = not all(math.isfinite(x) and x > 0 for x in lrs)
@@ -152,12 +150,9 @@ def _repeats(saved: Any) -> Repeats | None:
     try:
         runs = []
         for run in saved["runs"]:
-            h = run["history"]
+            lrs, losses, smoothed = _curve(run["history"])
             history = History(
-                lrs=[float(x) for x in h["lr"]],
-                losses=[_float(x) for x in h["loss"]],
-                smoothed=[_float(x) for x in h["smoothed_loss"]],
-                stop_reason=run["stop_reason"],
+                lrs=lrs, losses=losses, smoothed=smoothed, stop_reason=run["stop_reason"]
             )
             lr = _optional(run.get("suggested_lr"))
             suggestions = {str(k): _optional(v) for k, v in (run.get("suggestions") or {}).items()}
@@ -174,6 +169,12 @@ def _repeats(saved: Any) -> Repeats | None:
         )
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         return None
+
+
+def _curve(saved: Any) -> tuple[list[float], list[float], list[float]]:
+    """(lrs, losses, smoothed) of a history as History.to_dict stored it; raises if it is not."""
+    lrs = [float(x) for x in saved["lr"]]
+    return lrs, [_float(x) for x in saved["loss"]], [_float(x) for x in saved["smoothed_loss"]]
 
 
 def _optional(x: Any) -> float | None:

@@ -72,7 +72,7 @@ def find_lr(
         # A transformers.Trainer, or a LightningModule (with its datamodule or loader, and
         # its Lightning Trainer in loss_fn's place): taken as build's return would be.
         parts = tuple(x for x in (model, train_loader, loss_fn) if x is not None)
-        fields = stack_fields(parts[0] if len(parts) == 1 else parts, "find_lr")
+        fields = stack_fields(parts[0] if len(parts) == 1 else parts, "find_lr was given")
     if fields is not None:
         task = Task(**fields)
     elif isinstance(model, Task):

@@ -69,7 +69,8 @@ def task_from_build(returned: object, origin: str) -> Task:
         return returned
     from lrfind.sweep.adapters import stack_fields
 
-    stacked = stack_fields(returned, origin)  # a Trainer or a LightningModule, taken as it is
+    # A Trainer or a LightningModule, taken as it is.
+    stacked = stack_fields(returned, f"{origin} returned")
     if stacked is not None:
         return _make(origin, **stacked)
     if returned is None:

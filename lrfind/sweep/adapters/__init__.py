@@ -19,8 +19,11 @@ from lrfind.sweep.adapters.huggingface import is_trainer, trainer_fields
 from lrfind.sweep.adapters.lightning import lightning_fields
 
 
-def stack_fields(returned: object, origin: str) -> dict[str, Any] | None:
-    """The Task fields (with `stack`) for a Trainer or a LightningModule build; None otherwise."""
+def stack_fields(returned: object, came: str) -> dict[str, Any] | None:
+    """The Task fields (with `stack`) for a Trainer or a LightningModule build; None otherwise.
+
+    `came` begins the messages: "build() in model.py returned", "find_lr was given".
+    """
     if is_trainer(returned):
-        return trainer_fields(returned, origin)
-    return lightning_fields(returned, origin)
+        return trainer_fields(returned, came)
+    return lightning_fields(returned, came)

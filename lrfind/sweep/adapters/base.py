@@ -19,11 +19,6 @@ from lrfind.config.settings import SweepConfig
 from lrfind.errors import SpecError, describe_exception
 
 
-def handed(origin: str) -> str:
-    """How a message says the stack came: "build() in m.py returned", "find_lr was given"."""
-    return "find_lr was given" if origin == "find_lr" else f"{origin} returned"
-
-
 def has_class(obj: object, *names: tuple[str, str]) -> bool:
     """Whether a class in type(obj)'s MRO is one of the (module, qualname) pairs."""
     return any((c.__module__, c.__qualname__) in names for c in type(obj).__mro__)

@@ -19,14 +19,7 @@ import torch
 from torch import nn
 
 from lrfind.errors import SpecError
-from lrfind.sweep.adapters.base import (
-    FreshLoader,
-    ModelOptimizer,
-    Setting,
-    Stack,
-    handed,
-    has_class,
-)
+from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
 
 TRAINER = ("transformers.trainer", "Trainer")
 MODEL_OUTPUT = ("transformers.utils.generic", "ModelOutput")
@@ -42,13 +35,13 @@ def is_model_output(obj: object) -> bool:
     return has_class(obj, MODEL_OUTPUT)
 
 
-def trainer_fields(trainer: Any, origin: str) -> dict[str, Any]:
+def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
     """The Task fields a Trainer stands for; SpecError when it cannot train as it is."""
     args = trainer.args
     name = type(trainer).__name__
     if trainer.train_dataset is None:
         raise SpecError(
-            f"{handed(origin)} a {name} without a train_dataset: "
+            f"{came} a {name} without a train_dataset: "
             "pass Trainer(train_dataset=...), the data the sweep trains on"
         )
     train = FreshLoader(trainer.get_train_dataloader, f"the {name}'s get_train_dataloader()")

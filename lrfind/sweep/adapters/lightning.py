@@ -18,14 +18,7 @@ from typing import Any
 from torch import nn
 
 from lrfind.errors import SpecError, describe_exception
-from lrfind.sweep.adapters.base import (
-    FreshLoader,
-    ModelOptimizer,
-    Setting,
-    Stack,
-    handed,
-    has_class,
-)
+from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
 from lrfind.sweep.adapters.base import overrides as _overrides
 from lrfind.sweep.adapters.lightning_steps import PACKAGES, LightningSteps, Logs, step_takes_index
 from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
@@ -47,7 +40,7 @@ def is_module(obj: object) -> bool:
     return has_class(obj, *MODULE)
 
 
-def lightning_fields(returned: object, origin: str) -> dict[str, Any] | None:
+def lightning_fields(returned: object, came: str) -> dict[str, Any] | None:
     """The Task fields for a LightningModule build, or None when `returned` is not one.
 
     Forms: module; (module, datamodule); (module, loader); any of those with
@@ -66,9 +59,9 @@ def lightning_fields(returned: object, origin: str) -> dict[str, Any] | None:
         if kind is None:
             return None
         if kind in parts:
-            raise SpecError(f"{handed(origin)} two {kind}s with the LightningModule: give one")
+            raise SpecError(f"{came} two {kind}s with the LightningModule: give one")
         parts[kind] = item
-    return _fields(module, parts, origin)
+    return _fields(module, parts, came)
 
 
 def _kind(item: object) -> str | None:
@@ -81,11 +74,11 @@ def _kind(item: object) -> str | None:
     return None
 
 
-def _fields(module: Any, parts: dict[str, Any], origin: str) -> dict[str, Any]:
+def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
     name = type(module).__name__
     if not getattr(module, "automatic_optimization", True):
         raise SpecError(
-            f"{handed(origin)} {name} with automatic_optimization = False: its training_step "
+            f"{came} {name} with automatic_optimization = False: its training_step "
             "steps the optimizer itself, which needs a Lightning Trainer; return a Task with a "
             "step_fn(model, batch) -> loss instead"
         )
@@ -95,7 +88,7 @@ def _fields(module: Any, parts: dict[str, Any], origin: str) -> dict[str, Any]:
     if data is not None:  # the user's own object, set up as Lightning would before fit
         _call(data, "prepare_data")
         _call(data, "setup", "fit")
-    train, evals = _loaders(module, data, parts.get("train loader"), origin)
+    train, evals = _loaders(module, data, parts.get("train loader"), came)
     stack.loaders = tuple(x for x in (train, evals) if isinstance(x, FreshLoader))
     stack.took.append(_where(data, parts))
     steps = LightningSteps(module, step_takes_index(module.training_step))
@@ -124,7 +117,7 @@ def _fields(module: Any, parts: dict[str, Any], origin: str) -> dict[str, Any]:
     }
 
 
-def _loaders(module: Any, data: Any, loader: Any, origin: str) -> tuple[Any, Any]:
+def _loaders(module: Any, data: Any, loader: Any, came: str) -> tuple[Any, Any]:
     """(train, eval): a loader given as it is, else the datamodule's, else the module's hooks."""
     name = type(module).__name__
     source = data if data is not None else module
@@ -136,7 +129,7 @@ def _loaders(module: Any, data: Any, loader: Any, origin: str) -> tuple[Any, Any
     if not overrides(source, "train_dataloader"):
         what = f"its {type(data).__name__}" if data is not None else name
         raise SpecError(
-            f"{handed(origin)} {name}, but {what} has no train_dataloader(): give "
+            f"{came} {name}, but {what} has no train_dataloader(): give "
             "(module, datamodule) or (module, train_loader), or define train_dataloader()"
         )
     what = f"{type(source).__name__}.train_dataloader()"
