@@ -53,6 +53,13 @@ def test_nan_is_diverging_and_says_where() -> None:
     assert d.kind == "diverging" and d.checks[0].evidence == "train loss is nan at epoch 5"
 
 
+def test_a_nan_in_the_second_half_is_not_a_zigzag_of_nan_percent() -> None:
+    d = diagnose(_log([2.0 - 0.03 * i for i in range(30)] + [math.nan] * 10))
+    osc = next(c for c in d.checks if c.name == "oscillating")
+    assert d.kind == "diverging" and not osc.fired
+    assert osc.evidence == "second half: not measured, the train loss is not finite there"
+
+
 def test_diverging_wins_over_oscillating() -> None:
     zigzag_up = [1.0 + 0.1 * i + 0.5 * (-1) ** i for i in range(20)]
     d = diagnose(_log(zigzag_up))

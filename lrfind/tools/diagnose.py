@@ -217,11 +217,10 @@ def _stuck(log: LossLog, t: Thresholds) -> Check:
     text = f"mean train loss {head:.4g} over the first {_n(w)}, {tail:.4g} over the last {_n(w)}"
     # Stuck advises "raise the LR": steps too small to move the loss, so it is flat *and*
     # quiet. A zig-zag above --oscillation is the oscillating check's sign of steps too
-    # large (or too noisy: small batches), where a higher LR makes things worse; so the
-    # same number within the same threshold splits flat runs between the two classes and
-    # no log hears both "raise" and "lower". Independent noise of relative spread s gives
-    # a zig-zag of sqrt(3/8) s = 0.61 s: the default 0.1 calls a flat loss noisy once its
-    # points scatter by 16% (neighbours differ by 23% RMS); +-39% swings are far beyond.
+    # large (or too noisy: small batches), where a higher LR makes things worse; so one number
+    # and threshold split flat runs between the classes: no log hears both "raise" and "lower".
+    # Noise of relative spread s zig-zags by sqrt(3/8) s = 0.61 s: the default 0.1 calls a flat
+    # loss noisy once it scatters by 16% (neighbours 23% RMS apart); +-39% is far beyond.
     amp, _ = _zigzag(log.train)
     flat, quiet = drop < t.stuck_drop, amp <= t.oscillation
     noisy = f", but it zig-zags by +-{_pct(amp)} (> {_pct(t.oscillation)}): too noisy to be stuck"
@@ -231,9 +230,10 @@ def _stuck(log: LossLog, t: Thresholds) -> Check:
 
 def _oscillating(log: LossLog, t: Thresholds) -> Check:
     amp, level = _zigzag(log.train)
-    text = (
-        f"second half: the train loss zig-zags by +-{_pct(amp)} (RMS) of its mean level {level:.4g}"
-    )
+    text = "second half: not measured, the train loss is not finite there"  # diverging says where
+    if not math.isnan(amp):
+        text = f"second half: the train loss zig-zags by +-{_pct(amp)} (RMS) of its mean level"
+        text += f" {level:.4g}"
     return Check("oscillating", "oscillating", amp, t.oscillation, amp > t.oscillation, text)
 
 
