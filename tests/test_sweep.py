@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from lrfind import ConfigError, SpecError, SweepConfig, SweepError, Task, find_lr
+from lrfind import ConfigError, SpecError, SweepConfig, SweepError, Task, UsageError, find_lr
 from lrfind.core.curve import lr_schedule
 from lrfind.sweep.device import move_to
 from lrfind.sweep.loop import run_sweep
@@ -291,8 +291,11 @@ def test_unknown_setting() -> None:
 def test_device_cuda_without_cuda_is_a_usage_error() -> None:
     if torch.cuda.is_available():
         pytest.skip("CUDA is present")
-    with pytest.raises(Exception, match="CUDA is not available"):
+    with pytest.raises(UsageError) as caught:
         find_lr(*tiny.build(), device="cuda")
+    # Named as find_lr takes it, not as the CLI's flag.
+    assert str(caught.value).startswith("device='cuda': CUDA is not available here")
+    assert str(caught.value).endswith("use device='cpu' or device='auto'")
 
 
 Pair = namedtuple("Pair", "x y")

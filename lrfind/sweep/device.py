@@ -11,17 +11,23 @@ import torch
 from lrfind.errors import UsageError
 
 
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
+def resolve_device(name: str | torch.device = "auto", *, python: bool = False) -> torch.device:
     """Turn "auto", "cpu", "cuda", "cuda:N" or "mps" into an available torch.device.
 
     "auto" picks CUDA, then MPS, then the CPU. Asking for a device that is not
-    there is a UsageError, raised before anything is built.
+    there is a UsageError, raised before anything is built; it names the
+    setting as the CLI spells it (`--device cuda`), or with `python` as
+    find_lr takes it (`device='cuda'`).
 
     >>> resolve_device("cpu")
     device(type='cpu')
     """
     if isinstance(name, torch.device):
         name = str(name)
+
+    def said(value: str) -> str:
+        return f"device={value!r}" if python else f"--device {value}"
+
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda", torch.cuda.current_device())
@@ -32,29 +38,29 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         device = torch.device(name)
     except RuntimeError:
         raise _bad_device(
-            f"--device {name!r} is not a device: use auto, cpu, cuda, cuda:N or mps"
+            f"{said(name)} is not a device: use auto, cpu, cuda, cuda:N or mps"
         ) from None
     if device.type == "cuda":
         if not torch.cuda.is_available():
             built = torch.version.cuda or "none"
             raise _bad_device(
-                f"--device {name}: CUDA is not available here (torch {torch.__version__}, "
-                f"CUDA build: {built}); use --device cpu or --device auto"
+                f"{said(name)}: CUDA is not available here (torch {torch.__version__}, "
+                f"CUDA build: {built}); use {said('cpu')} or {said('auto')}"
             )
         count = torch.cuda.device_count()
         if device.index is not None and device.index >= count:
             raise _bad_device(
-                f"--device {name}: there are only {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
+                f"{said(name)}: there are only {count} CUDA device(s) (cuda:0..cuda:{count - 1})"
             )
         if device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
     elif device.type == "mps":
         if not _mps_available():
             raise _bad_device(
-                f"--device {name}: MPS is not available here; use --device cpu or auto"
+                f"{said(name)}: MPS is not available here; use {said('cpu')} or {said('auto')}"
             )
     elif device.type != "cpu":
-        raise _bad_device(f"--device {name!r}: lrfind supports auto, cpu, cuda, cuda:N and mps")
+        raise _bad_device(f"{said(name)}: lrfind supports auto, cpu, cuda, cuda:N and mps")
     return device
 
 

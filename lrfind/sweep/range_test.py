@@ -105,7 +105,7 @@ def find_lr(
     # What the caller set (keywords, a config off the defaults) wins over a stack's settings.
     explicit = set(settings) | {k for k in known if getattr(config, k) != getattr(defaults, k)}
     config, task = with_stack_settings(config, task, explicit)
-    return sweep_task(task, config, resolve_device(config.device), progress)
+    return sweep_task(task, config, resolve_device(config.device, python=True), progress)
 
 
 @dataclass(frozen=True)
