@@ -27,6 +27,14 @@ def test_fall_bounds_exact() -> None:
     assert fall_bounds(LRS, LOSS) == (1e-3, 1e-1)
 
 
+def test_cyclic_low_end_is_at_least_3x_below_its_peak() -> None:
+    # The loss starts to fall at 1e-3, only 2x below a suggestion of 2e-3: base_lr = 2e-3 / 3.
+    p = plan(LRS, LOSS, suggested_lr=2e-3, total_steps=200)
+    assert p is not None and p.base_lr == 1e-3
+    assert p.schedules["cyclic"].kwargs["base_lr"] == 0.000667  # 2e-3 / 3, to 3 digits
+    assert p.schedules["cyclic"].kwargs["max_lr"] == 2e-3
+
+
 def test_fall_bounds_none_when_the_loss_never_falls() -> None:
     assert fall_bounds(LRS, [1.0] * 9) is None
     assert fall_bounds(LRS, [float(i) for i in range(9)]) is None
@@ -46,7 +54,7 @@ def test_plan_kwargs_exact() -> None:
     }
     assert s["cyclic"].kwargs == {
         "base_lr": 1e-3,
-        "max_lr": 0.1,
+        "max_lr": 0.05,  # the peak, not the minimum (0.1): the edge of divergence
         "step_size_up": 25,  # 4 triangles over 200 steps
         "mode": "triangular",
         "cycle_momentum": False,
@@ -111,7 +119,7 @@ def test_kwargs_build_the_real_schedulers() -> None:
 
     opt = _optimizer()
     lrs = _lrs(_built("cyclic", kwargs["cyclic"], opt), opt, 51)
-    assert lrs[0] == pytest.approx(1e-3) and lrs[25] == pytest.approx(0.1)
+    assert lrs[0] == pytest.approx(1e-3) and lrs[25] == pytest.approx(0.05)
     assert lrs[50] == pytest.approx(1e-3)
 
     opt = _optimizer()

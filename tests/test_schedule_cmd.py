@@ -148,6 +148,20 @@ def test_from_report_takes_the_suggested_lr(tmp_path: Path) -> None:
         (["multistep", "--lr", "0.1", "--milestones", "5;9"], "--milestones '5;9'"),
         (["plateau", "--lr", "0.1"], "--plateau-losses FILE with at least 99 losses"),
         (["bogus", "--lr", "0.1"], "unknown scheduler 'bogus'; choose from: steplr"),
+        # Options that contradict the LR or the run: an inverted cycle, a floor above the
+        # LR, a milestone never reached.
+        (
+            ["cyclic", "--lr", "0.1", "--base-lr", "0.5"],
+            "--base-lr 0.5: must be below the cycle's peak, --lr 0.1",
+        ),
+        (
+            ["cosine", "--lr", "0.1", "--eta-min", "0.2"],
+            "--eta-min 0.2: must be below the LR it anneals from, --lr 0.1",
+        ),
+        (
+            ["multistep", "--lr", "0.1", "--milestones", "50,150"],
+            "--milestones 150: after the last of --steps 100: never reached",
+        ),
     ],
 )
 def test_usage_errors_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
@@ -178,7 +192,7 @@ def test_unknown_name_is_reported_without_importing_torch() -> None:
 PLANNED_CALLS = {
     "onecyclelr": "OneCycleLR(optimizer, max_lr=[0.01, 0.1], total_steps=1000, div_factor=20, "
     "final_div_factor=10000, pct_start=0.3)",
-    "cycliclr": "CyclicLR(optimizer, base_lr=[0.0005, 0.005], max_lr=[0.05, 0.5], "
+    "cycliclr": "CyclicLR(optimizer, base_lr=[0.0005, 0.005], max_lr=[0.01, 0.1], "
     "step_size_up=125, mode='triangular', cycle_momentum=False)",
     "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, start_factor=0.05, "
     "end_factor=1, total_iters=50), CosineAnnealingLR(optimizer, T_max=950)], milestones=[50])"
@@ -253,7 +267,7 @@ def test_planned_traces_step_group_0_of_as_many_groups() -> None:
     assert one[0] == pytest.approx(0.0005) and one[-1] == pytest.approx(0.0005 / 1e4)
     assert max(one) == pytest.approx(0.01) and one.index(max(one)) == 299  # pct_start 0.3
     cyc = simulate_planned("cycliclr", source, 1000).lrs
-    assert [cyc[0], cyc[125], cyc[250]] == pytest.approx([0.0005, 0.05, 0.0005])
+    assert [cyc[0], cyc[125], cyc[250]] == pytest.approx([0.0005, 0.01, 0.0005])
     warm = simulate_planned("warmup_cosine", source, 1000)
     assert warm.lrs[:2] == pytest.approx([0.0005, 0.0005 + 0.0095 / 50])
     assert warm.lrs[50] == pytest.approx(0.01) and warm.note == "# optimizer lrs=[0.01, 0.1]"
@@ -269,7 +283,7 @@ def test_from_report_options_given_replace_the_planned_values(tmp_path: Path) ->
         "onecyclelr": "OneCycleLR(optimizer, max_lr=[0.01, 0.1], total_steps=400, div_factor=25, "
         "final_div_factor=10000, pct_start=0.3, anneal_strategy='linear')",
         # --base-lr is group 0's: the other groups keep their ratio.
-        "cycliclr": "CyclicLR(optimizer, base_lr=[0.0001, 0.001], max_lr=[0.05, 0.5], "
+        "cycliclr": "CyclicLR(optimizer, base_lr=[0.0001, 0.001], max_lr=[0.01, 0.1], "
         "step_size_up=20, mode='triangular2', cycle_momentum=False)",
         "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, "
         "start_factor=0.01, end_factor=1, total_iters=40), CosineAnnealingLR(optimizer, "
@@ -287,7 +301,7 @@ def test_from_report_with_one_group_plans_single_lrs(
     assert _calls(stdout) == {
         "onecyclelr": "OneCycleLR(optimizer, max_lr=0.01, total_steps=1000, div_factor=20, "
         "final_div_factor=10000, pct_start=0.3)",
-        "cycliclr": "CyclicLR(optimizer, base_lr=0.0005, max_lr=0.05, step_size_up=125, "
+        "cycliclr": "CyclicLR(optimizer, base_lr=0.0005, max_lr=0.01, step_size_up=125, "
         "mode='triangular', cycle_momentum=False)",
         "warmup_cosine": "SequentialLR(optimizer, schedulers=[LinearLR(optimizer, "
         "start_factor=0.05, end_factor=1, total_iters=50), CosineAnnealingLR(optimizer, "
@@ -318,7 +332,7 @@ def test_from_report_without_a_plan_takes_the_suggestion_as_before(
         "onecyclelr": "OneCycleLR(optimizer, max_lr=0.01, total_steps=100, pct_start=0.3, "
         "anneal_strategy='cos', div_factor=25, final_div_factor=10000)",
         "cycliclr": "CyclicLR(optimizer, base_lr=0.001, max_lr=0.01, step_size_up=25, "
-        "mode='triangular')",
+        "mode='triangular', cycle_momentum=False)",
     }
 
 
@@ -344,6 +358,14 @@ def test_from_report_bad_plan_keys_exit_2_naming_the_key(
     result = runner.invoke(app, ["schedule", "onecycle", "--from-report", str(report), "--no-plot"])
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stdout == ""
+
+
+def test_from_report_base_lr_above_the_planned_peak_is_a_usage_error(tmp_path: Path) -> None:
+    report = _planned_report(tmp_path, None)  # suggested 0.01
+    args = ["schedule", "cyclic", "--from-report", str(report), "--base-lr", "0.05", "--no-plot"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--base-lr 0.05: must be below the cycle's peak, the report's LR 0.01" in result.stderr
 
 
 def test_run_and_schedule_from_its_report_print_the_same_plan(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ lrfind.tools.figures (the PNG).
 from __future__ import annotations
 
 from enum import Enum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -169,7 +170,8 @@ def schedule(
     if folder is not None:
         from lrfind.tools.figures import save_figure, schedule_figure
 
-        figure = schedule_figure(traces, base, log_y=log_y, overlay=overlay)
+        origin = f"{Path(from_report).name}'s LR" if from_report else None
+        figure = schedule_figure(traces, base, log_y=log_y, overlay=overlay, origin=origin)
         path = folder / PNG_NAME
         try:
             wrote(err, save_figure(figure, path))

@@ -39,6 +39,9 @@ FINAL_DIV_FACTOR = 1e4  # OneCycleLR's default: the last LR is initial / 1e4
 # that do nothing.
 MIN_DIV, MAX_DIV = 10.0, 1000.0
 CYCLES = 4  # CyclicLR: full triangles over the run (Smith: 2-10 epochs per half cycle)
+# CyclicLR's low end sits where the loss starts to fall, but at least this far below its
+# peak (Smith's rule of thumb: base_lr = max_lr / 3 or / 4).
+CYCLIC_MIN_DIV = 3.0
 
 
 @dataclass(frozen=True)
@@ -123,10 +126,13 @@ def plan(
 ) -> SchedulePlan | None:
     """The schedules for a sweep's curve and suggestion; None without a suggestion.
 
-    One-cycle and warmup + cosine peak at the suggested LR and start from
-    base_lr (kept 10x to 1000x below the peak); the cyclic bounds are base_lr
-    and max_lr as found by `fall_bounds`, unless `bounds` gives them (the robust rule's:
-    lrfind.core.robust_suggest). `ratios` are the param groups' LRs as multiples of
+    Every schedule peaks at the suggested LR: the curve's minimum (max_lr) is the
+    edge of divergence in a 100-step test, and a run that returns to it every cycle
+    blows up. One-cycle and warmup + cosine start from base_lr (kept 10x to 1000x
+    below the peak), the cyclic schedule cycles between base_lr (at least 3x below
+    the peak) and the peak. base_lr and max_lr are found by `fall_bounds`, unless
+    `bounds` gives them (the robust rule's: lrfind.core.robust_suggest); the plan
+    reports both. `ratios` are the param groups' LRs as multiples of
     the headline LR, as the sweep kept them: when they differ, every LR becomes a
     list with one entry per group, so the schedule keeps them.
     """
@@ -142,7 +148,7 @@ def plan(
     groups = GroupLRs(ratios)
     schedules = [
         _one_cycle(peak, div, total_steps, groups),
-        _cyclic(base, top, total_steps, groups),
+        _cyclic(min(base, peak / CYCLIC_MIN_DIV), peak, total_steps, groups),
         _warmup_cosine(peak, div, total_steps, groups),
     ]
     return SchedulePlan(base, top, peak, total_steps, {s.name: s for s in schedules})

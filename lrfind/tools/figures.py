@@ -28,9 +28,15 @@ _KIND_COLORS = {"diverging": "#c0392b", "stuck": "#b7950b", "oscillating": "#d35
 
 
 def schedule_figure(
-    traces: Sequence[Trace], base_lr: float, log_y: bool = False, overlay: bool = False
+    traces: Sequence[Trace],
+    base_lr: float,
+    log_y: bool = False,
+    overlay: bool = False,
+    origin: str | None = None,
 ) -> Figure:
     """Each trace's LR over the steps: one panel each (side by side), or all on one axis.
+
+    `origin` says where base_lr came from, for the title ("report.json's LR"); "--lr" if None.
 
     Every line is labelled with its scheduler's name, so `fig.axes[i].lines` says
     what was drawn where.
@@ -66,7 +72,8 @@ def schedule_figure(
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     steps = len(traces[0].lrs) if traces else 0
     fig.suptitle(
-        f"torch.optim.lr_scheduler, stepped {steps} times from --lr {base_lr:.3g} (dotted)",
+        f"torch.optim.lr_scheduler, stepped {steps} times from {origin or '--lr'} "
+        f"{base_lr:.3g} (dotted)",
         fontsize=12,
     )
     return fig

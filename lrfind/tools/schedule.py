@@ -23,7 +23,7 @@ from lrfind.core.plan import Schedule, plan
 from lrfind.core.snippets import GroupLRs, scheduler_call, sequential_call
 from lrfind.errors import UsageError
 from lrfind.tools.report_plan import MAX_STEPS, ReportPlan
-from lrfind.tools.schedulers import SCHEDULES, Options, check_options
+from lrfind.tools.schedulers import SCHEDULES, Options, check_against, check_options
 
 #: The schedulers `lrfind run` plans from the curve: CLI name -> the plan's name.
 PLANNED = {"onecyclelr": "one_cycle", "cycliclr": "cyclic", "warmup_cosine": "warmup_cosine"}
@@ -57,6 +57,7 @@ def simulate(name: str, lr: float, steps: int, options: Options | None = None) -
             f"reducelronplateau steps on a loss trace: --plateau-losses FILE with at least "
             f"{steps - 1} losses (one per step after the first); {have}"
         )
+    check_against(o, lr, steps, f"--lr {lr:g}")
     cls, kwargs = SCHEDULES[name](lr, steps, o)
     return _step(name, cls, kwargs, [lr], steps, losses)
 
@@ -75,6 +76,7 @@ def simulate_planned(
         'OneCycleLR(optimizer, max_lr=0.01, total_steps=1000, div_factor=10, ...)'
     """
     o = _checked(options, steps)
+    check_against(o, source.peak_lr, steps, f"the report's LR {source.peak_lr:g}")
     made = plan([], [], source.peak_lr, steps, (source.base_lr, source.max_lr), source.ratios)
     if made is None:  # only a ReportPlan made by hand: report_plan checks what it reads
         raise UsageError(f"no schedules can be planned from {source}")

@@ -75,6 +75,21 @@ def check_options(o: Options) -> None:
             raise UsageError(f"--milestones {m}: steps must be >= 1, e.g. 50,75")
 
 
+def check_against(o: Options, lr: float, steps: int, what: str) -> None:
+    """UsageError for an option that contradicts the LR or the run's length: a cycle whose
+    low end is above its peak, a floor above the LR, a milestone after the last step.
+    `what` names the LR as the user gave it ("--lr 0.1", "the report's LR 0.0046")."""
+    if o.base_lr is not None and o.base_lr >= lr:
+        raise UsageError(f"--base-lr {o.base_lr:g}: must be below the cycle's peak, {what}")
+    if o.eta_min is not None and o.eta_min >= lr:
+        raise UsageError(f"--eta-min {o.eta_min:g}: must be below the LR it anneals from, {what}")
+    late = [m for m in o.milestones or () if m >= steps]
+    if late:
+        raise UsageError(
+            f"--milestones {late[0]}: after the last of --steps {steps}: never reached"
+        )
+
+
 def _pick(value: Any, default: Any) -> Any:
     return default if value is None else value
 
@@ -130,6 +145,7 @@ def _cyclic(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
         "max_lr": lr,
         "step_size_up": _pick(o.step_size_up, max(1, n // 4)),
         "mode": _pick(o.cyclic_mode, "triangular"),
+        "cycle_momentum": False,  # cycle the LR only, as `lrfind run`'s plan does
     }
 
 
