@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from lrfind.cli import app
 from lrfind.errors import UsageError
-from lrfind.tools.diagnose import Thresholds, _window_means, diagnose
+from lrfind.tools.diagnose import Thresholds, diagnose
 from lrfind.tools.figures import diagnosis_figure
+from lrfind.tools.loss_math import window_means
 from lrfind.tools.losses import LossLog, load_losses
 
 from .test_cli import _modules_after
@@ -60,6 +61,21 @@ def test_a_nan_in_the_second_half_is_not_a_zigzag_of_nan_percent() -> None:
     assert osc.evidence == "second half: not measured, the train loss is not finite there"
 
 
+def test_a_converged_loss_near_zero_is_not_oscillating() -> None:
+    # Batch noise of +-50% of a loss near 0 (the level), after a fall of about 2.3: a
+    # healthy run. Against its level alone it would zig-zag by far more than 10%.
+    losses = [2.3 * math.exp(-i / 15) + 0.01 * (1 + 0.5 * (-1) ** i) for i in range(300)]
+    d = diagnose(_log(losses))
+    osc = next(c for c in d.checks if c.name == "oscillating")
+    assert d.kind == "healthy" and not osc.fired
+    fall = sorted(losses[:30])[15] - sum(losses[149:]) / 151  # first tenth's median to the level
+    assert osc.value == pytest.approx(0.005 / fall, rel=0.01)  # a swing of +-0.005 of the fall
+    assert f"(RMS) of the {fall:.4g} it fell to its mean level 0.009978" in osc.evidence
+    # The same zig-zag on a loss that never fell is measured against its level, and fires.
+    flat = [0.01 * (1 + 0.5 * (-1) ** i) for i in range(300)]
+    assert diagnose(_log(flat)).kind == "oscillating"
+
+
 def test_diverging_wins_over_oscillating() -> None:
     zigzag_up = [1.0 + 0.1 * i + 0.5 * (-1) ** i for i in range(20)]
     d = diagnose(_log(zigzag_up))
@@ -82,9 +98,9 @@ def _random_log(n: int, seed: int = 0) -> list[float]:
 def test_window_means_are_the_exact_means(w: int) -> None:
     xs = _random_log(200)
     exact = [float(sum(map(Fraction, xs[j : j + w])) / w) for j in range(len(xs) - w + 1)]
-    assert _window_means(xs, w) == exact  # each rounded once, from the exact sum
+    assert window_means(xs, w) == exact  # each rounded once, from the exact sum
     straightforward = [sum(xs[j : j + w]) / w for j in range(len(xs) - w + 1)]
-    assert _window_means(xs, w) == pytest.approx(straightforward, rel=1e-12)
+    assert window_means(xs, w) == pytest.approx(straightforward, rel=1e-12)
 
 
 def test_diverging_is_the_straightforward_quadratic_formula() -> None:

@@ -11,11 +11,11 @@ linear in the log's length. Plain Python, no numpy or torch.
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
 from lrfind.errors import UsageError
+from lrfind.tools.loss_math import change, mean, pct, window_means, zigzag
 from lrfind.tools.losses import LossLog
 
 MIN_POINTS = 6
@@ -51,7 +51,8 @@ class Thresholds:
     #: Stuck: the mean train loss fell by less than this fraction from first to last window
     #: (and it zig-zags by at most `oscillation`: a noisy flat loss is oscillating).
     stuck_drop: float = 0.05
-    #: Oscillating: in the second half, the loss zig-zags by more than this fraction of its level.
+    #: Oscillating: in the second half, the loss zig-zags by more than this fraction of its
+    #: level, or of how far it fell to that level when that is more (a loss near 0).
     oscillation: float = 0.1
     #: Overfitting: the val loss ends this much above its minimum while the train loss falls.
     overfit_rise: float = 0.1
@@ -107,36 +108,6 @@ def _w(n: int, t: Thresholds) -> int:
     return max(1, min(round(n * t.window), (n - 1) // 2))
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs)
-
-
-def _window_means(xs: list[float], w: int) -> list[float]:
-    """The mean of every run of w consecutive (finite) points, in one pass over xs.
-
-    Exact prefix sums: a finite float is an integer over a power of two, so over the
-    largest such power all are integers. A window's sum is the difference of two, rounded
-    once by int / int: equal windows tie exactly (a float running sum drifts)."""
-    ratios = [v.as_integer_ratio() for v in xs]
-    shift = max(d for _, d in ratios).bit_length()  # denominators are powers of two
-    prefix = [0, *itertools.accumulate(n << (shift - d.bit_length()) for n, d in ratios)]
-    scale = w << (shift - 1)
-    return [(prefix[j + w] - prefix[j]) / scale for j in range(len(xs) - w + 1)]
-
-
-def _change(new: float, old: float) -> float:
-    """(new - old) relative to |old|; +-inf from 0 to anything else (losses are positive)."""
-    if old:
-        return (new - old) / abs(old)
-    return 0.0 if new == old else math.copysign(math.inf, new - old)
-
-
-def _pct(fraction: float) -> str:
-    """3 significant digits, so a small change is not '0.0%': '0.0211%', '3.19%', '1250%'."""
-    p = abs(fraction) * 100
-    return "<0.001%" if 0 < p < 0.001 else f"{p:.0f}%" if 1e3 <= p < 1e6 else f"{p:.3g}%"
-
-
 def _n(w: int, what: str = "points") -> str:
     """'8 points', or 'point' for one (after 'the last')."""
     return f"{w} {what}" if w > 1 else what.removesuffix("s")
@@ -149,7 +120,7 @@ def _vs(change: float, words: tuple[str, str, str] = ABOVE) -> str:
     """A relative change in words: '3.19% above', '7% below', 'level with'; MOVED: 'fell 7%'."""
     if math.isnan(change):  # a NaN in the log: the diverging check says where
         return "not comparable"
-    size = "" if math.isinf(change) else _pct(change)  # from 0: no percentage
+    size = "" if math.isinf(change) else pct(change)  # from 0: no percentage
     return words[2] if change == 0 else words[0 if change > 0 else 1].format(size).strip()
 
 
@@ -157,15 +128,6 @@ def _span(log: LossLog, i: int, w: int) -> str:
     """Where w points from index i lie: 'epoch 3', or 'epochs 3-10'."""
     last = "" if w == 1 else f"-{log.x[i + w - 1]:g}"
     return f"{log.x_label}{'s' if w > 1 else ''} {log.x[i]:g}{last}"
-
-
-def _zigzag(train: list[float]) -> tuple[float, float]:
-    """The second half's zig-zag as a fraction of its level, and that level (mean |loss|)."""
-    half = train[len(train) // 2 - 1 :]
-    # Half the gap to the neighbours' mean: `a` for a zig-zag of +-a, near 0 on a smooth curve.
-    swings = [(half[i] - (half[i - 1] + half[i + 1]) / 2) / 2 for i in range(1, len(half) - 1)]
-    level = _mean([abs(v) for v in half])
-    return (math.sqrt(_mean([s * s for s in swings])) / level if level else 0.0), level
 
 
 def _diverging(log: LossLog, t: Thresholds) -> Check:
@@ -176,11 +138,11 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
         return Check("diverging", "diverging", math.inf, t.diverge_rise, True, text)
     n, w = len(train), _w(len(train), t)
     # Windows of w points, not single points: a noisy curve's lowest dip is no baseline.
-    means = _window_means(train, w)
+    means = window_means(train, w)
     tail = means[-1]
     best_j = min(range(n - 2 * w + 1), key=means.__getitem__)  # the windows before the tail
     best = means[best_j]
-    rise = _change(tail, best)
+    rise = change(tail, best)
     text = (
         f"mean train loss {tail:.4g} over the last {_n(w)}, {_vs(rise)} the lowest "
         f"{w}-point mean before them ({best:.4g}, {_span(log, best_j, w)})"
@@ -211,8 +173,8 @@ def _spike(log: LossLog, t: Thresholds) -> Check:
 
 def _stuck(log: LossLog, t: Thresholds) -> Check:
     w = _w(len(log.train), t)
-    head, tail = _mean(log.train[:w]), _mean(log.train[-w:])
-    rise = _change(tail, head)
+    head, tail = mean(log.train[:w]), mean(log.train[-w:])
+    rise = change(tail, head)
     drop = -rise if rise else 0.0  # not -0.0
     text = f"mean train loss {head:.4g} over the first {_n(w)}, {tail:.4g} over the last {_n(w)}"
     # Stuck advises "raise the LR": steps too small to move the loss, so it is flat *and*
@@ -221,19 +183,21 @@ def _stuck(log: LossLog, t: Thresholds) -> Check:
     # and threshold split flat runs between the classes: no log hears both "raise" and "lower".
     # Noise of relative spread s zig-zags by sqrt(3/8) s = 0.61 s: the default 0.1 calls a flat
     # loss noisy once it scatters by 16% (neighbours 23% RMS apart); +-39% is far beyond.
-    amp, _ = _zigzag(log.train)
+    amp, _, _ = zigzag(log.train)
     flat, quiet = drop < t.stuck_drop, amp <= t.oscillation
-    noisy = f", but it zig-zags by +-{_pct(amp)} (> {_pct(t.oscillation)}): too noisy to be stuck"
+    noisy = f", but it zig-zags by +-{pct(amp)} (> {pct(t.oscillation)}): too noisy to be stuck"
     text += f": {_vs(rise, MOVED)}{noisy if flat and not quiet else ''}"
     return Check("stuck", "stuck", drop, t.stuck_drop, flat and quiet, text)
 
 
 def _oscillating(log: LossLog, t: Thresholds) -> Check:
-    amp, level = _zigzag(log.train)
-    text = "second half: not measured, the train loss is not finite there"  # diverging says where
-    if not math.isnan(amp):
-        text = f"second half: the train loss zig-zags by +-{_pct(amp)} (RMS) of its mean level"
-        text += f" {level:.4g}"
+    amp, level, fall = zigzag(log.train)
+    of = f"its mean level {level:.4g}"
+    if fall is not None:
+        of = f"the {fall:.4g} it fell to {of}"
+    text = f"second half: the train loss zig-zags by +-{pct(amp)} (RMS) of {of}"
+    if math.isnan(amp):  # a NaN in the log: the diverging check says where
+        text = "second half: not measured, the train loss is not finite there"
     return Check("oscillating", "oscillating", amp, t.oscillation, amp > t.oscillation, text)
 
 
@@ -245,15 +209,15 @@ def _overfitting(log: LossLog, t: Thresholds) -> Check:
     w = _w(len(points), t)
     # The tail (last w logged val losses) against the lowest single one before it.
     i_min, v_min = min(points[:-w], key=lambda p: p[1])
-    tail = _mean([v for _, v in points[-w:]])
-    rise = _change(tail, v_min)
+    tail = mean([v for _, v in points[-w:]])
+    rise = change(tail, v_min)
     w_train = _w(len(log.train), t)
-    train_then, train_end = log.train[i_min], _mean(log.train[-w_train:])
+    train_then, train_end = log.train[i_min], mean(log.train[-w_train:])
     fired = train_end < train_then and rise > t.overfit_rise  # still falling: memorising
     text = (
         f"mean val loss {tail:.4g} over its last {_n(w, 'logged points')}, {_vs(rise)} the "
         f"lowest before them ({v_min:.4g} at {log.x_label} {log.x[i_min]:g}); train loss "
         f"{train_then:.4g} there, {train_end:.4g} over the last {_n(w_train)} "
-        f"({_vs(_change(train_end, train_then), MOVED)})"
+        f"({_vs(change(train_end, train_then), MOVED)})"
     )
     return Check("overfitting", "overfitting", rise, t.overfit_rise, fired, text)
