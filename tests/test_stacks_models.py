@@ -133,3 +133,27 @@ def test_an_optimizer_name_in_the_python_api() -> None:
     result = find_lr(model, batches, nn.MSELoss(), optimizer="adam", **FAST)
     assert result.optimizer == "Adam" and result.config.optimizer == "adam"
     assert result.training is not None and result.training.origin == "named in the settings"
+
+
+class _TwoHeads(nn.Module):
+    """A model that returns (out, aux) or {"out": ..., "aux": ...}, as segmentation nets do."""
+
+    def __init__(self, as_dict: bool) -> None:
+        super().__init__()
+        self.net, self.as_dict = nn.Linear(4, 1), as_dict
+
+    def forward(self, x: torch.Tensor) -> object:
+        y = self.net(x)
+        return {"out": y, "aux": y} if self.as_dict else (y, y)
+
+
+@pytest.mark.parametrize("loss_fn", [nn.MSELoss(), nn.L1Loss(), nn.HuberLoss()])
+@pytest.mark.parametrize("as_dict", [False, True])
+def test_regression_losses_on_a_tuple_or_dict_output_name_the_step_fn_fix(
+    loss_fn: nn.Module, as_dict: bool
+) -> None:
+    # The regression losses raise AttributeError on a tuple ('no attribute size'), not the
+    # TypeError of the classification ones: the same one-line fix either way.
+    data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+    with pytest.raises(SpecError, match="which loss_fn rejects .*: return a step_fn, e.g. "):
+        find_lr(_TwoHeads(as_dict), data, loss_fn, steps=10, device="cpu")

@@ -44,7 +44,10 @@ class OutputReader:
             note(self.notes, f"the model returns a {type(out).__name__}: its .logits go to loss_fn")
         try:
             loss = self.loss_fn(read(out), targets)
-        except TypeError as e:  # torch's losses take tensors: a tuple or a dict is the likely cause
+        except (TypeError, AttributeError) as e:
+            # torch's losses take tensors: a tuple or a dict is the likely cause (the
+            # classification losses raise TypeError, MSELoss, L1Loss, HuberLoss AttributeError:
+            # "'tuple' object has no attribute 'size'").
             if read is _same and isinstance(out, Mapping):
                 raise SpecError(_dict_message(out, e)) from e
             if read is _same and isinstance(out, tuple | list):
