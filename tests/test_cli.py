@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -223,9 +224,13 @@ def test_python_dash_m_runs_a_real_process(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        # Warnings shown: the copy of stdout lrfind opens is closed, not left to warn at exit
+        # (a ResourceWarning there, and a traceback where the user's code made warnings errors).
+        env={**os.environ, "PYTHONWARNINGS": "default"},
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["suggested_lr"] > 0
+    assert "ResourceWarning" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_missing_cuda_is_reported_before_build_runs(tmp_path: Path) -> None:

@@ -139,3 +139,8 @@ def take_stdout() -> Iterator[Results]:
     finally:
         if sys.stdout is sys.stderr:
             sys.stdout = original  # fd 1 is stderr's now: it writes there too
+        if redirect:  # our copy of fd 1: left open, it warns (ResourceWarning) at exit
+            try:
+                stream.close()
+            except OSError:  # a closed pipe: the results had nowhere to go anyway
+                pass
