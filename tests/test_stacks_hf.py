@@ -90,6 +90,12 @@ def test_no_train_dataset_is_a_spec_error() -> None:
         _task("build_no_dataset")
 
 
+def test_batches_without_labels_are_a_spec_error_naming_the_fix() -> None:
+    # The Trainer raises ValueError("The model did not return a loss ...") at step 1.
+    with pytest.raises(SpecError, match="returned no loss from a batch of input_ids, attention"):
+        find_lr(_task("build_no_labels"), **FAST)
+
+
 def test_the_loader_is_made_in_each_sweep_and_reshuffled_each_pass() -> None:
     """accelerate's sampler takes its seed when the loader is made: lrfind makes it per sweep."""
     task = _task("build")

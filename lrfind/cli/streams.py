@@ -14,6 +14,7 @@ or a full disk into lrfind's own exit, not a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -140,7 +141,5 @@ def take_stdout() -> Iterator[Results]:
         if sys.stdout is sys.stderr:
             sys.stdout = original  # fd 1 is stderr's now: it writes there too
         if redirect:  # our copy of fd 1: left open, it warns (ResourceWarning) at exit
-            try:
+            with contextlib.suppress(OSError):  # a closed pipe: the results went nowhere anyway
                 stream.close()
-            except OSError:  # a closed pipe: the results had nowhere to go anyway
-                pass

@@ -110,7 +110,17 @@ def _compute_loss(compute: Any) -> Any:
     def trainer_loss(model: nn.Module, batch: Any) -> Any:
         # A shallow copy: compute_loss pops "labels" (label smoothing, compute_loss_func),
         # and lrfind evaluates the same validation batches at every step.
-        loss = compute(model, dict(batch) if isinstance(batch, Mapping) else batch)
+        try:
+            loss = compute(model, dict(batch) if isinstance(batch, Mapping) else batch)
+        except ValueError as e:  # the Trainer's own words for batches without labels
+            if not str(e).startswith("The model did not return a loss"):
+                raise
+            keys = ", ".join(batch) if isinstance(batch, Mapping) else type(batch).__name__
+            raise SpecError(
+                f"the Trainer's model returned no loss from a batch of {keys}: give the batches "
+                "the labels it takes (a 'labels' column in train_dataset, or "
+                "TrainingArguments(label_names=[...]) naming yours)"
+            ) from None
         return loss[0] if isinstance(loss, tuple) else loss  # overrides may return (loss, outputs)
 
     return trainer_loss

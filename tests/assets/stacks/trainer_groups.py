@@ -128,3 +128,9 @@ def build_given_optimizer() -> Trainer:
 def build_no_dataset() -> Trainer:
     """No train_dataset: get_train_dataloader() raises; lrfind should exit 2 naming it."""
     return Trainer(model=_model(), args=_args())
+
+
+def build_no_labels() -> Trainer:
+    """Examples without a label: the model returns no loss; lrfind should exit 2 naming it."""
+    examples = [{k: v for k, v in e.items() if k != "label"} for e in _examples(64, seed=0)]
+    return Trainer(model=_model(), args=_args(), train_dataset=examples)
