@@ -428,3 +428,19 @@ def test_an_unknown_schema_version_is_refused_everywhere(
         ["schedule", "onecycle", "--from-report", str(path), "--no-plot"],
     ):
         assert_error(invoke(*args), 2, says)
+
+
+# (h) losses the parameters cannot move -----------------------------------------------------
+
+
+def test_a_loss_that_gives_the_parameters_no_gradient_stops_at_step_1(tmp_path: Path) -> None:
+    result = run(f"{FAULTS / 'no_gradient.py'}:detached", tmp_path)
+    assert_error(result, 2, "step 1/20: no parameter the optimizer holds got a gradient")
+
+
+def test_a_constant_loss_says_so_and_still_shows_what_was_swept(tmp_path: Path) -> None:
+    result = run(f"{FAULTS / 'no_gradient.py'}:constant", tmp_path)
+    line = assert_error(result, 1, "the loss is 1 at every step, from lr 1e-07 to 10")
+    assert "widen the range" not in line and "--start-lr" not in result.stderr
+    # A failed sweep is when the user checks what was trained: the Swept line is there.
+    assert "Swept: SGD(momentum=0.9)" in result.stdout

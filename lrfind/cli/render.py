@@ -61,19 +61,21 @@ def render(
 
         out = stdout(results)
         out.print(result_table(result))
+        # Without a suggestion, the first warning is the error's second line (below).
+        for warning in result.warnings[0 if s.lr is not None else 1 :]:
+            err.print(f"[yellow]Warning:[/] {escape(warning)}")
+        for note in [] if result.training is None else result.training.notes:
+            err.print(f"Note: {escape(note)}")
+        if s.lr is not None and outcome.write_error is None:
+            wrote(err, outcome.report_path, outcome.plot_path)
+            shown = True
+        if s.lr is not None and outcome.distributed is not None:
+            err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
+        # What was swept (also when nothing can be suggested: then it is what to check),
+        # schedules and stability: the suggestion stays the last line.
+        for line in [*training_lines(result), *(plan_lines(result) if s.lr is not None else [])]:
+            out.print(line, markup=False, soft_wrap=True)
         if s.lr is not None:
-            for warning in result.warnings:
-                err.print(f"[yellow]Warning:[/] {escape(warning)}")
-            for note in [] if result.training is None else result.training.notes:
-                err.print(f"Note: {escape(note)}")
-            if outcome.write_error is None:
-                wrote(err, outcome.report_path, outcome.plot_path)
-                shown = True
-            if outcome.distributed is not None:
-                err.print(f"[dim]{escape(_job(outcome.distributed))}[/]")
-            # What was swept, schedules and stability first: the suggestion stays the last line.
-            for line in [*training_lines(result), *plan_lines(result)]:
-                out.print(line, markup=False, soft_wrap=True)
             out.print(escape(uncertainty_line(result)), soft_wrap=True)
             out.print(suggestion_line(result))
     if outcome.plot_warning is not None:

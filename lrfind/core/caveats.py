@@ -28,7 +28,8 @@ def curve_warnings(
             f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
             f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
         )
-    if min_index is None:
+    finite = {v for v in history.losses if v == v and abs(v) != float("inf")}
+    if min_index is None or len(finite) == 1:  # a constant loss has no minimum to move
         return warnings
     lo, hi = edges(n)
     few = max(1, (hi - lo) // 20)

@@ -105,6 +105,13 @@ def robust_answer(
     start_level = median_sorted(sorted(curve[lo : lo + max(3, (hi - lo) // 10)]))
     depth = start_level - curve[best]
     snr = depth / noise if noise > 0 else (math.inf if depth > 0 else 0.0)
+    if min(ys) == max(ys):  # not one step moved it: no range or length would help
+        why = (
+            f"{NO_CURVE}: the loss is {ys[0]:.4g} at every step, from lr {xs[0]:.3g} to "
+            f"{xs[-1]:.3g}; no update changes it: check that the loss depends on the model's "
+            "output and that the model's gradients are not all zero"
+        )
+        return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     if not depth > 0:
         why = (
             f"{NO_CURVE}: the loss never falls below where it started; widen the range "

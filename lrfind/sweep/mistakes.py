@@ -64,6 +64,21 @@ def check_first_loss(model: nn.Module) -> None:
         raise SpecError(_OWN_BACKWARD)
 
 
+def check_gradients(optimizer: torch.optim.Optimizer) -> None:
+    """After the first backward(): some parameter the optimizer holds must have a gradient.
+
+    When none has, the loss does not depend on the parameters the sweep steps, so every
+    LR gives the same curve and its "suggestion" would be noise. Checked on the first step.
+    """
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if params and all(p.grad is None for p in params):
+        raise SpecError(
+            "no parameter the optimizer holds got a gradient from the loss: it does not depend "
+            "on them (a detached output, .item(), torch.no_grad(), or a loss of other tensors); "
+            "make loss_fn (or step_fn) compute the loss from the model's output"
+        )
+
+
 def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
     """For the user's error mid-sweep: a SpecError that replaces torch's words, or a hint.
 

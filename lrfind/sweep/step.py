@@ -18,7 +18,7 @@ from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import fixed_batches, why_empty
-from lrfind.sweep.mistakes import check_first_loss
+from lrfind.sweep.mistakes import check_first_loss, check_gradients
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.task import Task
 
@@ -117,7 +117,7 @@ class Stepper:
     def _full_step(self, batches: Iterator[Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
         """step() with micro-batches, a GradScaler, a validation pass and the first-step check."""
         self.optimizer.zero_grad(set_to_none=True)
-        total = None
+        total, first = None, not self._checked
         for _ in range(self.accumulate):
             loss = self.compute(self.model, self.take(batches))
             if not self._checked:
@@ -128,6 +128,8 @@ class Stepper:
                 loss = loss / self.accumulate
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             total = loss.detach() if total is None else total + loss.detach()
+        if first:
+            check_gradients(self.optimizer)
         if self.clip is not None:
             if self.scaler is not None:  # clip the true gradients, not the scaled ones
                 self.scaler.unscale_(self.optimizer)
