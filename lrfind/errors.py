@@ -105,7 +105,7 @@ def exception_text(e: BaseException) -> str:
         return f"<its str() raised {type(inner).__name__}>"
 
 
-def _shortened(text: str) -> str:
+def shortened(text: str) -> str:
     """One line of at most MAX_TEXT characters (and the count of those left out)."""
     text = " ".join(text.split())
     if len(text) <= MAX_TEXT:
@@ -125,9 +125,9 @@ def describe_exception(e: BaseException) -> str:
     if worker is not None:
         return _describe_worker(worker)
     if isinstance(e, SystemExit):
-        line = f"SystemExit: sys.exit({_shortened(_safe_repr(e.code))})"
+        line = f"SystemExit: sys.exit({shortened(_safe_repr(e.code))})"
     else:
-        text = _shortened(raw)
+        text = shortened(raw)
         line = f"{type(e).__name__}: {text}" if text else type(e).__name__
     return line + _where(e)
 
@@ -156,7 +156,7 @@ def exit_text(e: SystemExit) -> str:
         text = str(code)
     except BaseException as inner:  # sys.exit(obj) whose __str__ fails
         text = f"<its str() raised {type(inner).__name__}>"
-    return f"exited: {_shortened(text)}"
+    return f"exited: {shortened(text)}"
 
 
 def ended(e: BaseException) -> str:
@@ -206,7 +206,7 @@ def _describe_worker(match: re.Match[str]) -> str:
     after = lines[frames[-1][0] + 1 :] if frames else lines[1:]
     # The frame's source line and carets are indented; the exception's own text is not.
     text = " ".join(" ".join(x.split()) for x in after if x.strip() and not x[:1].isspace())
-    line = f"DataLoader worker {match.group(2)}: {_shortened(text) or match.group(1)}"
+    line = f"DataLoader worker {match.group(2)}: {shortened(text) or match.group(1)}"
     for _, m in reversed(frames):
         if _is_user_file(m.group(1)):
             return f"{line} ({Path(m.group(1)).name}, line {m.group(2)})"

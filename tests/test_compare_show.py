@@ -64,7 +64,7 @@ def test_a_drift_within_the_tolerance_exits_0(tmp_path: Path) -> None:
     ("new_lr", "new", "why"),
     [
         (None, {"stop_reason": "nan"}, "no suggested LR (stop: nan)"),
-        (0.01, {"stop_reason": "nan"}, "the sweep stopped on 'nan'"),
+        (0.01, {"stop_reason": "interrupted"}, "the sweep stopped on 'interrupted'"),
         (0.01, {"error": "RuntimeError: boom"}, "the sweep stopped on 'error'"),
     ],
 )
@@ -72,6 +72,13 @@ def test_a_failed_new_sweep_exits_1(tmp_path: Path, new_lr: Any, new: Any, why: 
     result = _compare(tmp_path, 0.01, new_lr, **new)
     assert result.exit_code == 1, result.output
     assert result.stdout.splitlines()[-1] == f"FAIL: the new sweep failed: {why}"
+
+
+def test_a_nan_stop_with_a_suggestion_is_a_sweep_that_ended_not_failed(tmp_path: Path) -> None:
+    # `lrfind run` exits 0 on such a sweep; compare judges its drift like any other.
+    result = _compare(tmp_path, 0.01, 0.012, stop_reason="nan")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("OK: within")
 
 
 def test_json_output(tmp_path: Path) -> None:
@@ -89,7 +96,11 @@ def test_json_output(tmp_path: Path) -> None:
         ("{not json", "not valid JSON"),
         ('{"suggested_lr": 0.1}', "not an lrfind report (missing schema_version, stop_reason)"),
         ('{"schema_version": 1, "suggested_lr": "x", "stop_reason": "diverged"}', "expected a"),
-        ('{"schema_version": 1, "suggested_lr": null, "stop_reason": "nan"}', "baseline has no"),
+        ('{"schema_version": 1, "suggested_lr": null, "stop_reason": "nan"}', "no suggested LR"),
+        (
+            '{"schema_version": 1, "suggested_lr": 0.1, "stop_reason": "interrupted"}',
+            "the baseline is unusable: the sweep stopped on 'interrupted'",
+        ),
     ],
 )
 def test_bad_reports_exit_2(tmp_path: Path, base: str, message: str) -> None:

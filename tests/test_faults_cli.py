@@ -203,6 +203,7 @@ def test_set_up_failures_are_one_line(
         ("batchnorm.py:build", ["--arg", "batch_size=1"], 1, "a batch of 1 sample"),
         ("weight_norm.py:build", [], 2, "parametrizations.weight_norm"),
         ("my-model.py:build", [], 2, "rename it"),
+        ("lbfgs.py:build", [], 2, "LBFGS.step() needs a closure"),
     ],
 )
 def test_known_mistakes_name_their_fix(

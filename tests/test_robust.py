@@ -128,8 +128,10 @@ def test_confidence_drops_on_a_noisy_shallow_descent_and_a_sharp_minimum() -> No
 def test_no_usable_curve() -> None:
     few = robust_answer(LRS[:4], [1.0, 0.9, 0.8, math.nan], "nan")
     assert few.lr is None and few.reasons[0].startswith(NO_CURVE) and "--steps" in few.reasons[0]
+    # A loss equal at every step: no update moved it, so the fix is in the model, not the range.
     flat = robust_answer(LRS[:30], [1.0] * 30, "completed")
-    assert flat.lr is None and "never falls" in flat.reasons[0]
+    assert flat.lr is None and "is 1 at every step" in flat.reasons[0]
+    assert "no update changes it" in flat.reasons[0] and "--start-lr" not in flat.reasons[0]
     # A loss that only rises: the minimum is the first point looked at (after the 5% trim),
     # and its LR / divisor lies below the swept range: no suggestion, start lower.
     rising = robust_answer(LRS[:30], [1.0 + i / 16 for i in range(30)], "diverged")

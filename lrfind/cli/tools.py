@@ -20,7 +20,7 @@ from rich.markup import escape
 from lrfind.cli.console import Debug, NoPlot, fail, out_dir_option, stderr, stdout, wrote
 from lrfind.cli.streams import Results
 from lrfind.config.paths import user_path
-from lrfind.errors import LrfindError, UsageError
+from lrfind.errors import LrfindError, UsageError, shortened
 from lrfind.output.paths import cannot_write, prepare_dir
 
 PLOT_NAME = "lr_finder.png"
@@ -91,6 +91,8 @@ def show(
     try:
         saved = read_report(report)
         failure = saved.get("error")  # the partial report of a sweep that failed
+        if failure:  # one line, however the file was written (or edited)
+            failure = shortened(failure if isinstance(failure, str) else repr(failure))
         folder = None
         if not no_plot:  # checked before the work, like every output
             where = out_dir if out_dir is not None else user_path(report).parent

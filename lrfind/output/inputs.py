@@ -57,3 +57,8 @@ def parse_json(text: str, path: str | Path, hint: str) -> Any:
         raise UsageError(f"{path}: its JSON is nested too deeply to read; {hint}") from None
     except MemoryError:
         raise UsageError(f"{path}: too large to read into memory; {hint}") from None
+    except ValueError as e:
+        # json raises plain ValueError past its own checks, e.g. an integer with more
+        # digits than Python converts (sys.get_int_max_str_digits).
+        what = str(e).split(":")[0].split(";")[0]  # drop the Python-level advice
+        raise UsageError(f"{path}: not readable JSON ({what}); {hint}") from None

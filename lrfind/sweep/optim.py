@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -54,6 +55,7 @@ def prepare(
         optimizer = _named(config, model, optimizer)
     elif optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.start_lr, momentum=0.9)
+    _check_no_closure(optimizer)
     return model, optimizer
 
 
@@ -164,3 +166,18 @@ def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
                 "the optimizer build returned holds parameters that are not the model's: "
                 "build it on the returned model, or return a factory instead"
             )
+
+
+def _check_no_closure(optimizer: torch.optim.Optimizer) -> None:
+    """An optimizer whose step() needs a closure (LBFGS) cannot be swept: say so up front."""
+    try:
+        closure = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):  # a C-level step has no signature: assume it is plain
+        return
+    if closure is not None and closure.default is inspect.Parameter.empty:
+        name = type(optimizer).__name__
+        raise SpecError(
+            f"{name}.step() needs a closure (it re-evaluates the loss within a step, a line "
+            "search), so one step is not one LR: sweep the first-order optimizer you would "
+            "tune an LR for (--optimizer adam, sgd, ...) or return one from build"
+        )

@@ -14,8 +14,10 @@ from typing import Any
 from lrfind.errors import UsageError
 from lrfind.output.reader import read_report
 
-# Stop reasons after which a sweep's curve cannot be trusted, whatever it suggested.
-FAILED_STOPS = ("nan", "error", "interrupted")
+# Stop reasons after which a sweep's curve cannot be trusted, whatever it suggested. A NaN
+# stop is not one: the loss turning NaN is how many sweeps end past the LR that diverges,
+# and `lrfind run` stands by a suggestion made before it (exit 0).
+FAILED_STOPS = ("error", "interrupted")
 
 
 @dataclass(frozen=True)
@@ -76,9 +78,10 @@ def compare_files(baseline: str | Path, new: str | Path, tolerance: float) -> Co
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise UsageError(f"--tolerance {tolerance}: must be a number of decades >= 0, e.g. 0.3")
     base = _side(baseline, read_report(baseline))
-    if base.lr is None:
+    unusable = _failure(base)
+    if unusable:
         raise UsageError(
-            f"{baseline}: the baseline has no suggested LR (stop: {base.stop_reason}); "
+            f"{baseline}: the baseline is unusable: {unusable}; "
             "use a baseline from a sweep that succeeded"
         )
     side = _side(new, read_report(new))
