@@ -94,6 +94,7 @@ def test_json_output(tmp_path: Path) -> None:
     [
         ("missing.json", "missing.json: no such file"),
         ("{not json", "not valid JSON"),
+        ('{"schema_version": ' + "9" * 5000 + "}", "not readable JSON (Exceeds the limit"),
         ('{"suggested_lr": 0.1}', "not an lrfind report (missing schema_version, stop_reason)"),
         ('{"schema_version": 1, "suggested_lr": "x", "stop_reason": "diverged"}', "expected a"),
         ('{"schema_version": 1, "suggested_lr": null, "stop_reason": "nan"}', "no suggested LR"),
@@ -224,6 +225,18 @@ def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no suggested LR: the loss never decreases" in result.stderr
     assert (tmp_path / "o" / "lr_finder.png").exists()
+
+
+def test_show_gives_a_failed_reports_error_in_one_short_line(tmp_path: Path) -> None:
+    report = json.loads(_saved(tmp_path, _result()).read_text())
+    report["error"] = "RuntimeError: " + "boom\n" * 400  # a hand-kept or huge message
+    path = tmp_path / "failed.json"
+    path.write_text(json.dumps(report))
+    result = runner.invoke(app, ["show", str(path), "--no-plot"])
+    assert result.exit_code == 1
+    line = next(x for x in result.stderr.splitlines() if x.startswith("Error:"))
+    assert "the report is of a sweep that failed: RuntimeError: boom boom" in line
+    assert "more characters; --debug shows all" in line and len(line) < 400
 
 
 def test_show_bad_report_exits_2(tmp_path: Path) -> None:

@@ -8,4 +8,9 @@ from torch import nn
 def build() -> dict:
     model = mlp()
     optimizer = torch.optim.LBFGS(model.parameters(), lr=1)
-    return {"model": model, "train_loader": loader(), "loss_fn": nn.MSELoss(), "optimizer": optimizer}
+    return {
+        "model": model,
+        "train_loader": loader(),
+        "loss_fn": nn.MSELoss(),
+        "optimizer": optimizer,
+    }
