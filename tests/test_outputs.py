@@ -183,3 +183,15 @@ def test_the_confidence_line_never_prints_a_negative_share_of_the_drop() -> None
     line = uncertainty_line(r)
     assert "above where it started at the suggestion, 91% of the way down a decade lower" in line
     assert "-59%" not in line
+
+
+def test_repr_is_one_line_not_the_curve() -> None:
+    # A notebook shows find_lr's result by its repr: the answer, not 61 steps of floats.
+    result = _result()
+    text = repr(result)
+    assert text.startswith(f"SweepResult(suggested_lr={float(f'{result.suggested_lr:.4g}')}, ")
+    assert f"stop_reason='diverged', steps_run={result.steps_run}" in text
+    assert "\n" not in text and len(text) < 200
+    assert repr(result.history) == (
+        "History(steps_run=61, lrs=1e-06 to 1, stop_reason='diverged', optimizer='')"
+    )

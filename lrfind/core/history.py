@@ -14,7 +14,7 @@ StopReason = Literal["completed", "diverged", "nan", "interrupted", "error"]
 STOP_REASONS: tuple[StopReason, ...] = ("completed", "diverged", "nan", "interrupted", "error")
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, repr=False)  # the default repr prints every point
 class History:
     """What the sweep recorded, one entry per optimizer step that counted.
 
@@ -42,6 +42,13 @@ class History:
     optimizer: str = ""
     #: How the steps were taken: the optimizer and its groups, clipping, the stack (None: unknown).
     training: Training | None = None
+
+    def __repr__(self) -> str:
+        span = f"{self.lrs[0]:.3g} to {self.lrs[-1]:.3g}" if self.lrs else "none"
+        return (
+            f"History(steps_run={self.steps_run}, lrs={span}, "
+            f"stop_reason={self.stop_reason!r}, optimizer={self.optimizer!r})"
+        )
 
     @property
     def is_smoothed(self) -> bool:

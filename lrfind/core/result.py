@@ -18,7 +18,7 @@ from lrfind.core.training import Training
 from lrfind.core.uncertainty import Uncertainty, assess, with_rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # the default repr would print every step of the curve
 class SweepResult:
     """Everything a range test produced; what the report, plot and table show.
 
@@ -46,6 +46,16 @@ class SweepResult:
     loss_source: str = "train"
     min_index: int | None = field(default=None)
     repeats: Repeats | None = None
+
+    def __repr__(self) -> str:
+        """One line, e.g. SweepResult(suggested_lr=0.0123, method='robust', ... steps_run=87)."""
+        lr = self.suggested_lr
+        return (
+            f"SweepResult(suggested_lr={lr if lr is None else float(f'{lr:.4g}')}, "
+            f"method={self.method!r}, confidence={self.uncertainty.confidence!r}, "
+            f"stop_reason={self.stop_reason!r}, steps_run={self.steps_run}, "
+            f"optimizer={self.optimizer!r}, device={self.device!r})"
+        )
 
     @property
     def suggestion(self) -> Suggestion:
