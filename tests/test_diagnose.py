@@ -392,3 +392,20 @@ def test_diagnose_no_plot_imports_neither_torch_nor_matplotlib(tmp_path: Path) -
     path = tmp_path / "l.json"
     path.write_text(json.dumps(CURVES["stuck"].train))
     assert _modules_after(["diagnose", str(path), "--no-plot"]) == (set(), 0)
+
+
+def test_rows_without_a_step_column_are_steps_1_2_3(tmp_path: Path) -> None:
+    # The 16th loss is the 16th step, as a person counts the log's rows.
+    path = tmp_path / "losses.json"
+    path.write_text(json.dumps([2.0 - i / 100 for i in range(15)] + [None] + [1.0] * 4))
+    result = runner.invoke(app, ["diagnose", str(path), "--no-plot"])
+    assert "train loss is nan at step 16" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("key", ["global_step", "_step"])
+def test_global_step_and_wandb_step_columns_are_the_x_axis(tmp_path: Path, key: str) -> None:
+    path = tmp_path / "losses.csv"
+    rows = [f"{100 * (i + 1)},{2.0 - i / 100}" for i in range(20)]
+    path.write_text("\n".join([f"{key},train_loss", *rows]) + "\n")
+    log = load_losses(path)
+    assert log.x[:2] == [100.0, 200.0] and log.x_label == "step"

@@ -1,7 +1,8 @@
 """Reading a training run's loss log: CSV with a header, or JSON in its obvious forms.
 
 Accepted (a JSON null or "nan" is a NaN loss; an empty validation cell is "not logged"):
-- CSV with a header: `step` or `epoch` (optional), `train_loss`, optional `val_loss`;
+- CSV with a header: `step` (or `global_step`, `_step`) or `epoch`, optional (without
+  one the rows are steps 1, 2, ...); `train_loss`; optional `val_loss`;
   a header-less single column of numbers is read as the train loss;
 - JSON: a list of numbers (train loss); `{"train": [...], "val": [...]}`; or a list of
   records `[{"epoch": 1, "train_loss": 0.9, "val_loss": 1.0}, ...]`.
@@ -21,7 +22,7 @@ from lrfind.output.inputs import parse_json, read_text
 
 TRAIN_KEYS = ("train_loss", "train", "loss", "training_loss")
 VAL_KEYS = ("val_loss", "val", "valid_loss", "validation_loss", "eval_loss")
-X_KEYS = ("step", "epoch", "iteration", "iter")
+X_KEYS = ("step", "global_step", "_step", "epoch", "iteration", "iter")
 
 EXPECTED = (
     "expected a CSV with a header (step or epoch, train_loss, optional val_loss), "
@@ -89,12 +90,13 @@ def _from_columns(columns: dict[str, Any]) -> LossLog:
     val_key = next((k for k in VAL_KEYS if k in lower), None)
     val = None if val_key is None else _numbers(lower[val_key], val_key, allow_missing=True)
     x_key = next((k for k in X_KEYS if k in lower), None)
-    x = [float(i) for i in range(len(train))]
+    x = [float(i) for i in range(1, len(train) + 1)]  # no column: the rows are steps 1, 2, ...
     if x_key is not None:
         x = _numbers(lower[x_key], x_key, allow_missing=False)
     if len(x) != len(train) or (val is not None and len(val) != len(train)):
         raise ValueError("the columns have different lengths")
-    return LossLog(x, x_key or "step", train, val)
+    label = "step" if x_key in (None, "global_step", "_step") else x_key  # as the text says it
+    return LossLog(x, label, train, val)
 
 
 def _numbers(values: Any, name: str, *, allow_missing: bool) -> list[float]:
