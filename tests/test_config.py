@@ -68,6 +68,7 @@ def test_sweepconfig_reports_every_problem_at_once() -> None:
         ("smoothing", -0.1),
         ("diverge_threshold", 0.5),
         ("seed", -1),
+        ("seed", 2**63),
         ("device", "tpu"),
         ("method", "magic"),
         ("optimizer", "lion"),
@@ -78,6 +79,11 @@ def test_sweepconfig_reports_every_problem_at_once() -> None:
 def test_invalid_values_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         SweepConfig(**{field: value})
+
+
+def test_a_seed_past_the_limit_names_the_limit() -> None:
+    with pytest.raises(ConfigError, match=r"seed .*must be an integer from 0 to 2\*\*63 - 1"):
+        SweepConfig(seed=10**20)
 
 
 def test_optimizer_kwargs_cannot_set_lr() -> None:
@@ -220,6 +226,23 @@ def test_an_error_about_a_flag_names_no_file(tmp_path: Path) -> None:
 def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "[sweep]\nsteps = 10\nend_lr = = 3\n")
     with pytest.raises(ConfigError, match="line 3"):
+        resolve("m.py:build", NONE, None, path)
+
+
+def test_a_byte_order_mark_is_read_and_other_encodings_are_named(tmp_path: Path) -> None:
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf[sweep]\nsteps = 50\n")  # as Windows Notepad saves it
+    assert load_toml(bom) == {"sweep": {"steps": 50}}
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b'[build]\nname = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="is not UTF-8 text: save it as UTF-8"):
+        load_toml(latin)
+
+
+def test_an_empty_out_dir_is_an_error_not_the_default(tmp_path: Path) -> None:
+    # --out-dir "" is an error on the command line; the file says the same.
+    path = _write(tmp_path, '[output]\nout_dir = ""\n')
+    with pytest.raises(ConfigError, match=r"\[output\] out_dir is empty: give a value"):
         resolve("m.py:build", NONE, None, path)
 
 

@@ -54,13 +54,16 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         what = "is a directory" if p.is_dir() else "does not exist"
         raise ConfigError(f"config file {path} {what}: pass an existing .toml file to --config")
     try:
-        with p.open("rb") as f:
-            return tomllib.load(f)
+        data = p.read_bytes()
+        # Windows editors may save a byte-order mark, which TOML (and tomllib) reject.
+        return tomllib.loads(data.removeprefix(b"\xef\xbb\xbf").decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
     except RecursionError:  # tomllib recurses into nested arrays and tables
         raise ConfigError(f"config file {path} is nested too deeply to read") from None
-    except (OSError, UnicodeDecodeError, ValueError) as e:
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text: save it as UTF-8") from None
+    except (OSError, ValueError) as e:
         raise ConfigError(f"config file {path} cannot be read: {e}") from None
 
 
@@ -129,6 +132,8 @@ def _typed_table(
         elif not isinstance(v, allowed[k]) or (isinstance(v, bool) and bool not in allowed[k]):
             want = " or ".join(t.__name__ for t in allowed[k])
             problems.append(f"{label}: [{table}] {k} = {v!r} has the wrong type: expected {want}")
+        elif isinstance(v, str) and not v.strip():  # would silently mean the default
+            problems.append(f"{label}: [{table}] {k} is empty: give a value, or remove the key")
         else:
             flat[k] = v
     return problems

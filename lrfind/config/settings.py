@@ -175,7 +175,7 @@ def check(values: Any) -> list[tuple[str, str]]:
         if not (_is_real(v) and math.isfinite(v) and v >= low) or (name == "stop_k" and v == 0):
             bad(name, f"must be a finite number {bound} ({what})")
     if not (_is_int(values.seed) and 0 <= values.seed < 2**63):
-        bad("seed", "must be an integer >= 0")
+        bad("seed", "must be an integer from 0 to 2**63 - 1")
     if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device)):
         bad("device", "must be auto, cpu, cuda, cuda:N or mps")
     if values.method not in METHOD_NAMES:
