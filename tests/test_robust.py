@@ -204,3 +204,23 @@ def test_analyse_answers_with_the_robust_rule_once(monkeypatch: pytest.MonkeyPat
     assert r.robust.lr == r.suggested_lr and r.uncertainty.confidence in ("high", "medium", "low")
     r.schedules()
     assert len(calls) == 1
+
+
+def test_an_interrupted_sweep_still_falling_or_flat_says_rerun_not_a_setting() -> None:
+    # The user stopped it after 13 of 100 steps: the curve is whatever part ran, so the fix
+    # is to let it run, not a lower --start-lr, and no LR is read off a descent cut short.
+    lrs = list(np.geomspace(1e-7, 10, 100))[:13]
+    falling = robust_answer(lrs, [2.3 - 0.01 * i for i in range(13)], "interrupted")
+    assert falling.lr is None
+    assert falling.reasons[0] == (
+        f"{NO_CURVE}: the loss was still falling when the sweep was interrupted (at lr "
+        f"{lrs[-1]:.3g}): rerun it and let it run"
+    )
+    flat = robust_answer(lrs, [2.3 + 0.001 * (-1) ** i for i in range(13)], "interrupted")
+    assert (
+        flat.lr is None and "does not fall measurably in the 13 points before" in (flat.reasons[0])
+    )
+    assert "--start-lr" not in flat.reasons[0]
+    # The same flat curve from a sweep that ran to its end keeps its own advice.
+    done = robust_answer(lrs, [2.3 + 0.001 * (-1) ** i for i in range(13)], "completed")
+    assert "interrupt" not in done.reasons[0]

@@ -31,7 +31,8 @@ from lrfind.core.robust import RobustRule, median_sorted, replay, robust_curve
 DEFAULT_RULE = RobustRule()
 NO_CURVE = "no usable curve"  # how every reason for a missing suggestion starts
 # The fix when the curve is too short because the sweep was interrupted: no setting is it.
-RERUN = "the sweep was interrupted before that: rerun it and let it run"
+RERUN_FIX = "rerun it and let it run"
+RERUN = f"the sweep was interrupted before that: {RERUN_FIX}"
 BASIN = 0.25  # the minimum's basin: the points within this share of the descent of it
 FALLS = 0.1  # the curve "starts falling" once it is this share of the descent below its start
 
@@ -112,10 +113,22 @@ def robust_answer(
             "output and that the model's gradients are not all zero"
         )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
-    if not depth > 0:
+    if not depth > 0 or (stop == "interrupted" and snr < 1):
         why = (
             f"{NO_CURVE}: the loss never falls below where it started; widen the range "
             "(--start-lr lower, --end-lr higher) or run more --steps"
+        )
+        if stop == "interrupted":  # the curve is what the user cut short, not all it would be
+            why = (
+                f"{NO_CURVE}: the loss does not fall measurably in the {len(ys)} points before "
+                f"the interrupt (lr {xs[0]:.3g} to {xs[-1]:.3g}): {RERUN_FIX}"
+            )
+        return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
+    if stop == "interrupted" and min(range(lo, len(curve)), key=curve.__getitem__) >= hi - 3:
+        # Still falling when the user stopped it: where it bottoms out is not on the curve.
+        why = (
+            f"{NO_CURVE}: the loss was still falling when the sweep was interrupted (at lr "
+            f"{xs[-1]:.3g}): {RERUN_FIX}"
         )
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     falls = best
