@@ -170,7 +170,23 @@ def test_ctrl_c_in_a_repeat_ends_them_all() -> None:
     result = find_lr(
         model, loader, loss, repeats=3, progress=progress, diverge_threshold=1e9, **FAST
     )
-    assert result.stop_reason == "interrupted" and result.steps_run == 5
-    assert result.repeats is None and result.config.seed == 1
-    assert "interrupted in repeat 2 of 3" in result.warnings
     assert seen == list(range(1, 36))  # the third repeat never started
+    # The first repeat finished: it is kept, and it is the result (not the 5 cut-short steps).
+    alone = find_lr(model, loader, loss, diverge_threshold=1e9, **FAST)
+    assert result.stop_reason != "interrupted" and result.steps_run == alone.steps_run
+    assert result.repeats is not None and result.repeats.seeds == [0]
+    assert result.suggested_lr == alone.suggested_lr and result.config.repeats == 3
+    assert result.warnings[-1] == "interrupted in repeat 2 of 3: the result is the 1 that finished"
+    # Ctrl-C in the first repeat: nothing finished, the cut-short sweep is the result.
+    seen.clear()
+    first = find_lr(
+        model,
+        loader,
+        loss,
+        repeats=3,
+        progress=lambda s, t: progress(s + 30, t),
+        diverge_threshold=1e9,
+        **FAST,
+    )
+    assert first.stop_reason == "interrupted" and first.steps_run == 5
+    assert first.repeats is None and "interrupted in repeat 1 of 3" in first.warnings

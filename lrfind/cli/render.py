@@ -95,8 +95,11 @@ def render(
         # No signal came, yet the sweep was interrupted: a KeyboardInterrupt raised in code.
         name = guard.name if guard is not None and guard.name else "a KeyboardInterrupt"
         when = "once the sweep was over"
+        done = None if result.repeats is None else len(result.repeats.runs)
         if result.stop_reason == "interrupted":
             when = f"after {result.steps_run} of {result.config.steps} steps"
+        elif done is not None and done < result.config.repeats:  # the finished ones are kept
+            when = f"in repeat {done + 1} of {result.config.repeats}"
         parts = [f"Interrupted by {name} {when}"]
         if s.lr is None:
             parts.append(f"no suggestion ({s.reason})")

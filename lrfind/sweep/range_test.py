@@ -181,9 +181,13 @@ def _repeat(
         one = dataclasses.replace(config, seed=config.seed + i, repeats=1)
         run = _sweep(task, one, device, _offset(progress, i, config.repeats), ranks)
         if run.stop_reason == "interrupted":
-            return dataclasses.replace(
-                run, warnings=[*run.warnings, f"interrupted in repeat {i + 1} of {config.repeats}"]
-            )
+            where = f"interrupted in repeat {i + 1} of {config.repeats}"
+            if not runs:
+                return dataclasses.replace(run, warnings=[*run.warnings, where])
+            # The repeats that finished are whole sweeps: keep them, not the cut-short one.
+            done = combine(runs, config)
+            kept = f"{where}: the result is the {len(runs)} that finished"
+            return dataclasses.replace(done, warnings=[*done.warnings, kept])
         runs.append(run)
     return combine(runs, config)
 
