@@ -215,6 +215,17 @@ def test_show_prints_the_same_table_and_writes_the_plot(tmp_path: Path) -> None:
     assert table.title in result.stdout
 
 
+def test_show_prints_what_run_printed(tmp_path: Path, tiny_spec: str) -> None:
+    # The table, what was swept, the schedules, the repeats' stability, the suggestion.
+    ran = runner.invoke(app, ["run", tiny_spec, "--repeats", "2", "--out-dir", str(tmp_path)])
+    assert ran.exit_code == 0, ran.output
+    shown = runner.invoke(app, ["show", str(tmp_path / "report.json"), "--no-plot"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == ran.stdout
+    assert "Swept: " in shown.stdout and "Schedules for a 1000-step run" in shown.stdout
+    assert "Stable: 2 repeats" in shown.stdout or "Unstable: 2 repeats" in shown.stdout
+
+
 def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
     report = json.loads(_saved(tmp_path, _result()).read_text())
     report.update(suggested_lr=None, suggestions={"robust": None})

@@ -103,7 +103,13 @@ def show(
         result = result_from_report(saved, report)
     except LrfindError as e:
         fail(err, e, debug)
-    from lrfind.output.terminal import result_table, suggestion_line, uncertainty_line
+    from lrfind.output.terminal import (
+        plan_lines,
+        result_table,
+        suggestion_line,
+        training_lines,
+        uncertainty_line,
+    )
 
     out = stdout()
     out.print(result_table(result))
@@ -121,6 +127,9 @@ def show(
         stop = f"{result.stop_reason} after {result.steps_run} steps"
         err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
         raise typer.Exit(1)
+    # What run printed under its table: what was swept, the schedules and the stability.
+    for line in [*training_lines(result), *plan_lines(result)]:
+        out.print(line, markup=False, soft_wrap=True)
     out.print(escape(uncertainty_line(result)), soft_wrap=True)
     out.print(suggestion_line(result))
 
