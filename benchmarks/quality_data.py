@@ -158,7 +158,9 @@ def _text(files: list[str], hf: bool) -> tuple[Part, Part]:
     paths = [LICENCES / f for f in files]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise FileNotFoundError(f"the suite's text is missing: {', '.join(missing)} (Debian ships it)")
+        raise FileNotFoundError(
+            f"the suite's text is missing: {', '.join(missing)} (Debian ships it)"
+        )
     raw = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in paths)
     ids = torch.tensor([0 if c == "\n" else min(max(ord(c) - 31, 0), VOCAB - 1) for c in raw])
     cut = len(ids) * 9 // 10

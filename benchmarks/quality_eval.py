@@ -49,13 +49,17 @@ class Case:
     sweeps: list[Sweep]
 
 
-def load_cases(tasks: Mapping[str, Any], cache: Cache, half: Callable[[str], str]) -> tuple[list[Case], list[str]]:
+def load_cases(
+    tasks: Mapping[str, Any], cache: Cache, half: Callable[[str], str]
+) -> tuple[list[Case], list[str]]:
     """(complete cases of `tasks` in `cache`, names still pending); `half(name)` labels each."""
     cases, pending = [], []
     for name, task in tasks.items():
         truth = ground_truth(task, cache, compute=False) if name in cache.data else None
         section = cache.section(task)
-        sweeps = [Sweep(name, int(s), v["lrs"], v["losses"]) for s, v in sorted(section["sweeps"].items())]
+        sweeps = [
+            Sweep(name, int(s), v["lrs"], v["losses"]) for s, v in sorted(section["sweeps"].items())
+        ]
         if truth is None or len(sweeps) < 3:
             pending.append(name)
             continue

@@ -77,34 +77,119 @@ def _ho(*args: object, **kw: object) -> HoldoutTask:
 
 TASKS: list[HoldoutTask] = [
     # small tabular / linear (the weak spot)
-    _ho("iris_softmax_sgdm", "ho_iris_linear", "softmax regression, iris, CE, SGD+momentum, "
-        "batch 8", "iris", lambda: nn.Linear(4, 3), "ce", "sgdm", 300, 8),
-    _ho("digits_logistic_adamw", "ho_digits_linear", "multinomial logistic regression, digits "
-        "(64 features), CE, AdamW, batch 32", "digits", lambda: nn.Linear(64, 10), "ce", "adamw",
-        300, 32),
-    _ho("diabetes_linreg_sgdm", "ho_diabetes_linear", "linear regression, diabetes, MSE, "
-        "SGD+momentum, batch 16", "diabetes", lambda: Squeeze(nn.Linear(10, 1)), "mse", "sgdm",
-        300, 16),
-    _ho("wine_mlp_adamw", "ho_wine_mlp", "MLP (1 hidden layer of 32), wine, CE, AdamW, batch 16",
-        "wine", lambda: mlp(13, 3, 32, depth=1), "ce", "adamw", 300, 16),
-    _ho("friedman2_mlp_adamw", "ho_friedman2_mlp", "MLP, Friedman #2, MSE, AdamW, batch 32",
-        "friedman2", lambda: Squeeze(mlp(4, 1, 64)), "mse", "adamw", 300, 32),
+    _ho(
+        "iris_softmax_sgdm",
+        "ho_iris_linear",
+        "softmax regression, iris, CE, SGD+momentum, batch 8",
+        "iris",
+        lambda: nn.Linear(4, 3),
+        "ce",
+        "sgdm",
+        300,
+        8,
+    ),
+    _ho(
+        "digits_logistic_adamw",
+        "ho_digits_linear",
+        "multinomial logistic regression, digits (64 features), CE, AdamW, batch 32",
+        "digits",
+        lambda: nn.Linear(64, 10),
+        "ce",
+        "adamw",
+        300,
+        32,
+    ),
+    _ho(
+        "diabetes_linreg_sgdm",
+        "ho_diabetes_linear",
+        "linear regression, diabetes, MSE, SGD+momentum, batch 16",
+        "diabetes",
+        lambda: Squeeze(nn.Linear(10, 1)),
+        "mse",
+        "sgdm",
+        300,
+        16,
+    ),
+    _ho(
+        "wine_mlp_adamw",
+        "ho_wine_mlp",
+        "MLP (1 hidden layer of 32), wine, CE, AdamW, batch 16",
+        "wine",
+        lambda: mlp(13, 3, 32, depth=1),
+        "ce",
+        "adamw",
+        300,
+        16,
+    ),
+    _ho(
+        "friedman2_mlp_adamw",
+        "ho_friedman2_mlp",
+        "MLP, Friedman #2, MSE, AdamW, batch 32",
+        "friedman2",
+        lambda: Squeeze(mlp(4, 1, 64)),
+        "mse",
+        "adamw",
+        300,
+        32,
+    ),
     # tabular MLP on a new generated set
-    _ho("circles_mlp_sgdm", "ho_circles_mlp", "MLP, two circles, CE, SGD+momentum, batch 32",
-        "circles", lambda: mlp(2, 2, 32), "ce", "sgdm", 400, 32),
+    _ho(
+        "circles_mlp_sgdm",
+        "ho_circles_mlp",
+        "MLP, two circles, CE, SGD+momentum, batch 32",
+        "circles",
+        lambda: mlp(2, 2, 32),
+        "ce",
+        "sgdm",
+        400,
+        32,
+    ),
     # images (digits as 8x8)
-    _ho("digits_cnn_nobn_adamw_b128", "ho_cnn", "CNN without BatchNorm, CE, AdamW, batch 128",
-        "digits_images", lambda: cnn(10, bn=False), "ce", "adamw", 150, 128),
-    _ho("digits_resnet8_sgdm_b32", "ho_resnet", "ResNet (2 blocks, width 8), CE, SGD+momentum "
-        "(no weight decay), batch 32", "digits_images", lambda: resnet(10, width=8), "ce", "sgdm",
-        200, 32),
+    _ho(
+        "digits_cnn_nobn_adamw_b128",
+        "ho_cnn",
+        "CNN without BatchNorm, CE, AdamW, batch 128",
+        "digits_images",
+        lambda: cnn(10, bn=False),
+        "ce",
+        "adamw",
+        150,
+        128,
+    ),
+    _ho(
+        "digits_resnet8_sgdm_b32",
+        "ho_resnet",
+        "ResNet (2 blocks, width 8), CE, SGD+momentum (no weight decay), batch 32",
+        "digits_images",
+        lambda: resnet(10, width=8),
+        "ce",
+        "sgdm",
+        200,
+        32,
+    ),
     # text
-    _ho("lgpl_tf1_adamw_b32", "ho_char_transformer", "causal transformer (1 block, d=48), "
-        "LGPL-2.1 + GFDL-1.3, CE, AdamW, batch 32", "lgpl",
-        lambda: CharLM(VOCAB, BLOCK, d=48, depth=1), "lm", "adamw", 150, 32),
-    _ho("seqcls_tf_sgdm", "ho_seqcls_sgd", "transformer-encoder classifier, dict batches, CE, "
-        "SGD+momentum, batch 32", "seqcls", lambda: SeqClassifier(SEQ_VOCAB, 3, "transformer"),
-        None, "sgdm", 200, 32),
+    _ho(
+        "lgpl_tf1_adamw_b32",
+        "ho_char_transformer",
+        "causal transformer (1 block, d=48), LGPL-2.1 + GFDL-1.3, CE, AdamW, batch 32",
+        "lgpl",
+        lambda: CharLM(VOCAB, BLOCK, d=48, depth=1),
+        "lm",
+        "adamw",
+        150,
+        32,
+    ),
+    _ho(
+        "seqcls_tf_sgdm",
+        "ho_seqcls_sgd",
+        "transformer-encoder classifier, dict batches, CE, SGD+momentum, batch 32",
+        "seqcls",
+        lambda: SeqClassifier(SEQ_VOCAB, 3, "transformer"),
+        None,
+        "sgdm",
+        200,
+        32,
+    ),
 ]
 HOLDOUT: dict[str, HoldoutTask] = {t.name: t for t in TASKS}
 
@@ -135,8 +220,12 @@ def run(tasks: dict[str, SuiteTask], cache_path: Path, doc: str, argv: list[str]
         truth = ground_truth(tasks[name], cache)
         assert truth is not None
         # Only the time is printed, not the answer: the log is read before scoring.
-        print(f"{name}: sweeps + ground truth in {time.perf_counter() - t0:.0f} s; "
-              f"{(time.perf_counter() - start) / 60:.1f} min so far", file=sys.stderr, flush=True)
+        print(
+            f"{name}: sweeps + ground truth in {time.perf_counter() - t0:.0f} s; "
+            f"{(time.perf_counter() - start) / 60:.1f} min so far",
+            file=sys.stderr,
+            flush=True,
+        )
     timing = cache.data.setdefault("_wall_s", {})
     timing[",".join(names)] = time.perf_counter() - start
     cache.save()

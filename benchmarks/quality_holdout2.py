@@ -123,34 +123,121 @@ def resnet18_gray(n_out: int = 10) -> nn.Module:
 
 TASKS: list[Holdout2Task] = [
     # tabular, linear
-    _h2("blobs6_softmax_sgdm", "h2_blobs_linear", "softmax regression, 6-class blobs, CE, "
-        "SGD+momentum, batch 64", "blobs6", lambda: nn.Linear(16, 6), "ce", "sgdm", 300, 64),
-    _h2("friedman1_linreg_adamw", "h2_friedman_linear", "linear regression on Friedman #1, MSE, "
-        "AdamW, batch 32", "friedman1_lin", lambda: Squeeze(nn.Linear(10, 1)), "mse", "adamw",
-        300, 32),
+    _h2(
+        "blobs6_softmax_sgdm",
+        "h2_blobs_linear",
+        "softmax regression, 6-class blobs, CE, SGD+momentum, batch 64",
+        "blobs6",
+        lambda: nn.Linear(16, 6),
+        "ce",
+        "sgdm",
+        300,
+        64,
+    ),
+    _h2(
+        "friedman1_linreg_adamw",
+        "h2_friedman_linear",
+        "linear regression on Friedman #1, MSE, AdamW, batch 32",
+        "friedman1_lin",
+        lambda: Squeeze(nn.Linear(10, 1)),
+        "mse",
+        "adamw",
+        300,
+        32,
+    ),
     # tabular, MLP
-    _h2("cancer_mlp_ce_sgdm", "h2_cancer_mlp", "MLP, breast cancer as 2-class CE, SGD+momentum, "
-        "batch 16", "cancer_ce", lambda: mlp(30, 2, 64), "ce", "sgdm", 300, 16),
-    _h2("friedman3_mlp_sgdm", "h2_friedman3_mlp", "MLP, Friedman #3, MSE, SGD+momentum, batch 32",
-        "friedman3", lambda: Squeeze(mlp(4, 1, 64)), "mse", "sgdm", 400, 32),
-    _h2("digits_mlp_mse_adamw", "h2_digits_mse", "MLP, digits with one-hot targets, MSE, AdamW, "
-        "batch 64", "digits_onehot", lambda: mlp(64, 10, 128), "mse", "adamw", 300, 64),
+    _h2(
+        "cancer_mlp_ce_sgdm",
+        "h2_cancer_mlp",
+        "MLP, breast cancer as 2-class CE, SGD+momentum, batch 16",
+        "cancer_ce",
+        lambda: mlp(30, 2, 64),
+        "ce",
+        "sgdm",
+        300,
+        16,
+    ),
+    _h2(
+        "friedman3_mlp_sgdm",
+        "h2_friedman3_mlp",
+        "MLP, Friedman #3, MSE, SGD+momentum, batch 32",
+        "friedman3",
+        lambda: Squeeze(mlp(4, 1, 64)),
+        "mse",
+        "sgdm",
+        400,
+        32,
+    ),
+    _h2(
+        "digits_mlp_mse_adamw",
+        "h2_digits_mse",
+        "MLP, digits with one-hot targets, MSE, AdamW, batch 64",
+        "digits_onehot",
+        lambda: mlp(64, 10, 128),
+        "mse",
+        "adamw",
+        300,
+        64,
+    ),
     # images: 16x16 digits
-    _h2("digits16_cnn_bn_sgdm", "h2_cnn16", "CNN (3 conv + BatchNorm), 16x16 digits, CE, "
-        "SGD+momentum, batch 64", "digits16", cnn16, "ce", "sgdm", 200, 64),
-    _h2("digits16_resnet18_sgdm", "h2_resnet18", "torchvision ResNet-18 (random init, 1-channel "
-        "stem), 16x16 digits, CE, SGD+momentum+wd, batch 32", "digits16", resnet18_gray, "ce",
-        "sgdm_wd", 150, 32),
-    _h2("digits16_resnet18_adamw", "h2_resnet18", "torchvision ResNet-18 (random init, 1-channel "
-        "stem), 16x16 digits, CE, AdamW, batch 64", "digits16", resnet18_gray, "ce", "adamw",
-        150, 64),
+    _h2(
+        "digits16_cnn_bn_sgdm",
+        "h2_cnn16",
+        "CNN (3 conv + BatchNorm), 16x16 digits, CE, SGD+momentum, batch 64",
+        "digits16",
+        cnn16,
+        "ce",
+        "sgdm",
+        200,
+        64,
+    ),
+    _h2(
+        "digits16_resnet18_sgdm",
+        "h2_resnet18",
+        "torchvision ResNet-18 (random init, 1-channel "
+        "stem), 16x16 digits, CE, SGD+momentum+wd, batch 32",
+        "digits16",
+        resnet18_gray,
+        "ce",
+        "sgdm_wd",
+        150,
+        32,
+    ),
+    _h2(
+        "digits16_resnet18_adamw",
+        "h2_resnet18",
+        "torchvision ResNet-18 (random init, 1-channel stem), 16x16 digits, CE, AdamW, batch 64",
+        "digits16",
+        resnet18_gray,
+        "ce",
+        "adamw",
+        150,
+        64,
+    ),
     # text: causal character transformers on new licences
-    _h2("gpl2_tf2_adamw_b16", "h2_tf_adamw", "causal transformer (2 blocks, d=64), GPL-2, CE, "
-        "AdamW, batch 16", "gpl2", lambda: CharLM(VOCAB, BLOCK, d=64, depth=2), "lm", "adamw",
-        200, 16),
-    _h2("artistic_tf1_sgdm_b32", "h2_tf_sgdm", "causal transformer (1 block, d=48), Artistic + "
-        "BSD + MPL-1.1 + CC0, CE, SGD+momentum, batch 32", "artistic",
-        lambda: CharLM(VOCAB, BLOCK, d=48, depth=1), "lm", "sgdm", 200, 32),
+    _h2(
+        "gpl2_tf2_adamw_b16",
+        "h2_tf_adamw",
+        "causal transformer (2 blocks, d=64), GPL-2, CE, AdamW, batch 16",
+        "gpl2",
+        lambda: CharLM(VOCAB, BLOCK, d=64, depth=2),
+        "lm",
+        "adamw",
+        200,
+        16,
+    ),
+    _h2(
+        "artistic_tf1_sgdm_b32",
+        "h2_tf_sgdm",
+        "causal transformer (1 block, d=48), Artistic + "
+        "BSD + MPL-1.1 + CC0, CE, SGD+momentum, batch 32",
+        "artistic",
+        lambda: CharLM(VOCAB, BLOCK, d=48, depth=1),
+        "lm",
+        "sgdm",
+        200,
+        32,
+    ),
 ]
 HOLDOUT2: dict[str, Holdout2Task] = {t.name: t for t in TASKS}
 

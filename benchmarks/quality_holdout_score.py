@@ -42,7 +42,13 @@ NAMES = {  # table name: quality_eval.RULES key
     "v1 (previous default)": "robust v1 (min / 5)",
 }
 V1_NAME, V2_NAME = "v1 (previous default)", "v2 (candidate; now the shipped default)"
-PEER_NAMES = ("fastai minimum", "fastai valley (its default)", "torch-lr-finder", "Lightning", "ignite")
+PEER_NAMES = (
+    "fastai minimum",
+    "fastai valley (its default)",
+    "torch-lr-finder",
+    "Lightning",
+    "ignite",
+)
 
 
 def v2_rule() -> Rule:
@@ -117,7 +123,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def tasks_table(cases: Sequence[Case]) -> str:
-    lines = ["| task | family | grid-best LR | its score | grid |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| task | family | grid-best LR | its score | grid |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for c in cases:
         t = c.truth
         lines.append(f"| {c.name} | {c.family} | {t['best_lr']:.3g} | {t['best_score']:.4g} | "
@@ -217,9 +226,11 @@ def _v1() -> Any:
 def decide(cases: Sequence[Case], v1: list[dict[str, Any]], v2: list[dict[str, Any]]) -> str:
     (m1, o1), (m2, o2) = penalised(cases, v1), penalised(cases, v2)
     replace = m2 < m1 and o2 <= o1
-    return (f"Pre-registered decision: v1 mean regret {_pct(m1)}, > 1 decade {o1}; v2 mean regret "
-            f"{_pct(m2)}, > 1 decade {o2}: "
-            + ("v2 REPLACES v1." if replace else "v1 STAYS (v2 does not meet both conditions)."))
+    return (
+        f"Pre-registered decision: v1 mean regret {_pct(m1)}, > 1 decade {o1}; v2 mean regret "
+        f"{_pct(m2)}, > 1 decade {o2}: "
+        + ("v2 REPLACES v1." if replace else "v1 STAYS (v2 does not meet both conditions).")
+    )
 
 
 def _pct(value: float | None) -> str:

@@ -171,7 +171,9 @@ class CharRNN(nn.Module):
     def __init__(self, vocab: int, kind: str, hidden: int = 64) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, 32)
-        self.rnn = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind](32, hidden, batch_first=True)
+        self.rnn = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}[kind](
+            32, hidden, batch_first=True
+        )
         self.head = nn.Linear(hidden, vocab)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:

@@ -29,7 +29,9 @@ class Replay:
     points: int
 
 
-def _pad(lrs: Sequence[float], raw: Sequence[float], planned: int) -> tuple[list[float], list[float]]:
+def _pad(
+    lrs: Sequence[float], raw: Sequence[float], planned: int
+) -> tuple[list[float], list[float]]:
     """The curve a peer would see: after a non-finite loss, NaN up to the planned length."""
     xs, ys = list(lrs), list(raw)
     if ys and not math.isfinite(ys[-1]) and len(ys) < planned:

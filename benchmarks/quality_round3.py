@@ -53,7 +53,12 @@ from rules import suggest as prototype
 V2 = RESULTS / "rule-v2.json"
 V3 = RESULTS / "rule-v3.json"
 FLOOR = 0.05  # decades from the grid best, for the noise floor
-EXACT = ("v2 (the shipped default)", "v3 (candidate)", "fastai minimum", "fastai valley (its default)")
+EXACT = (
+    "v2 (the shipped default)",
+    "v3 (candidate)",
+    "fastai minimum",
+    "fastai valley (its default)",
+)
 
 
 def seen_cases() -> list[Case]:
@@ -169,8 +174,11 @@ def score(which: str, only: Sequence[str] = ()) -> None:
     torch.set_num_threads(1)
     fns = answers()
     interp = {name: evaluate(cases, fn) for name, fn in fns.items()}
-    exact = {name: exact_rows(cases, fns[name], tasks, cache) for name in only or EXACT
-             if name != "floor"}
+    exact = {
+        name: exact_rows(cases, fns[name], tasks, cache)
+        for name in only or EXACT
+        if name != "floor"
+    }
     if not only or "floor" in only:
         exact[f"noise floor: the grid best x 10^+-{FLOOR:g}"] = floor_rows(cases, tasks, cache)
     if only:  # a part of the training, run beside another part: the tables come later
@@ -185,8 +193,13 @@ def score(which: str, only: Sequence[str] = ()) -> None:
         print(rules_table([c for c in cases if c.half == "tuning"],
                           {k: [r for r in v if r["half"] == "tuning"] for k, v in exact.items()}),
               "\n\n(the tuning half, above; the test half, below)\n")  # fmt: skip
-        print(rules_table([c for c in cases if c.half == "test"],
-                          {k: [r for r in v if r["half"] == "test"] for k, v in exact.items()}), "\n")
+        print(
+            rules_table(
+                [c for c in cases if c.half == "test"],
+                {k: [r for r in v if r["half"] == "test"] for k, v in exact.items()},
+            ),
+            "\n",
+        )
     print(per_task(cases, exact), "\n")
     v3 = Rule(**json.loads(V3.read_text())["rule"])
     print(confidence_table(cases, {"v2": shipped, "v3": lambda x, y: prototype(x, y, v3)}), "\n")
@@ -207,8 +220,14 @@ def score(which: str, only: Sequence[str] = ()) -> None:
                                                        exact["v3 (candidate)"], strict=True))  # fmt: skip
         verdict += f" (v3 suggests the same LR as v2 on {alike} of {n} sweeps.)"
         print(verdict)
-    out = RESULTS / {"holdout2": "holdout2-scores.json", "holdout1": "holdout-exact.json",
-                     "suite": "suite-exact.json"}[which]
+    out = (
+        RESULTS
+        / {
+            "holdout2": "holdout2-scores.json",
+            "holdout1": "holdout-exact.json",
+            "suite": "suite-exact.json",
+        }[which]
+    )
     out.write_text(json.dumps({"interpolated": interp, "exact": exact, "decision": verdict},
                               indent=1, allow_nan=True))  # fmt: skip
 
@@ -236,8 +255,12 @@ def main(argv: list[str] | None = None) -> None:
     sub.add_parser("tune", help="choose v3 on the 49 seen tasks (and the 49-task LOFO)")
     p = sub.add_parser("score", help="score every rule on holdout 2 (or holdout 1)")
     p.add_argument("--set", choices=("holdout2", "holdout1", "suite"), default="holdout2")
-    p.add_argument("--only", default="", help="train only these exact rows (comma-separated "
-                   "names from EXACT, or 'floor'), for two processes side by side; no tables")
+    p.add_argument(
+        "--only",
+        default="",
+        help="train only these exact rows (comma-separated "
+        "names from EXACT, or 'floor'), for two processes side by side; no tables",
+    )
     args = parser.parse_args(argv)
     if args.command == "tune":
         tune()

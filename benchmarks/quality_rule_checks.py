@@ -58,8 +58,11 @@ def checks(rule: Rule) -> int:
 
     base = curve(40, 2.3, 0.3, 85, 0.02)
     n0, why0, _ = stop_point(base, rule)
-    check("explosion after a fall stops within 3 steps", why0 == "diverged" and n0 - 1 <= 85 + 3,
-          f"(stop at {n0 - 1}, explosion at 85)")
+    check(
+        "explosion after a fall stops within 3 steps",
+        why0 == "diverged" and n0 - 1 <= 85 + 3,
+        f"(stop at {n0 - 1}, explosion at 85)",
+    )
     for at in (20, 50, 70):
         for k in (1, 2):
             spiked = list(base)
@@ -79,14 +82,22 @@ def checks(rule: Rule) -> int:
         check(f"a {bad} loss stops at once", (n, why) == (31, "nan"), f"(stop at {n - 1}: {why})")
     near_zero = [max(v, 1e-6) for v in curve(30, 0.7, 0.001, 88, 0.0)]
     rng = random.Random(1)
-    near_zero = [v * math.exp(0.8 * rng.gauss(0, 1)) for v in near_zero]  # noise grows with the loss
+    near_zero = [
+        v * math.exp(0.8 * rng.gauss(0, 1)) for v in near_zero
+    ]  # noise grows with the loss
     n, why, _ = stop_point(near_zero, rule)
-    check("a loss down to 0.001 (lucky batches near 0) stops only at its explosion",
-          why == "diverged" and 88 <= n - 1 <= 91, f"(stop at {n - 1}, explosion at 88)")
+    check(
+        "a loss down to 0.001 (lucky batches near 0) stops only at its explosion",
+        why == "diverged" and 88 <= n - 1 <= 91,
+        f"(stop at {n - 1}, explosion at 88)",
+    )
     negative = curve(30, 0.5, -2.0, 80, 0.05)
     n, why, _ = stop_point(negative, rule)
-    check("a loss that falls below 0 stops only at its explosion",
-          why == "diverged" and 80 <= n - 1 <= 83, f"(stop at {n - 1}, explosion at 80)")
+    check(
+        "a loss that falls below 0 stops only at its explosion",
+        why == "diverged" and 80 <= n - 1 <= 83,
+        f"(stop at {n - 1}, explosion at 80)",
+    )
     for a, b in ((1.0, -100.0), (1.0, 100.0), (0.001, 0.0), (1000.0, -5.0)):
         moved = [a * v + b for v in base]
         n, why, _ = stop_point(moved, rule)

@@ -209,8 +209,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     results = {name: evaluate(cases, fn) for name, fn in RULES.items()}
     out: dict[str, Any] = {"pending": pending, "interpolated": results}
-    parts = [f"{len(cases)} tasks scored; pending: {', '.join(pending) or 'none'}",
-             tasks_table(cases), table("Interpolated regret", results, ("tuning", "test", "all"))]
+    parts = [
+        f"{len(cases)} tasks scored; pending: {', '.join(pending) or 'none'}",
+        tasks_table(cases),
+        table("Interpolated regret", results, ("tuning", "test", "all")),
+    ]
     lofo = lofo_rows(cases)
     if lofo is not None:
         out["lofo"] = lofo
@@ -226,9 +229,14 @@ def main(argv: list[str] | None = None) -> None:
             exact[name] = rows
     if exact:
         out["exact"] = exact
-        parts.append(table("Exact regret (trained at the suggested LRs)", exact, ("tuning", "test")))
-    parts += [confidence_table(cases, DEFAULT), stop_table(cases, DEFAULT),
-              bounds_table(cases, DEFAULT)]
+        parts.append(
+            table("Exact regret (trained at the suggested LRs)", exact, ("tuning", "test"))
+        )
+    parts += [
+        confidence_table(cases, DEFAULT),
+        stop_table(cases, DEFAULT),
+        bounds_table(cases, DEFAULT),
+    ]
     args.out.write_text(json.dumps(out, indent=1, allow_nan=True))
     print("\n\n".join(parts))
 

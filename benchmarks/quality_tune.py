@@ -101,12 +101,16 @@ class Engine:
 def regret_matrix(engine: Engine, rules: Sequence[Rule]) -> tuple[np.ndarray, np.ndarray]:
     """regret[rule, sweep] and points[rule, sweep] over all the engine's sweeps; a missing
     suggestion scores the regret of the grid's lowest LR (about what an untrained model scores)."""
-    penalty = [assess(c.truth, c.truth["grid"][0])["regret"] for c in engine.cases for _ in c.sweeps]
+    penalty = [
+        assess(c.truth, c.truth["grid"][0])["regret"] for c in engine.cases for _ in c.sweeps
+    ]
     out = np.empty((len(rules), len(penalty)))
     points = np.empty((len(rules), len(penalty)))
     for i, rule in enumerate(rules):
         rows = engine.rows(rule)
-        out[i] = [p if r["regret"] is None else r["regret"] for r, p in zip(rows, penalty, strict=True)]
+        out[i] = [
+            p if r["regret"] is None else r["regret"] for r, p in zip(rows, penalty, strict=True)
+        ]
         points[i] = [r["points"] for r in rows]
     return out, points
 
@@ -155,11 +159,16 @@ def calibrate(engine: Engine, rule: Rule, cases: Sequence[Case]) -> tuple[Rule, 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-lofo", action="store_true", help="skip the leave-one-family-out folds")
+    parser.add_argument(
+        "--no-lofo", action="store_true", help="skip the leave-one-family-out folds"
+    )
     args = parser.parse_args(argv)
     cases, pending = load()
     if pending:
-        print(f"ground truth pending for {len(pending)} task(s): {', '.join(pending)}", file=sys.stderr)
+        print(
+            f"ground truth pending for {len(pending)} task(s): {', '.join(pending)}",
+            file=sys.stderr,
+        )
     engine = Engine(cases)
     rules = candidates()
     matrix = regret_matrix(engine, rules)

@@ -49,7 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     t0 = time.perf_counter()
     cases, pending = load()
     if pending:
-        sys.exit(f"ground truth pending for {', '.join(pending)}: v2 must be chosen on all 39 tasks")
+        sys.exit(
+            f"ground truth pending for {', '.join(pending)}: v2 must be chosen on all 39 tasks"
+        )
     engine = Engine(cases)
     rules = candidates()
     matrix = regret_matrix(engine, rules)

@@ -212,7 +212,9 @@ def _centred(values: Sequence[float], width: int, how: str) -> list[float]:
             out.append(sum(part) / len(part))
         else:
             s = sorted(part)
-            out.append(s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2]))
+            out.append(
+                s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
+            )
     return out
 
 
@@ -261,7 +263,9 @@ def suggest(lrs: Sequence[float], raw: Sequence[float], rule: Rule = Rule()) -> 
     """Cut the curve where the online rule stops, smooth it, and suggest (see the module doc)."""
     c = cut(lrs, raw, rule)
     if len(c.ys) < max(rule.window, 5):
-        return Suggestion(None, c.points, c.stop, "low", ("no usable curve: too few finite points",))
+        return Suggestion(
+            None, c.points, c.stop, "low", ("no usable curve: too few finite points",)
+        )
     return suggest_on(c, robust_curve(c.ys, rule), rule)
 
 
