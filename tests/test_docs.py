@@ -7,6 +7,7 @@ themselves is too slow for the suite; docs/development.md says how they were run
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 from pathlib import Path
@@ -78,3 +79,62 @@ def test_every_command_in_the_docs_parses(page: str, line: str) -> None:
     except Exception as e:  # typer may use its own copy of click: match the classes by name
         if type(e).__name__ != "Exit":  # --help and --version end parsing with Exit
             pytest.fail(f"{page}: {line!r} does not parse: {e}")
+
+
+def _documented(source: str) -> list[tuple[str, object]]:
+    """(expression, the value its comment shows) for each example line `expr  # value...`;
+    a comment of its own lines under an expression (a long dict) counts too."""
+    import ast
+
+    lines = source.splitlines()
+    found = []
+    for node in ast.parse(source).body:
+        if not isinstance(node, ast.Expr) or node.end_lineno is None:
+            continue
+        last = lines[node.end_lineno - 1]
+        comment = last.split("  # ", 1)[1] if "  # " in last else ""
+        if not comment:  # the value on the comment lines below, e.g. "# {'a': 1,\n#  'b': 2}"
+            below = itertools.takewhile(lambda s: s.startswith("#"), lines[node.end_lineno :])
+            comment = " ".join(s[1:].strip() for s in below)
+        for end in range(len(comment), 0, -1):  # the longest prefix that is a Python literal,
+            rest = comment[end:]
+            if rest and not rest.startswith((":", " (")):
+                continue  # ... ending the comment or followed by ':' or ' (': not "90 points"
+            try:
+                value = ast.literal_eval(comment[:end])
+            except (ValueError, SyntaxError, MemoryError, RecursionError):
+                continue
+            found.append((ast.get_source_segment(source, node.value) or "", value))
+            break
+    return found
+
+
+def _close(got: object, shown: object) -> bool:
+    """`got` as the docs round it: numbers within 1% (they show 3 digits), the rest equal."""
+    import math
+
+    if isinstance(shown, float) and isinstance(got, int | float):
+        return math.isclose(got, shown, rel_tol=0.01)
+    if isinstance(shown, tuple | list) and isinstance(got, tuple | list):
+        return len(got) == len(shown) and all(map(_close, got, shown))
+    if isinstance(shown, dict) and isinstance(got, dict):
+        return got.keys() == shown.keys() and all(_close(got[k], shown[k]) for k in shown)
+    return got == shown
+
+
+def test_the_python_api_example_runs_and_shows_its_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The page's first two examples, run as a notebook user would, in an empty folder (the
+    # outputs' folder does not exist yet); every value a comment shows is checked.
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "docs" / "python-api.md").read_text(), re.S)
+    source = "\n".join(blocks[:2]).replace('"sample_models/', f'"{ROOT}/sample_models/')
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(source, "docs/python-api.md", "exec"), namespace)
+    checked = _documented(source)
+    assert len(checked) >= 8, checked  # the page shows at least this many values
+    for expression, shown in checked:
+        got = eval(expression, namespace)
+        assert _close(got, shown), f"{expression}: the docs show {shown!r}, it is {got!r}"
+    assert (tmp_path / "lrfind-out" / "report.json").is_file()

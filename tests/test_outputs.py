@@ -195,3 +195,14 @@ def test_repr_is_one_line_not_the_curve() -> None:
     assert repr(result.history) == (
         "History(steps_run=61, lrs=1e-06 to 1, stop_reason='diverged', optimizer='')"
     )
+
+
+def test_write_atomic_makes_the_folder_and_names_the_path_on_failure(tmp_path: Path) -> None:
+    # The Python API's save_plot/write_report are handed a path in a folder not made yet.
+    path = write_atomic(tmp_path / "new" / "deeper" / "r.json", lambda f: f.write(b"{}"))
+    assert path.read_bytes() == b"{}"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError) as caught:  # its "folder" is a file
+        write_atomic(blocker / "r.json", lambda f: f.write(b"{}"))
+    assert caught.value.filename == str(blocker / "r.json") and ".tmp" not in str(caught.value)

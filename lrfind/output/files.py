@@ -10,9 +10,17 @@ from typing import IO, Any
 
 
 def write_atomic(path: str | Path, write: Callable[[IO[bytes]], Any]) -> Path:
-    """Call `write(file)` on a temporary file next to `path`, then rename it onto `path`."""
+    """Call `write(file)` on a temporary file next to `path`, then rename it onto `path`.
+
+    The folder is created if missing (as --out-dir is); an OSError names `path`, not the
+    temporary file the caller never asked for.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
