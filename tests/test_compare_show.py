@@ -114,6 +114,13 @@ def test_bad_reports_exit_2(tmp_path: Path, base: str, message: str) -> None:
     assert message in result.stderr and result.stdout == ""
 
 
+def test_a_drift_past_the_float_range_is_still_a_number_of_decades(tmp_path: Path) -> None:
+    # 1e-300 / 1e308 underflows to 0 and 10 ** 608 overflows: neither may end compare.
+    result = _compare(tmp_path, 1e308, 1e-300)
+    assert result.exit_code == 1, result.output
+    assert "drift     -608.00 decades (new is 10^608x lower)" in result.stdout
+
+
 def test_negative_tolerance_exits_2(tmp_path: Path) -> None:
     result = _compare(tmp_path, 0.1, 0.1, "--tolerance", "-1")
     assert result.exit_code == 2 and "--tolerance -1.0: must be" in result.stderr

@@ -335,8 +335,9 @@ def test_bare_lists_are_train_losses(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("epoch,accuracy\n1,0.5\n", "no train loss column (looked for train_loss"),
-        ("epoch,train_loss\n1,abc\n", "train_loss row 1 is 'abc', not a number"),
-        ("epoch,train_loss\n1,\n", "train_loss has no value at row 1"),
+        ("epoch,train_loss\n1,abc\n", "train_loss in line 2 is 'abc', not a number"),
+        ("epoch,train_loss\n1,\n", "train_loss has no values"),
+        ('[{"step": 1, "loss": "x"}]', "loss in record 1 is 'x', not a number"),
         ('{"val": [1]}', "no train loss column"),
         ('{"train": 5}', "train is not a list"),
     ],
@@ -409,3 +410,80 @@ def test_global_step_and_wandb_step_columns_are_the_x_axis(tmp_path: Path, key: 
     path.write_text("\n".join([f"{key},train_loss", *rows]) + "\n")
     log = load_losses(path)
     assert log.x[:2] == [100.0, 200.0] and log.x_label == "step"
+
+
+def _falling(n: int) -> list[float]:
+    return [2.3 * 0.97**i for i in range(n)]
+
+
+def test_a_hugging_face_trainer_state_reads_as_logged(tmp_path: Path) -> None:
+    # log_history: train records (loss) and eval records (eval_loss) at their own steps, and a
+    # run summary with train_loss at the end. Nothing missing may read as a NaN loss.
+    history = []
+    for step in range(10, 310, 10):
+        history.append(
+            {"loss": 2.3 * 0.99**step, "grad_norm": 1.0, "epoch": step / 100, "step": step}
+        )
+        if step % 50 == 0:
+            history.append({"eval_loss": 2.0 * 0.995**step, "epoch": step / 100, "step": step})
+    history.append({"train_runtime": 9.9, "train_loss": 0.8, "epoch": 3.0, "step": 300})
+    path = tmp_path / "trainer_state.json"
+    path.write_text(json.dumps({"global_step": 300, "log_history": history}))
+    log = load_losses(path)
+    assert log.x == [float(s) for s in range(10, 310, 10)] and log.x_label == "step"
+    assert log.train[0] == pytest.approx(2.3 * 0.99**10) and not any(map(math.isnan, log.train))
+    assert log.val is not None and log.val[4] == pytest.approx(2.0 * 0.995**50)
+    assert sum(not math.isnan(v) for v in log.val) == 6
+    result = runner.invoke(app, ["diagnose", str(path), "--no-plot"])
+    assert "Diagnosis: healthy" in result.stdout, result.stdout
+
+
+def test_lightnings_sparse_metrics_csv(tmp_path: Path) -> None:
+    # CSVLogger with on_step and on_epoch: step rows, then per epoch a val row and an epoch row.
+    lines = ["epoch,step,train_loss_epoch,train_loss_step,val_loss"]
+    for epoch in range(5):
+        for k in range(4):
+            step = epoch * 20 + 5 * k + 4
+            lines.append(f"{epoch},{step},,{2.3 * 0.9 ** (step / 5)},")
+        end = epoch * 20 + 19
+        lines += [f"{epoch},{end},,,{2.0 * 0.9**epoch}", f"{epoch},{end},{2.2 * 0.9**epoch},,"]
+    path = tmp_path / "metrics.csv"
+    path.write_text("\n".join(lines) + "\n")
+    log = load_losses(path)
+    assert len(log.train) == 20 and log.x[:2] == [4.0, 9.0]  # the step column, step losses
+    assert log.val is not None and log.val[3] == pytest.approx(2.0)  # at the epoch's last step
+    assert sum(not math.isnan(v) for v in log.val) == 5
+
+
+def test_tensorboard_wandb_bom_and_out_of_order_logs(tmp_path: Path) -> None:
+    losses = _falling(20)
+    tb = tmp_path / "tb.csv"
+    tb.write_text(
+        "Wall time,Step,Value\n" + "".join(f"1.7e9,{i},{v}\n" for i, v in enumerate(losses))
+    )
+    assert load_losses(tb).train == pytest.approx(losses)
+    panel = tmp_path / "wandb.csv"
+    panel.write_text(
+        '"Step","run-1 - train/loss","run-1 - train/loss__MIN","run-1 - train/loss__MAX"\n'
+        + "".join(f"{i},{v},{v},{v}\n" for i, v in enumerate(losses))
+    )
+    assert load_losses(panel).train == pytest.approx(losses)
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + ("train_loss\n" + "\n".join(map(str, losses))).encode())
+    assert load_losses(bom).train == pytest.approx(losses)
+    # Steps written backwards, and a resumed run that logs steps 10-14 again: step order,
+    # the later value wins.
+    rows = [f"{i},{v}" for i, v in enumerate(losses)]
+    shuffled = tmp_path / "shuffled.csv"
+    shuffled.write_text("step,loss\n" + "\n".join([*rows[::-1], "12,0.5"]) + "\n")
+    log = load_losses(shuffled)
+    assert log.x == [float(i) for i in range(20)] and log.train[12] == 0.5
+    assert log.train[:12] == pytest.approx(losses[:12])
+
+
+def test_records_without_a_step_put_validation_after_the_last_train_loss(tmp_path: Path) -> None:
+    path = tmp_path / "keras.json"
+    path.write_text(json.dumps([{"loss": 2.0}, {"loss": 1.5}, {"val_loss": 1.7}, {"loss": 1.2}]))
+    log = load_losses(path)
+    assert log.x == [1.0, 2.0, 3.0] and log.train == [2.0, 1.5, 1.2]
+    assert log.val is not None and log.val[1] == 1.7 and math.isnan(log.val[0])

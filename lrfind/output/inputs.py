@@ -42,7 +42,7 @@ def read_text(path: str | Path, hint: str) -> str:
     if len(data) > MAX_BYTES:
         raise UsageError(f"{shown}: larger than {MAX_BYTES // 2**20} MB; {hint}")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Excel, PowerShell) is dropped
     except UnicodeDecodeError as e:
         raise UsageError(f"{shown}: not UTF-8 text (byte {e.start}); {hint}") from None
 

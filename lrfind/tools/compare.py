@@ -86,7 +86,8 @@ def compare_files(baseline: str | Path, new: str | Path, tolerance: float) -> Co
         )
     side = _side(new, read_report(new))
     failure = _failure(side)
-    drift = None if side.lr is None else math.log10(side.lr / base.lr)
+    # A difference of logs: the ratio itself can overflow or underflow (1e-300 / 1e308).
+    drift = None if side.lr is None else math.log10(side.lr) - math.log10(base.lr)
     return Comparison(base, side, tolerance, drift, failure)
 
 

@@ -41,7 +41,8 @@ def comparison_lines(c: Comparison) -> list[str]:
         lines.append(f"{label:<9} {lr:<9} ({side.method}; {side.stop_reason}{steps}; {side.path})")
     if c.drift is not None:
         way = "higher" if c.drift > 0 else "lower"
-        ratio = "the same LR" if c.drift == 0 else f"new is {10 ** abs(c.drift):.3g}x {way}"
+        times = f"{10 ** abs(c.drift):.3g}x" if abs(c.drift) < 300 else f"10^{abs(c.drift):.0f}x"
+        ratio = "the same LR" if c.drift == 0 else f"new is {times} {way}"
         lines.append(f"drift     {c.drift:+.2f} decades ({ratio}); tolerance {c.tolerance:g}")
     if c.failure is not None:
         lines.append(f"FAIL: the new sweep failed: {c.failure}")
