@@ -121,6 +121,18 @@ def test_a_drift_past_the_float_range_is_still_a_number_of_decades(tmp_path: Pat
     assert "drift     -608.00 decades (new is 10^608x lower)" in result.stdout
 
 
+def test_a_repeats_run_cut_short_by_ctrl_c_is_an_interrupted_sweep(tmp_path: Path) -> None:
+    # 1 of 3 repeats finished (the run exited 130): compare does not take it for a whole run.
+    cut = {"config": {"repeats": 3}, "repeats": {"count": 1}}
+    result = _compare(tmp_path, 0.01, 0.01, **cut)
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "FAIL: the new sweep failed: the sweep stopped on 'interrupted'"
+    )
+    whole = {"config": {"repeats": 3}, "repeats": {"count": 3}}
+    assert _compare(tmp_path, 0.01, 0.01, **whole).exit_code == 0
+
+
 def test_negative_tolerance_exits_2(tmp_path: Path) -> None:
     result = _compare(tmp_path, 0.1, 0.1, "--tolerance", "-1")
     assert result.exit_code == 2 and "--tolerance -1.0: must be" in result.stderr

@@ -177,6 +177,9 @@ def test_ctrl_c_in_a_repeat_ends_them_all() -> None:
     assert result.repeats is not None and result.repeats.seeds == [0]
     assert result.suggested_lr == alone.suggested_lr and result.config.repeats == 3
     assert result.warnings[-1] == "interrupted in repeat 2 of 3: the result is the 1 that finished"
+    assert result.repeats.stability() == (
+        "Stability unknown: only 1 repeat finished before the interrupt"
+    )
     # Ctrl-C in the first repeat: nothing finished, the cut-short sweep is the result.
     seen.clear()
     first = find_lr(

@@ -129,6 +129,8 @@ class Repeats:
         n = len(self.runs)
         got = [x for x in self.lrs if x is not None]
         missing = "" if len(got) == n else f"; {n - len(got)} of {n} gave no suggestion"
+        if n < 2:  # --repeats R asks for R >= 2: the others were cut short by Ctrl-C
+            return f"Stability unknown: only {n} repeat finished before the interrupt"
         if self.stable is None:
             return f"Stability unknown: only {len(got)} of {n} repeats gave a suggestion"
         lo, hi = min(got), max(got)

@@ -103,6 +103,8 @@ def _side(path: str | Path, report: dict[str, Any]) -> Side:
     steps = report.get("steps_run")
     if report.get("error"):  # a sweep that raised mid-way: its report says why
         report = {**report, "stop_reason": "error"}
+    elif _cut_short(report):  # --repeats stopped by Ctrl-C: the finished ones are a part
+        report = {**report, "stop_reason": "interrupted"}
     return Side(
         path=str(path),
         lr=report["suggested_lr"],
@@ -110,3 +112,12 @@ def _side(path: str | Path, report: dict[str, Any]) -> Side:
         stop_reason=str(report["stop_reason"]),
         steps_run=steps if isinstance(steps, int) else None,
     )
+
+
+def _cut_short(report: dict[str, Any]) -> bool:
+    """Whether fewer --repeats finished than were asked for (the run was interrupted)."""
+    config, repeats = report.get("config"), report.get("repeats")
+    if not (isinstance(config, dict) and isinstance(repeats, dict)):
+        return False
+    asked, count = config.get("repeats"), repeats.get("count")
+    return isinstance(asked, int) and isinstance(count, int) and count < asked
