@@ -65,6 +65,48 @@ def test_sigint_to_a_running_sweep(tmp_path: Path) -> None:
     assert "; no suggestion (no usable curve" in stderr, stderr
 
 
+def test_a_signal_to_the_process_group_with_dataloader_workers_is_an_interrupt(
+    tmp_path: Path,
+) -> None:
+    # `timeout`, a job controller or a terminal's Ctrl-C signal every process in the group:
+    # the DataLoader's workers die of it (torch's SIGTERM handler in a worker), and the sweep
+    # sees "worker exited unexpectedly". That is the interruption, not a failed sweep.
+    marker, out = tmp_path / "sweep-started", tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lrfind",
+            "run",
+            f"{ASSETS}/bad.py:slow_workers",
+            "--steps",
+            "100000",
+            "--end-lr",
+            "1e-3",
+            "--diverge-threshold",
+            "1e9",
+            "--no-plot",
+            "--out-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LRFIND_TEST_MARKER": str(marker)},
+        start_new_session=True,  # its own process group, as a shell job has
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), proc.communicate(timeout=10)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 143, stderr
+    assert "Interrupted by SIGTERM after" in stderr and "failed" not in stderr, stderr
+    assert json.loads((out / "report.json").read_text())["stop_reason"] == "interrupted"
+
+
 class SelfInterrupting(nn.Module):
     """Sends SIGINT to its own process on its 6th forward: Ctrl-C in mid-sweep."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from typing import NoReturn
 
 import torch
 
@@ -101,23 +102,45 @@ def run_sweep(
         rec.reduce = None  # no collective on the way out: the peers may be gone
         rec.flush()
         return _finish(rec, "interrupted", start)
-    except LrfindError as e:
+    except BaseException as e:
+        if should_stop is not None and should_stop() and not isinstance(e, SystemExit):
+            # The signal that asked the sweep to stop also reached the DataLoader's workers
+            # (a terminal's Ctrl-C goes to the whole process group; spawn workers exit on
+            # it): their death is the interruption, not a failure of the user's code.
+            rec.reduce = None
+            rec.flush()
+            return _finish(rec, "interrupted", start)
+        _raise_failure(e, rec, task, stepper, setting_up, step, total, lr)
+    return _finish(rec, "completed", loop_start)
+
+
+def _raise_failure(
+    e: BaseException,
+    rec: Recorder,
+    task: Task,
+    stepper: Stepper | None,
+    setting_up: bool,
+    step: int,
+    total: int,
+    lr: float,
+) -> NoReturn:
+    """Raise the LrfindError that says what failed, with the partial history."""
+    if isinstance(e, LrfindError):
         if setting_up:  # the error says what failed
-            raise
+            raise e
         failure = type(e)(f"step {step + 1}/{total}: {e}")
         failure.history = rec.partial()
         raise failure from e
-    except BaseException as e:  # SystemExit and the like too: the user's code must not end lrfind
-        batch = None if stepper is None else stepper.batch
-        known = explain(e, task, batch)
-        if isinstance(known, LrfindError):
-            known.history = rec.partial()
-            raise known from e
-        if setting_up:
-            raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
-        message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
-        raise SweepError(message + known, history=rec.partial()) from e
-    return _finish(rec, "completed", loop_start)
+    # SystemExit and the like too: the user's code must not end lrfind.
+    batch = None if stepper is None else stepper.batch
+    known = explain(e, task, batch)
+    if isinstance(known, LrfindError):
+        known.history = rec.partial()
+        raise known from e
+    if setting_up:
+        raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
+    message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
+    raise SweepError(message + known, history=rec.partial()) from e
 
 
 def _finish(rec: Recorder, reason: StopReason, loop_start: float) -> History:

@@ -163,3 +163,23 @@ class Slow(nn.Module):
 
 def slow() -> tuple:
     return Slow(), _loader(), nn.MSELoss()
+
+
+class _SlowData(torch.utils.data.Dataset):
+    """Each sample takes 10 ms: the sweep waits on its workers most of the time."""
+
+    def __init__(self) -> None:
+        self.x, self.y = _data()
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        time.sleep(0.01)
+        return self.x[i], self.y[i : i + 1]
+
+
+def slow_workers() -> tuple:
+    """A model that marks the sweep's start, fed by 2 slow fork workers (for signal tests)."""
+    loader = torch.utils.data.DataLoader(_SlowData(), batch_size=16, shuffle=True, num_workers=2)
+    return Slow(), loader, nn.MSELoss()
