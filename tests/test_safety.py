@@ -65,3 +65,27 @@ def test_lrfind_runs_and_unpickles_nothing_but_the_spec() -> None:
             assert not forbidden.search(line), f"{path.name}:{n}: {line.strip()}"
     spec = (LRFIND / "spec.py").read_text()
     assert "exec_module" in spec and "import_module" in spec  # the one, documented, way in
+
+
+def test_a_loss_closing_over_the_users_model_leaves_it_without_gradients() -> None:
+    # The mistake is named at step 1, and the one backward() that reached the user's model
+    # is undone: it has the gradients it had before (none here, the first one's otherwise).
+    import torch
+    from torch import nn
+
+    from lrfind import find_lr
+    from lrfind.errors import SpecError
+
+    from .assets import tiny
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    _, loader, _ = tiny.build()
+    model[0].weight.grad = torch.ones_like(model[0].weight)  # the user's own, kept
+
+    def loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return nn.functional.mse_loss(output, target) + model(torch.zeros(1, 4)).sum() * 0
+
+    with pytest.raises(SpecError, match="the loss used the model build\\(\\) returned"):
+        find_lr(model, loader, loss, steps=20)
+    assert torch.equal(model[0].weight.grad, torch.ones_like(model[0].weight))
+    assert all(p.grad is None for name, p in model.named_parameters() if name != "0.weight")

@@ -64,6 +64,35 @@ def check_first_loss(model: nn.Module) -> None:
         raise SpecError(_OWN_BACKWARD)
 
 
+Grads = list[tuple[torch.Tensor, torch.Tensor | None]]
+
+
+def user_grads(model: nn.Module) -> Grads:
+    """The gradients of the model build() returned, before the first step (copies)."""
+    return [(p, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
+
+
+def check_untouched(before: Grads) -> None:
+    """After the first backward(): the user's own model must have got no gradient.
+
+    A loss_fn or step_fn that closes over the model build() returned computes on it, not
+    on the copy the sweep steps: the user's model would collect gradients for every step
+    and the curve would not be the copy's. Its gradients are put back, then it is named.
+    """
+    touched = False
+    for p, grad in before:
+        now = p.grad
+        if (grad is None) != (now is None) or (grad is not None and not torch.equal(grad, now)):
+            touched = True
+            p.grad = grad
+    if touched:
+        raise SpecError(
+            "the loss used the model build() returned, not the copy lrfind sweeps (a loss_fn "
+            "or step_fn that closes over it): compute the loss from the model step_fn is "
+            "given, step_fn(model, batch), or from the output loss_fn is given"
+        )
+
+
 def check_gradients(optimizer: torch.optim.Optimizer) -> None:
     """After the first backward(): some parameter the optimizer holds must have a gradient.
 

@@ -18,7 +18,7 @@ from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import fixed_batches, why_empty
-from lrfind.sweep.mistakes import check_first_loss, check_gradients
+from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.task import Task
 
@@ -46,6 +46,7 @@ class Stepper:
     ) -> None:
         if task.stack is not None:  # a Trainer's loaders are made anew in each (seeded) sweep
             task.stack.start_sweep()
+        self._user_grads = user_grads(task.model)  # the first step checks it got none
         model, self.optimizer = prepare(task, config, device)
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
@@ -129,7 +130,9 @@ class Stepper:
             (loss if self.scaler is None else self.scaler.scale(loss)).backward()
             total = loss.detach() if total is None else total + loss.detach()
         if first:
+            check_untouched(self._user_grads)
             check_gradients(self.optimizer)
+            self._user_grads = []  # the copies are not needed after the first step
         if self.clip is not None:
             if self.scaler is not None:  # clip the true gradients, not the scaled ones
                 self.scaler.unscale_(self.optimizer)
