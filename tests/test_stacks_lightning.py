@@ -117,6 +117,27 @@ def test_validation_step_that_only_logs() -> None:
     assert result.steps_run == 8 and result.loss_source == "validation (1 batch)"
 
 
+def test_the_validation_loss_is_what_validation_step_logged_not_training_step() -> None:
+    # training_step logs train_loss (FormModule does); a validation_step that logs another
+    # name with "loss" in it is read by that name, and one that logs no loss is an error,
+    # not the training step's last logged value.
+    class SlashName(pl_forms.FormModule):
+        def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            x, y = batch
+            self.log("val/loss", torch.nn.functional.cross_entropy(self(x), y))
+            self.log("val/acc", 0.5)
+
+    result = find_lr(SlashName(), val_batches=1, **FAST)
+    assert result.steps_run == 8 and result.loss_source == "validation (1 batch)"
+
+    class NoLoss(pl_forms.FormModule):
+        def validation_step(self, batch, batch_idx):  # type: ignore[no-untyped-def]
+            self.log("val_acc", 0.5)
+
+    with pytest.raises(SpecError, match="validation_step returned None and logged val_acc: "):
+        find_lr(NoLoss(), val_batches=1, **FAST)
+
+
 @pytest.mark.parametrize("build", ["build", "build_legacy"])
 def test_datamodule_in_both_packages(build: str) -> None:
     if build == "build_legacy":

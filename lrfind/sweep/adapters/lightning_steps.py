@@ -70,12 +70,17 @@ class LightningSteps(nn.Module):
             batch = getattr(module, hook)(batch, 0)
         what = f"{type(module).__name__}.{'validation' if validation else 'training'}_step"
         step = module.validation_step if validation else module.training_step
+        if validation and self.logs is not None:
+            self.logs.last.clear()  # only what this validation_step logs is its loss
         try:
             indexed = self.val_index if validation else self.index
             out = step(batch, batch_idx) if indexed else step(batch)
         except RuntimeError as e:
             if _NO_TRAINER in str(e):
-                raise SpecError(f"{what} uses self.trainer, which a range test lacks: {e}") from e
+                raise SpecError(
+                    f"{what} uses self.trainer, which a range test lacks ({e}): give build a "
+                    "step_fn(model, batch) that computes the loss without it"
+                ) from e
             raise
         if isinstance(out, torch.Tensor):
             return out
