@@ -54,6 +54,26 @@ def test_the_trainer_gives_its_groups_clipping_accumulation_and_loss() -> None:
     assert all(torch.equal(v, params[k]) for k, v in trainer.model.state_dict().items())
 
 
+def test_find_lrs_own_optimizer_and_val_loader_win_over_the_trainers() -> None:
+    # As its settings do: given with a Trainer, they are used (they were silently dropped).
+    import functools
+
+    from lrfind import ConfigError
+
+    sgd = functools.partial(torch.optim.SGD, momentum=0.9)
+    t = find_lr(trainer_groups.build(), optimizer=sgd, **FAST).training
+    assert t is not None and t.optimizer == "SGD" and t.origin == "given to find_lr"
+    assert "the transformers.Trainer's optimizer (find_lr was given one)" in t.set_aside
+    trainer = trainer_groups.build()
+    instance = torch.optim.SGD(trainer.model.parameters(), lr=0.1)
+    assert find_lr(trainer, optimizer=instance, **FAST).training.optimizer == "SGD"
+    val = trainer.get_eval_dataloader() if trainer.eval_dataset is not None else None
+    val = val or trainer.get_train_dataloader()
+    assert find_lr(trainer_groups.build(), val_loader=val, **FAST).loss_source == "validation"
+    with pytest.raises(ConfigError, match="step_fn= with a transformers.Trainer"):
+        find_lr(trainer_groups.build(), step_fn=lambda model, batch: model(**batch).loss)
+
+
 def test_the_command_line_wins_over_the_trainer() -> None:
     result = find_lr(trainer_groups.build(), clip_grad=0.0, accumulate=1, **FAST)
     t = result.training

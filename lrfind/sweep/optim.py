@@ -80,6 +80,8 @@ def optimizer_origin(task: Task, config: SweepConfig) -> str:
     if config.optimizer is not None:
         groups = ", on build's param groups" if task.optimizer is not None else ""
         return f"named in the settings{groups}"
+    if task.stack is not None and task.stack.optimizer_by is not None:
+        return task.stack.optimizer_by
     if isinstance(task.optimizer, ModelOptimizer):
         return task.optimizer.origin
     if task.optimizer is not None:

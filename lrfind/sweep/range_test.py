@@ -68,13 +68,13 @@ def find_lr(
             raise ConfigError(f"optimizer={optimizer!r} and optimizer={settings['optimizer']!r}")
         settings["optimizer"], optimizer = optimizer, None
     fields = None
-    if not isinstance(model, Task) and step_fn is None and not callable(loss_fn):
+    if not isinstance(model, Task) and not callable(loss_fn):
         # A transformers.Trainer, or a LightningModule (with its datamodule or loader, and
         # its Lightning Trainer in loss_fn's place): taken as build's return would be.
         parts = tuple(x for x in (model, train_loader, loss_fn) if x is not None)
         fields = stack_fields(parts[0] if len(parts) == 1 else parts, "find_lr was given")
     if fields is not None:
-        task = Task(**fields)
+        task = Task(**_over_stack(fields, optimizer, val_loader, step_fn))
     elif isinstance(model, Task):
         if train_loader is not None or loss_fn is not None:
             raise TypeError("pass either a Task or (model, train_loader, loss_fn), not both")
@@ -106,6 +106,28 @@ def find_lr(
     explicit = set(settings) | {k for k in known if getattr(config, k) != getattr(defaults, k)}
     config, task = with_stack_settings(config, task, explicit)
     return sweep_task(task, config, resolve_device(config.device, python=True), progress)
+
+
+def _over_stack(
+    fields: dict[str, Any], optimizer: Any, val_loader: Any, step_fn: Any
+) -> dict[str, Any]:
+    """A stack's Task fields with what find_lr was also given: that wins, as settings do."""
+    stack = fields["stack"]
+    if step_fn is not None:
+        raise ConfigError(
+            f"step_fn= with a {stack.name}: its own step computes the loss; to use a step_fn, "
+            "pass its model and a train_loader instead"
+        )
+    if optimizer is not None:
+        stack.optimizer_by = "given to find_lr"
+        stack.set_aside = [
+            *stack.set_aside,
+            f"the {stack.name}'s optimizer (find_lr was given one)",
+        ]
+        fields = {**fields, "optimizer": optimizer}
+    if val_loader is not None:
+        fields = {**fields, "val_loader": val_loader}
+    return fields
 
 
 @dataclass(frozen=True)

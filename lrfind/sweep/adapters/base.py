@@ -101,6 +101,7 @@ class Stack:
         val_step: `f(model, batch) -> loss` for the validation loss, if not the training one.
         eval_loader: the stack's validation data, used with --val-batches K.
         loaders: FreshLoaders to restart at the start of each sweep.
+        optimizer_by: who replaced the stack's optimizer ("given to find_lr"), if anyone.
     """
 
     name: str
@@ -111,6 +112,7 @@ class Stack:
     val_step: Callable[[nn.Module, Any], Any] | None = None
     eval_loader: Iterable[Any] | None = None
     loaders: tuple[FreshLoader, ...] = ()
+    optimizer_by: str | None = None
 
     def start_sweep(self) -> None:
         for loader in self.loaders:

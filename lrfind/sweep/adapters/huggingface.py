@@ -144,12 +144,14 @@ def _settings(args: Any) -> dict[str, Setting]:
 
 def _set_aside(trainer: Any, args: Any) -> list[str]:
     """What the Trainer would do in train() that a range test leaves out, said plainly."""
-    out = [f"lr_scheduler_type {_value(args.lr_scheduler_type)}"]
+    if getattr(trainer, "lr_scheduler", None) is not None:  # it replaces lr_scheduler_type
+        out = [f"the scheduler in optimizers=({type(trainer.lr_scheduler).__name__})"]
+    else:
+        out = [f"lr_scheduler_type {_value(args.lr_scheduler_type)}"]
+    # warmup_steps below 1 is a ratio of the run (transformers 5 folded warmup_ratio into it).
     warmup = getattr(args, "warmup_steps", 0) or getattr(args, "warmup_ratio", 0)
     if warmup:
-        out.append(f"warmup_steps {warmup:g}")
-    if getattr(trainer, "lr_scheduler", None) is not None:
-        out.append(f"the scheduler in optimizers=({type(trainer.lr_scheduler).__name__})")
+        out.append(f"warmup_steps {warmup:g}" + (" (a ratio of the run)" if warmup < 1 else ""))
     for flag in ("torch_compile", "gradient_checkpointing", "use_liger_kernel"):
         if getattr(args, flag, False):
             out.append(flag)
