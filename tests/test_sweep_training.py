@@ -189,3 +189,34 @@ def test_the_swept_line_says_the_decay_each_group_trains_with() -> None:
     line = training_lines(find_lr(task, steps=8))[0]
     assert line.startswith("Swept: SGD(weight_decay=0.2) (from build)")
     assert "decay 0.2 /" not in line
+
+
+def test_param_groups_a_sweep_cannot_scale_are_named() -> None:
+    from lrfind import SpecError
+
+    model, loader, loss = tiny.build()
+    # Freezing the body by LR 0 in group 0: every group is swept as a multiple of group 0's
+    # LR, so this swept the frozen body at the head's LR, silently.
+    frozen_first = torch.optim.SGD(
+        [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[2].parameters()}], lr=0.1
+    )
+    with pytest.raises(SpecError, match="param group 0 has lr 0 and another has not"):
+        find_lr(model, loader, loss, optimizer=frozen_first, steps=10)
+    # The body frozen in a later group stays frozen: its ratio is 0.
+    frozen_last = torch.optim.SGD(
+        [{"params": model[2].parameters()}, {"params": model[0].parameters(), "lr": 0.0}], lr=0.1
+    )
+    result = find_lr(model, loader, loss, optimizer=frozen_last, steps=10)
+    assert result.training is not None and result.training.ratios == [1.0, 0.0]
+
+    class StepSize(torch.optim.Optimizer):  # a custom optimizer with no "lr" in its groups
+        def __init__(self, params: object) -> None:
+            super().__init__(params, {"step_size": 0.1})
+
+        def step(self, closure: object = None) -> None:
+            for group in self.param_groups:
+                for p in group["params"]:
+                    p.data.add_(p.grad, alpha=-group["step_size"])
+
+    with pytest.raises(SpecError, match="param groups have no 'lr'"):
+        find_lr(model, loader, loss, optimizer=StepSize(model.parameters()), steps=10)

@@ -98,9 +98,21 @@ def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
     decay multiplies it by the group's "lr_scale", as timm's schedulers do.
     """
     groups = optimizer.param_groups
+    name = type(optimizer).__name__
+    if any("lr" not in g for g in groups):
+        raise SpecError(
+            f"{name}'s param groups have no 'lr', and a range test sets each group's 'lr': "
+            "sweep an optimizer that has one (--optimizer adam, sgd, ...)"
+        )
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     scales = [float(g.get("lr_scale", 1.0)) for g in groups]
-    if bases[0] <= 0:
+    if bases[0] <= 0 and any(b > 0 for b in bases):
+        raise SpecError(
+            f"{name}'s param group 0 has lr 0 and another has not: the sweep scales every "
+            "group by group 0's LR, so group 0 must train; put a trainable group first, or "
+            "freeze with requires_grad=False"
+        )
+    if bases[0] <= 0:  # every group at 0 (a warmup's start without initial_lr): as given
         bases = [1.0] * len(groups)
     return [base / bases[0] * scale for base, scale in zip(bases, scales, strict=True)]
 
