@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrfind.config.resolve import RunConfig
 from lrfind.errors import LrfindError, SweepError, about, describe_exception
-from lrfind.output.paths import cannot_write, prepare_dir
+from lrfind.output.paths import cannot_write, exists, prepare_dir
 from lrfind.spec import call_build, check_spec, load_function
 
 if TYPE_CHECKING:  # annotations only: these load numpy and torch, after the SPEC is checked
@@ -60,7 +60,7 @@ def execute(
     run that fails before it writes anything leaves no empty folder behind.
     """
     writes = cfg.torchrun.speaks or not cfg.distributed  # the one process that writes
-    created = writes and not cfg.out_dir.exists()
+    created = writes and not exists(cfg.out_dir)
     try:
         return _start(cfg, progress, time.perf_counter() if started is None else started)
     except LrfindError as e:

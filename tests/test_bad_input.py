@@ -268,6 +268,20 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
         2,
         ["--out-dir", "cannot be created"],
     ),
+    (
+        "--out-dir name too long",
+        [TINY + ":build", "--out-dir", "{T}/" + "x" * 300],
+        {},
+        2,
+        ["--out-dir", "cannot be created (File name too long)"],
+    ),
+    (
+        "--out-dir nested too deeply",
+        [TINY + ":build", "--out-dir", "{T}/" + "/".join(["d"] * 1500)],
+        {},
+        2,
+        ["--out-dir: its path is nested too deeply to create"],
+    ),
 ]
 
 

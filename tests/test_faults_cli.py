@@ -204,6 +204,7 @@ def test_set_up_failures_are_one_line(
         ("weight_norm.py:build", [], 2, "parametrizations.weight_norm"),
         ("my-model.py:build", [], 2, "rename it"),
         ("lbfgs.py:build", [], 2, "LBFGS.step() needs a closure"),
+        ("scripted.py:build", [], 2, "the model is a TorchScript module"),
         ("closure_loss.py:build", [], 2, "the loss used the model build() returned, not the copy"),
     ],
 )

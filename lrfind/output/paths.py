@@ -23,12 +23,14 @@ def prepare_dir(folder: str | Path, names: tuple[str, ...] = (), option: str = "
     or written to.
     """
     path = user_path(folder)
-    if path.exists() and not path.is_dir():
+    if exists(path) and not path.is_dir():
         raise UsageError(f"{option} {path} is an existing file: pass a folder path")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except ValueError as e:  # e.g. an embedded NUL byte from a config file
         raise UsageError(f"{option} {str(folder)!r} is not a valid path ({e})") from None
+    except RecursionError:  # mkdir(parents=True) recurses once per missing folder
+        raise UsageError(f"{option}: its path is nested too deeply to create") from None
     except OSError as e:
         raise UsageError(
             f"{option} {path} cannot be created ({e.strerror or e}): pass another folder"
@@ -43,6 +45,15 @@ def prepare_dir(folder: str | Path, names: tuple[str, ...] = (), option: str = "
                 f"remove it or pass another {option}"
             )
     return path
+
+
+def exists(path: Path) -> bool:
+    """path.exists(), False where the path itself is unusable (a name too long, a NUL byte):
+    prepare_dir then says why."""
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def cannot_write(path: str | Path, e: OSError, option: str = "--out-dir") -> str:

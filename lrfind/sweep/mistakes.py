@@ -32,7 +32,7 @@ _OWN_BACKWARD = (
 
 def check_task(task: Task) -> None:
     """SpecError naming the mistake, for a Task that cannot work (checked before the copy)."""
-    for check in (_loss_class, _step_fn_signature, _on_meta, _spawn_unimportable):
+    for check in (_loss_class, _step_fn_signature, _scripted, _on_meta, _spawn_unimportable):
         problem = check(task)
         if problem:
             raise SpecError(problem)
@@ -142,6 +142,16 @@ def _step_fn_signature(task: Task) -> str | None:
         return (
             f"step_fn{signature} cannot be called as step_fn(model, batch): lrfind calls it "
             "with the model and one batch, and it returns the loss"
+        )
+    return None
+
+
+def _scripted(task: Task) -> str | None:
+    if isinstance(task.model, torch.jit.ScriptModule):  # torch.jit.script and trace both
+        return (
+            "the model is a TorchScript module (torch.jit.script or trace), whose deep copy "
+            "cannot be trained (lrfind sweeps a copy): return the eager nn.Module, and "
+            "script it after choosing the LR"
         )
     return None
 
