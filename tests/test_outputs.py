@@ -206,3 +206,13 @@ def test_write_atomic_makes_the_folder_and_names_the_path_on_failure(tmp_path: P
     with pytest.raises(OSError) as caught:  # its "folder" is a file
         write_atomic(blocker / "r.json", lambda f: f.write(b"{}"))
     assert caught.value.filename == str(blocker / "r.json") and ".tmp" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bad", [0, 1, -5, 1.5, True, "1000", None])
+def test_schedules_with_a_bad_total_steps_say_so(bad: object) -> None:
+    # None means "no suggestion": a bad argument must not look like one.
+    from lrfind import ConfigError
+
+    with pytest.raises(ConfigError, match=r"total_steps=.*: must be an integer >= 2"):
+        _result().schedules(bad)  # type: ignore[arg-type]
+    assert _result().schedules(2) is not None

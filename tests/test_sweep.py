@@ -309,3 +309,10 @@ def test_move_to_handles_nested_batches() -> None:
     assert moved["a"][1][1] == "text" and moved["b"] == 3
     assert isinstance(moved["p"], Pair) and moved["p"].x.device.type == "meta"
     assert t.device.type == "cpu"
+
+
+def test_find_lr_takes_a_torch_device() -> None:
+    # A notebook holds torch.device("cpu") (or "cuda:0") more often than the string.
+    model, loader, loss = tiny.build()
+    result = find_lr(model, loader, loss, steps=10, device=torch.device("cpu"))
+    assert result.config.device == "cpu" and result.device.startswith("cpu")

@@ -16,6 +16,7 @@ from lrfind.core.stopping import robust_rule
 from lrfind.core.suggest import Suggestion, curve_minimum, nearest_index, suggest_all
 from lrfind.core.training import Training
 from lrfind.core.uncertainty import Uncertainty, assess, with_rule
+from lrfind.errors import ConfigError
 
 
 @dataclass(frozen=True, repr=False)  # the default repr would print every step of the curve
@@ -112,10 +113,16 @@ class SweepResult:
     def schedules(self, total_steps: int = DEFAULT_TOTAL_STEPS) -> SchedulePlan | None:
         """One-cycle, cyclic and warmup + cosine schedules for a run of `total_steps`.
 
-        None when there is no suggestion or the loss never falls. Example:
+        None when there is no suggestion or the loss never falls; ConfigError for a
+        `total_steps` that is no integer >= 2. Example:
             >>> result.schedules(5000).schedules["one_cycle"].kwargs  # doctest: +SKIP
             {'max_lr': 0.089, 'total_steps': 5000, 'div_factor': 29.6, ...}
         """
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 2:
+            raise ConfigError(
+                f"total_steps={total_steps!r}: must be an integer >= 2, the optimizer steps of "
+                "the run the schedules are for"
+            )
         bounds = None
         if self.method == "robust":  # where the robust curve starts and stops falling
             r = self.robust

@@ -63,6 +63,8 @@ def find_lr(
         >>> result.suggested_lr, result.stop_reason  # doctest: +SKIP
         (0.0031, 'diverged')
     """
+    if isinstance(settings.get("device"), torch.device):  # what a notebook holds: "cuda:0"
+        settings["device"] = str(settings["device"])
     if isinstance(optimizer, str):  # a torch.optim name, as --optimizer takes it: "adam"
         if settings.get("optimizer", optimizer) != optimizer:
             raise ConfigError(f"optimizer={optimizer!r} and optimizer={settings['optimizer']!r}")
