@@ -224,3 +224,19 @@ def test_an_interrupted_sweep_still_falling_or_flat_says_rerun_not_a_setting() -
     # The same flat curve from a sweep that ran to its end keeps its own advice.
     done = robust_answer(lrs, [2.3 + 0.001 * (-1) ** i for i in range(13)], "completed")
     assert "interrupt" not in done.reasons[0]
+
+
+def test_a_flat_loss_that_then_diverges_never_says_start_lower() -> None:
+    # A real sweep: torchvision's ResNet-18 with its backbone frozen, on FakeData's random
+    # labels (40 steps): flat around 2.55 for five decades, then it blows up. The lowest
+    # point of the curve is near the start; a lower --start-lr would only add more of the
+    # flat part, and the advice would loop.
+    raw = [2.519, 2.557, 2.567, 2.477, 2.508, 2.578, 2.643, 2.506, 2.673, 2.429, 2.648, 2.606,
+           2.492, 2.524, 2.577, 2.625, 2.52, 2.631, 2.48, 2.627, 2.328, 2.572, 2.443, 2.644,
+           2.535, 2.719, 2.152, 2.515, 2.653, 2.7, 5.15, 11.079, 18.734]  # fmt: skip
+    answer = robust_answer(list(np.geomspace(1e-7, 10.0, 40))[:33], raw, "diverged")
+    assert (
+        answer.lr is None
+        and "the loss is flat from the start of the sweep to lr" in (answer.reasons[0])
+    )
+    assert "start the sweep lower" not in answer.reasons[0]

@@ -138,15 +138,20 @@ def robust_answer(
     if at / rule.divisor < xs[0]:
         # The suggestion would lie below the swept range: the curve says nothing about it
         # (a range under log10(divisor) decades, or a loss that only rises from the start).
-        if snr < 1 and best - lo >= 3:
-            # A descent of less than one noise scale, its lowest point past the start: the
-            # curve is flat to there, then rises. A lower --start-lr adds more of the flat
-            # part, whose edge is again near the start: "start lower" would loop.
+        flat = best  # the last point of the stretch within two noise scales of the minimum
+        while flat + 1 < len(curve) and curve[flat + 1] <= curve[best] + 2 * noise:
+            flat += 1
+        if (snr < 1 and best - lo >= 3) or math.log10(xs[flat] / xs[lo]) >= 1:
+            # A descent of less than one noise scale, its lowest point past the start, or a
+            # loss within noise of its minimum for a decade or more from the start: the
+            # curve is flat, then rises. A lower --start-lr adds more of the flat part,
+            # whose edge is again near the start: "start lower" would loop.
             why = (
-                f"{NO_CURVE}: the loss is flat from the start of the sweep to its lowest "
-                f"point (lr {xs[best]:.3g}), then rises: it never falls measurably, and a lower "
+                f"{NO_CURVE}: the loss is flat from the start of the sweep to lr "
+                f"{xs[flat]:.3g}, then rises: it never falls measurably, and a lower "
                 "--start-lr only adds more of the flat part; run more --steps (each LR then "
-                "trains longer), or check that the model can learn (data, labels, loss)"
+                "trains longer), or check that the model can learn (data, labels, loss, "
+                "frozen layers)"
             )
         else:
             what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
