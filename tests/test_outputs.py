@@ -216,3 +216,18 @@ def test_schedules_with_a_bad_total_steps_say_so(bad: object) -> None:
     with pytest.raises(ConfigError, match=r"total_steps=.*: must be an integer >= 2"):
         _result().schedules(bad)  # type: ignore[arg-type]
     assert _result().schedules(2) is not None
+
+
+def test_an_early_nan_points_at_the_data_and_a_failed_sweep_has_no_minimum_advice() -> None:
+    lrs = list(np.geomspace(1e-7, 10.0, 100))
+    early = History(lrs=lrs[:3], losses=[2.3, 2.3, math.nan], smoothed=[2.3, 2.3, math.nan],
+                    stop_reason="nan")  # fmt: skip
+    result = analyse(early, SweepConfig(steps=100))
+    assert any(
+        w.startswith("the loss turned NaN/inf at step 3 of 100 (lr 1.45e-07): so small an LR")
+        and "NaN or inf in the inputs or targets" in w
+        for w in result.warnings
+    ), result.warnings
+    losses = [2.3, 2.2, 2.25, 2.4, 2.35, 2.3, 2.5, 2.6]
+    failed = History(lrs=lrs[:8], losses=losses, smoothed=losses, stop_reason="error")
+    assert not any("--start-lr" in w for w in analyse(failed, SweepConfig(steps=100)).warnings)

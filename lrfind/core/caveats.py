@@ -16,6 +16,13 @@ def curve_warnings(
         warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
     if history.stop_reason == "nan" and n <= 1:
         warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
+    elif history.stop_reason == "nan" and n < planned_steps // 4:
+        # So early the LR is tiny: a NaN there comes from the data or the model far more often.
+        warnings.append(
+            f"the loss turned NaN/inf at step {n} of {planned_steps} (lr {history.lrs[-1]:.3g}): "
+            "so small an LR rarely does that; check the data (NaN or inf in the inputs or "
+            "targets), the model and the loss (a log of 0, a division by 0) first"
+        )
     if history.stop_reason == "diverged" and n < planned_steps // 4:
         # Under the ratio rule, one noisy batch can look like a blow-up at an LR too small to
         # matter; the robust rule needs the median of 5 to rise, so raise its bar instead.
@@ -29,7 +36,8 @@ def curve_warnings(
             f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
         )
     finite = {v for v in history.losses if v == v and abs(v) != float("inf")}
-    if min_index is None or len(finite) == 1:  # a constant loss has no minimum to move
+    # A constant loss has no minimum to move, and a failed sweep's curve is cut short.
+    if min_index is None or len(finite) == 1 or history.stop_reason == "error":
         return warnings
     lo, hi = edges(n)
     few = max(1, (hi - lo) // 20)

@@ -89,6 +89,12 @@ def robust_answer(
         fix = "run more --steps, or start lower (--start-lr) if the loss blows up at once"
         if stop == "interrupted":
             fix = RERUN
+        elif stop == "nan":  # NaN/inf within a few steps of the start: rarely the LR
+            fix = (
+                "the loss turned NaN/inf right after: run more --steps; if it does so at a "
+                "small LR, check the data (NaN or inf in the inputs or targets), the model "
+                "and the loss"
+            )
         why = (
             f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
             + fix
@@ -138,8 +144,11 @@ def robust_answer(
     if at / rule.divisor < xs[0]:
         # The suggestion would lie below the swept range: the curve says nothing about it
         # (a range under log10(divisor) decades, or a loss that only rises from the start).
-        flat = best  # the last point of the stretch within two noise scales of the minimum
-        while flat + 1 < len(curve) and curve[flat + 1] <= curve[best] + 2 * noise:
+        # The stretch from the minimum within two scales of the batches' own scatter about
+        # the curve (not the stop rule's noise scale, which a steady rise inflates too).
+        scatter = 1.4826 * median_sorted(sorted(abs(ys[i] - curve[i]) for i in range(lo, hi)))
+        flat = best
+        while flat + 1 < len(curve) and curve[flat + 1] <= curve[best] + 2 * scatter:
             flat += 1
         if (snr < 1 and best - lo >= 3) or math.log10(xs[flat] / xs[lo]) >= 1:
             # A descent of less than one noise scale, its lowest point past the start, or a
