@@ -45,8 +45,10 @@ def test_each_class_on_its_constructed_curve(kind: str) -> None:
     d = diagnose(CURVES[kind])
     assert d.kind == kind
     fired = [c.name for c in d.checks if c.fired]
-    # A run that blows up past its first loss also "fell by less than 5%": both are shown.
-    assert fired == {"healthy": [], "diverging": ["diverging", "stuck"]}.get(kind, [kind])
+    # A run that blows up past its first loss also climbed back more than its fall, and
+    # "fell by less than 5%": all are shown.
+    expected = {"healthy": [], "diverging": ["diverging", "climb", "stuck"]}
+    assert fired == expected.get(kind, [kind])
 
 
 def test_nan_is_diverging_and_says_where() -> None:
@@ -81,7 +83,7 @@ def test_diverging_wins_over_oscillating() -> None:
     d = diagnose(_log(zigzag_up))
     assert d.kind == "diverging"
     # It did not fall, but zig-zags far too much to be "stuck" (which would say raise the LR).
-    assert [c.name for c in d.checks if c.fired] == ["diverging", "oscillating"]
+    assert [c.name for c in d.checks if c.fired] == ["diverging", "climb", "oscillating"]
 
 
 def _uniform(n: int, half_width: float, seed: int = 0) -> list[float]:
@@ -171,7 +173,7 @@ def test_a_late_dip_near_zero_is_no_spike() -> None:
 
 def test_stuck_borderline() -> None:
     log = _log([1.0, 1.0, 0.99, 0.98, 0.97, 0.97, 0.97, 0.97, 0.96, 0.96])
-    drop = diagnose(log).checks[2].value
+    drop = diagnose(log).checks[3].value
     assert drop == pytest.approx(0.04)
     assert diagnose(log, Thresholds(stuck_drop=0.041)).kind == "stuck"
     assert diagnose(log, Thresholds(stuck_drop=0.039)).kind == "healthy"
@@ -179,7 +181,7 @@ def test_stuck_borderline() -> None:
 
 def test_oscillation_borderline_is_the_zigzag_amplitude() -> None:
     log = _log([2.0 - 0.04 * i + 0.05 * (-1) ** i for i in range(20)])
-    amp = diagnose(log).checks[3].value
+    amp = diagnose(log).checks[4].value
     second_half = log.train[9:]
     assert amp == pytest.approx(0.05 / (sum(second_half) / len(second_half)))
     assert diagnose(log, Thresholds(oscillation=amp * 0.99)).kind == "oscillating"
@@ -197,7 +199,7 @@ NOISY_FLAT = {
 @pytest.mark.parametrize("name", list(NOISY_FLAT))
 def test_a_noisy_flat_loss_is_oscillating_not_stuck(name: str) -> None:
     d = diagnose(_log(NOISY_FLAT[name]))
-    stuck = d.checks[2]
+    stuck = d.checks[3]
     assert stuck.value < 0.05 and not stuck.fired  # flat, but too noisy to be stuck
     assert stuck.evidence.endswith("(> 10%): too noisy to be stuck")
     assert d.kind == "oscillating" and [c.name for c in d.checks if c.fired] == ["oscillating"]
@@ -207,11 +209,11 @@ def test_a_noisy_flat_loss_is_oscillating_not_stuck(name: str) -> None:
 
 def test_alternating_noise_evidence() -> None:
     d = diagnose(_log(NOISY_FLAT["alternating +-39%"]))
-    assert d.checks[2].evidence == (
+    assert d.checks[3].evidence == (
         "mean train loss 2 over the first 8 points, 2 over the last 8 points: did not change, "
         "but it zig-zags by +-39.7% (> 10%): too noisy to be stuck"
     )
-    assert d.checks[3].evidence == (
+    assert d.checks[4].evidence == (
         "second half: the train loss zig-zags by +-39.7% (RMS) of its mean level 1.963"
     )
 
@@ -219,12 +221,12 @@ def test_alternating_noise_evidence() -> None:
 def test_a_flat_loss_with_tiny_noise_is_still_stuck() -> None:
     d = diagnose(_log([2.3 * (1 + u) for u in _uniform(2000, 0.005)]))
     assert d.kind == "stuck" and d.advice.startswith("raise the LR 3-10x")
-    assert d.checks[3].value < 0.01
+    assert d.checks[4].value < 0.01
 
 
 def test_stuck_or_oscillating_on_a_flat_loss_is_the_oscillation_threshold() -> None:
     log = _log([2.0 + 0.1 * (-1) ** i for i in range(21)])
-    amp = diagnose(log).checks[3].value
+    amp = diagnose(log).checks[4].value
     assert amp == pytest.approx(0.1 / 2.0)  # the second half: 6 highs, 6 lows, level 2.0
     assert diagnose(log, Thresholds(oscillation=amp * 1.01)).kind == "stuck"
     assert diagnose(log, Thresholds(oscillation=amp)).kind == "stuck"  # at most: still quiet
@@ -236,8 +238,8 @@ def test_evidence_says_above_or_below_truthfully() -> None:
     # The val loss still falls at the end: its tail is below everything before it.
     val = [1.0, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.40, 0.36]
     d = diagnose(_log(train, val))
-    assert d.kind == "healthy" and d.checks[4].value == pytest.approx(0.38 / 0.45 - 1)
-    assert d.checks[4].evidence == (
+    assert d.kind == "healthy" and d.checks[5].value == pytest.approx(0.38 / 0.45 - 1)
+    assert d.checks[5].evidence == (
         "mean val loss 0.38 over its last 2 logged points, 15.6% below the lowest "
         "before them (0.45 at epoch 8); train loss 0.65 there, 0.575 over the last 2 "
         "points (fell 11.5%)"
@@ -245,7 +247,7 @@ def test_evidence_says_above_or_below_truthfully() -> None:
     up = [1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.66, 0.66]
     assert (
         diagnose(_log(train, up))
-        .checks[4]
+        .checks[5]
         .evidence.startswith(
             "mean val loss 0.66 over its last 2 logged points, 10% above the lowest "
             "before them (0.6 at epoch 5)"
@@ -261,7 +263,7 @@ def test_evidence_says_above_or_below_truthfully() -> None:
         "mean train loss 0.96 over the last 2 points, 1.03% below the lowest 2-point mean "
         "before them (0.97, epochs 5-6)"
     )
-    assert falling.checks[2].evidence == (
+    assert falling.checks[3].evidence == (
         "mean train loss 1 over the first 2 points, 0.96 over the last 2 points: fell 4%"
     )
     # One point per window (6 points), a rise from 0, and a rise of over 1000%.
@@ -270,7 +272,7 @@ def test_evidence_says_above_or_below_truthfully() -> None:
         "mean train loss 1 over the last point, above the lowest 1-point mean before them "
         "(0, epoch 1)"
     )
-    assert tiny[2].evidence.startswith(
+    assert tiny[3].evidence.startswith(
         "mean train loss 0 over the first point, 1 over the last point: rose, but"
     )
     blowup = diagnose(_log([1.0, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 25.0])).checks[0]
@@ -280,7 +282,7 @@ def test_evidence_says_above_or_below_truthfully() -> None:
 def test_overfitting_borderline_and_needs_a_falling_train_loss() -> None:
     train = [1.0 - 0.05 * i for i in range(10)]
     val = [1.0, 0.9, 0.8, 0.7, 0.6, 0.6, 0.6, 0.6, 0.66, 0.66]  # +10% at the end
-    assert diagnose(_log(train, val)).checks[4].value == pytest.approx(0.1)
+    assert diagnose(_log(train, val)).checks[5].value == pytest.approx(0.1)
     assert diagnose(_log(train, val), Thresholds(overfit_rise=0.09)).kind == "overfitting"
     assert diagnose(_log(train, val), Thresholds(overfit_rise=0.11)).kind == "healthy"
     # The train loss stopped falling when the val loss did: not overfitting.
@@ -487,3 +489,46 @@ def test_records_without_a_step_put_validation_after_the_last_train_loss(tmp_pat
     log = load_losses(path)
     assert log.x == [1.0, 2.0, 3.0] and log.train == [2.0, 1.5, 1.2]
     assert log.val is not None and log.val[1] == 1.7 and math.isnan(log.val[0])
+
+
+def test_a_blow_up_that_settles_on_a_plateau_is_diverging_not_stuck_or_overfitting() -> None:
+    # Real runs at too high an LR (the digits MLP at 0.6 per epoch; SGD at LR 2 per step):
+    # the loss blows up, then sits on a dead plateau above where it started. Its last
+    # window is level with the one before, so the rise check misses it, and "stuck" (raise
+    # the LR) or "overfitting" (not the LR) would be the wrong advice.
+    plateau = [1.32, 9.26, 4.84, 7.33, 6.07, 2.35] + [2.25 + 0.01 * (i % 3) for i in range(34)]
+    val = [3.52, 19.99, 18.62, 2.49, 2.39, 2.76] + [3.57] * 34
+    d = diagnose(_log(plateau, val))
+    climb = next(c for c in d.checks if c.name == "climb")
+    assert (
+        d.kind == "diverging"
+        and climb.fired
+        and climb.evidence
+        == (
+            "train loss 2.26 over the last 8 points, above the 1.32 it started at, after rising to "
+            "9.26 at epoch 2: it blew up and did not recover"
+        )
+    )
+    # Fell fast, then climbed back most of the way: too large steps, not a converged run.
+    back = [2.3 - 0.25 * i for i in range(6)] + [1.1 + 0.05 * i for i in range(24)]
+    d = diagnose(_log(back))
+    climb = next(c for c in d.checks if c.name == "climb")
+    # The last 6 points average 2.125; the lowest 3 in a row, 1.05-1.15, average 1.1.
+    assert d.kind == "diverging" and climb.value == pytest.approx((2.125 - 1.1) / (2.3 - 1.1))
+    # A healthy run's noisy tail near 0 climbs back none of its fall.
+    noisy_tail = [2.3 * math.exp(-i / 4) + 0.02 * (i % 2) for i in range(40)]
+    assert diagnose(_log(noisy_tail)).kind == "healthy"
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [("--spike", "--spike 0.5: must be >= 1"), ("--stuck-drop", "must be a fraction")],
+)
+def test_thresholds_that_cannot_mean_anything_are_usage_errors(
+    tmp_path: Path, option: str, message: str
+) -> None:
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps(HEALTHY))
+    value = "0.5" if option == "--spike" else "1.5"
+    result = runner.invoke(app, ["diagnose", str(path), option, value, "--no-plot"])
+    assert result.exit_code == 2 and message in result.stderr

@@ -174,6 +174,10 @@ def diagnose(
         float,
         typer.Option(help="Overfitting: val ends this much above its minimum while train falls."),
     ] = 0.1,
+    climb_back: Annotated[
+        float,
+        typer.Option(help="Diverging: after falling, the loss climbs back this share of its fall."),
+    ] = 0.5,
     out_dir: Annotated[str, out_dir_option("lrfind-out", "diagnosis.png")] = "lrfind-out",
     no_plot: NoPlot = False,
     debug: Debug = False,
@@ -186,7 +190,9 @@ def diagnose(
     err = stderr()
     try:
         log = load_losses(losses)
-        t = Thresholds(window, diverge_rise, spike, stuck_drop, oscillation, overfit_rise)
+        t = Thresholds(
+            window, diverge_rise, spike, stuck_drop, oscillation, overfit_rise, climb_back
+        )
         d = classify(log, t)
         folder = None if no_plot else prepare_dir(out_dir, (DIAGNOSIS_PNG,))
     except LrfindError as e:

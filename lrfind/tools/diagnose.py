@@ -1,8 +1,8 @@
 """What a training run's loss curves say about its learning rate.
 
 Five classes, checked in this order (the first check that fires wins):
-diverging (a NaN, a rise at the end, or a spike far above everything after
-it), stuck (flat and quiet), oscillating (zig-zags, falling or not),
+diverging (a NaN, a rise at the end, a spike far above everything after it,
+or a climb back up after a fall), stuck (flat and quiet), oscillating (zig-zags, falling or not),
 overfitting, healthy. Every check is a plain number compared with a named
 threshold, so the verdict can be explained and tuned. Losses are assumed
 positive (cross-entropy, MSE): the checks are relative. Each check takes time
@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from lrfind.errors import UsageError
+from lrfind.tools.evidence import MOVED, counted, span, versus
 from lrfind.tools.loss_math import change, mean, pct, window_means, zigzag
 from lrfind.tools.losses import LossLog
 
@@ -56,6 +57,9 @@ class Thresholds:
     oscillation: float = 0.1
     #: Overfitting: the val loss ends this much above its minimum while the train loss falls.
     overfit_rise: float = 0.1
+    #: Diverging: after falling, the loss climbs back this share of its fall (or ends above
+    #: where it started after rising far above it): steps too large that did not recover.
+    climb_back: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -90,15 +94,21 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
     t = t or Thresholds()
     if not 0 < t.window <= 0.5:
         raise UsageError(f"--window {t.window}: must be in (0, 0.5]")
-    for name in ("diverge_rise", "spike", "stuck_drop", "oscillation", "overfit_rise"):
+    names = ("diverge_rise", "spike", "stuck_drop", "oscillation", "overfit_rise", "climb_back")
+    for name in names:
         value = getattr(t, name)
         if not (math.isfinite(value) and value >= 0):
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be a number >= 0")
+    if t.spike < 1:  # a loss below the highest after it is no spike: every run would fire
+        raise UsageError(f"--spike {t.spike}: must be >= 1 (a ratio to the losses after it)")
+    if t.stuck_drop > 1:
+        raise UsageError(f"--stuck-drop {t.stuck_drop}: must be a fraction, at most 1")
     if len(log.train) < MIN_POINTS:
         raise UsageError(
             f"the log has {len(log.train)} train losses: diagnose needs at least {MIN_POINTS}"
         )
-    checks = [check(log, t) for check in (_diverging, _spike, _stuck, _oscillating, _overfitting)]
+    order = (_diverging, _spike, _climb, _stuck, _oscillating, _overfitting)
+    checks = [check(log, t) for check in order]
     kind = next((c.kind for c in checks if c.fired), "healthy")
     return Diagnosis(kind, ADVICE[kind], checks)
 
@@ -106,28 +116,6 @@ def diagnose(log: LossLog, t: Thresholds | None = None) -> Diagnosis:
 def _w(n: int, t: Thresholds) -> int:
     """Points per window: two windows and a point between them always fit in n (n >= 3)."""
     return max(1, min(round(n * t.window), (n - 1) // 2))
-
-
-def _n(w: int, what: str = "points") -> str:
-    """'8 points', or 'point' for one (after 'the last')."""
-    return f"{w} {what}" if w > 1 else what.removesuffix("s")
-
-
-ABOVE, MOVED = ("{} above", "{} below", "level with"), ("rose {}", "fell {}", "did not change")
-
-
-def _vs(change: float, words: tuple[str, str, str] = ABOVE) -> str:
-    """A relative change in words: '3.19% above', '7% below', 'level with'; MOVED: 'fell 7%'."""
-    if math.isnan(change):  # a NaN in the log: the diverging check says where
-        return "not comparable"
-    size = "" if math.isinf(change) else pct(change)  # from 0: no percentage
-    return words[2] if change == 0 else words[0 if change > 0 else 1].format(size).strip()
-
-
-def _span(log: LossLog, i: int, w: int) -> str:
-    """Where w points from index i lie: 'epoch 3', or 'epochs 3-10'."""
-    last = "" if w == 1 else f"-{log.x[i + w - 1]:g}"
-    return f"{log.x_label}{'s' if w > 1 else ''} {log.x[i]:g}{last}"
 
 
 def _diverging(log: LossLog, t: Thresholds) -> Check:
@@ -144,8 +132,8 @@ def _diverging(log: LossLog, t: Thresholds) -> Check:
     best = means[best_j]
     rise = change(tail, best)
     text = (
-        f"mean train loss {tail:.4g} over the last {_n(w)}, {_vs(rise)} the lowest "
-        f"{w}-point mean before them ({best:.4g}, {_span(log, best_j, w)})"
+        f"mean train loss {tail:.4g} over the last {counted(w)}, {versus(rise)} the lowest "
+        f"{w}-point mean before them ({best:.4g}, {span(log, best_j, w)})"
     )
     return Check("diverging", "diverging", rise, t.diverge_rise, rise > t.diverge_rise, text)
 
@@ -171,12 +159,45 @@ def _spike(log: LossLog, t: Thresholds) -> Check:
     return Check("spike", "diverging", ratio, t.spike, ratio > t.spike, text)
 
 
+def _climb(log: LossLog, t: Thresholds) -> Check:
+    """Fell, then came back: the lowest short stretch against the last window. A run whose
+    LR is too high often blows up and settles on a plateau (a dead network at chance): its
+    last window is level with the stretch before it, so the rise check misses it, and
+    "stuck" would say to raise the LR."""
+    train, n = log.train, len(log.train)
+    w, s = _w(n, t), max(3, n // 20)
+    if n - w < s + 1 or not all(map(math.isfinite, train)):  # NaN: the rise check says where
+        return Check("climb", "diverging", None, t.climb_back, False, "not measured")
+    first, tail = train[0], mean(train[-w:])
+    lows = window_means(train[: n - w], s)  # short stretches before the last window
+    j = min(range(len(lows)), key=lows.__getitem__)
+    peak = max(range(1, n - w), key=train.__getitem__)
+    if first - lows[j] > 2 * t.stuck_drop * abs(first):  # it fell measurably
+        value = (tail - lows[j]) / (first - lows[j])
+        text = (
+            f"train loss fell from {first:.4g} to {lows[j]:.4g} ({span(log, j, s)}), then "
+            f"climbed back {pct(value) if value > 0 else '0%'} of that fall ({tail:.4g} over "
+            f"the last {counted(w)})"
+        )
+    elif tail > first * (1 + t.stuck_drop) and train[peak] > first * (1 + t.diverge_rise):
+        value = math.inf
+        text = (
+            f"train loss {tail:.4g} over the last {counted(w)}, above the {first:.4g} it started "
+            f"at, after rising to {train[peak]:.4g} at {log.x_label} {log.x[peak]:g}: it blew "
+            "up and did not recover"
+        )
+    else:
+        value, text = 0.0, "the train loss never fell measurably below where it started"
+    return Check("climb", "diverging", value, t.climb_back, value > t.climb_back, text)
+
+
 def _stuck(log: LossLog, t: Thresholds) -> Check:
     w = _w(len(log.train), t)
     head, tail = mean(log.train[:w]), mean(log.train[-w:])
     rise = change(tail, head)
     drop = -rise if rise else 0.0  # not -0.0
-    text = f"mean train loss {head:.4g} over the first {_n(w)}, {tail:.4g} over the last {_n(w)}"
+    first, last = counted(w), counted(w)
+    text = f"mean train loss {head:.4g} over the first {first}, {tail:.4g} over the last {last}"
     # Stuck advises "raise the LR": steps too small to move the loss, so it is flat *and*
     # quiet. A zig-zag above --oscillation is the oscillating check's sign of steps too
     # large (or too noisy: small batches), where a higher LR makes things worse; so one number
@@ -186,7 +207,7 @@ def _stuck(log: LossLog, t: Thresholds) -> Check:
     amp, _, _ = zigzag(log.train)
     flat, quiet = drop < t.stuck_drop, amp <= t.oscillation
     noisy = f", but it zig-zags by +-{pct(amp)} (> {pct(t.oscillation)}): too noisy to be stuck"
-    text += f": {_vs(rise, MOVED)}{noisy if flat and not quiet else ''}"
+    text += f": {versus(rise, MOVED)}{noisy if flat and not quiet else ''}"
     return Check("stuck", "stuck", drop, t.stuck_drop, flat and quiet, text)
 
 
@@ -215,9 +236,9 @@ def _overfitting(log: LossLog, t: Thresholds) -> Check:
     train_then, train_end = log.train[i_min], mean(log.train[-w_train:])
     fired = train_end < train_then and rise > t.overfit_rise  # still falling: memorising
     text = (
-        f"mean val loss {tail:.4g} over its last {_n(w, 'logged points')}, {_vs(rise)} the "
+        f"mean val loss {tail:.4g} over its last {counted(w, 'logged points')}, {versus(rise)} the "
         f"lowest before them ({v_min:.4g} at {log.x_label} {log.x[i_min]:g}); train loss "
-        f"{train_then:.4g} there, {train_end:.4g} over the last {_n(w_train)} "
-        f"({_vs(change(train_end, train_then), MOVED)})"
+        f"{train_then:.4g} there, {train_end:.4g} over the last {counted(w_train)} "
+        f"({versus(change(train_end, train_then), MOVED)})"
     )
     return Check("overfitting", "overfitting", rise, t.overfit_rise, fired, text)
