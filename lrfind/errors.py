@@ -28,6 +28,8 @@ class LrfindError(Exception):
             lost (None when it failed before its first step).
         report_path: where the partial report of the failed run was written.
         report: that partial report (what `--json` prints), also when writing it failed.
+        finished: with --repeats, the result of the repeats that finished before this one
+            failed (a SweepResult; None otherwise): the partial report is theirs.
         shown: another process has printed this message already (a torchrun
             rank whose failure rank 0 reported): the CLI prints nothing.
         setting: the setting at fault ("device", "spec", "build_kwargs", ...), so
@@ -49,6 +51,7 @@ class LrfindError(Exception):
         self.history = history
         self.report_path = report_path
         self.report: dict[str, Any] | None = None
+        self.finished: Any = None
         self.shown = shown
         self.setting = setting
 

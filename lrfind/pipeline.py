@@ -137,7 +137,9 @@ def _execute(
         if e.history is None:
             raise
         error = e
-        result = analyse(e.history, cfg.sweep, device=describe(device))
+        result = e.finished  # --repeats: those that finished before it failed
+        if result is None:
+            result = analyse(e.history, cfg.sweep, device=describe(device))
     rank = 0 if cluster is None else cluster.rank
     if rank != 0:  # rank 0 writes and prints for every rank
         if error is not None:

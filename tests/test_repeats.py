@@ -193,3 +193,36 @@ def test_ctrl_c_in_a_repeat_ends_them_all() -> None:
     )
     assert first.stop_reason == "interrupted" and first.steps_run == 5
     assert first.repeats is None and "interrupted in repeat 1 of 3" in first.warnings
+
+
+def test_a_failure_in_a_later_repeat_keeps_the_ones_that_finished() -> None:
+    from torch import nn
+
+    from lrfind import SweepError
+
+    calls = [0]
+
+    class FailsLater(nn.Module):  # raises on the 35th forward of all its copies together
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+
+        def forward(self, x):  # type: ignore[no-untyped-def]
+            calls[0] += 1
+            if calls[0] == 35:
+                raise RuntimeError("flaky")
+            return self.net(x)
+
+    _, loader, loss = tiny.build()
+    model = FailsLater()
+    with pytest.raises(SweepError) as caught:
+        find_lr(model, loader, loss, repeats=3, diverge_threshold=1e9, **FAST)
+    assert str(caught.value).startswith("repeat 2 of 3, step 5/30")
+    kept = caught.value.finished
+    assert kept is not None and kept.repeats.seeds == [0]
+    calls[0] = -(10**9)  # never fails again: the first repeat alone, for comparison
+    alone = find_lr(model, loader, loss, diverge_threshold=1e9, **FAST)
+    assert kept.suggested_lr == alone.suggested_lr
+    assert kept.warnings[-1] == (
+        "repeat 2 of 3 failed: the result is the 1 that finished before it"
+    )

@@ -21,7 +21,7 @@ from lrfind.config.names import unknown_names
 from lrfind.config.settings import SweepConfig
 from lrfind.core.priors import prior_warnings
 from lrfind.core.result import SweepResult, analyse, combine
-from lrfind.errors import ConfigError, SpecError
+from lrfind.errors import ConfigError, LrfindError, SpecError
 from lrfind.sweep.adapters import stack_fields
 from lrfind.sweep.adapters.base import with_stack_settings
 from lrfind.sweep.device import describe, resolve_device
@@ -203,7 +203,18 @@ def _repeat(
     runs: list[SweepResult] = []
     for i in range(config.repeats):
         one = dataclasses.replace(config, seed=config.seed + i, repeats=1)
-        run = _sweep(task, one, device, _offset(progress, i, config.repeats), ranks)
+        try:
+            run = _sweep(task, one, device, _offset(progress, i, config.repeats), ranks)
+        except LrfindError as e:
+            e.args = (f"repeat {i + 1} of {config.repeats}, {e}",)
+            if runs:  # the repeats that finished are whole sweeps: nothing is lost
+                done = combine(runs, config)
+                kept = (
+                    f"repeat {i + 1} of {config.repeats} failed: the result is the {len(runs)} "
+                    "that finished before it"
+                )
+                e.finished = dataclasses.replace(done, warnings=[*done.warnings, kept])
+            raise
         if run.stop_reason == "interrupted":
             where = f"interrupted in repeat {i + 1} of {config.repeats}"
             if not runs:
