@@ -65,6 +65,33 @@ def test_nothing_the_users_code_writes_reaches_stdout(tmp_path: Path) -> None:
         assert f"chatty: {said}" in done.stderr
 
 
+def test_errors_python_prints_itself_are_one_line_each(tmp_path: Path) -> None:
+    # A thread of the user's code, a __del__ and an atexit hook raising: Python prints each
+    # traceback itself (lrfind never sees them); without --debug each is one line.
+    args = ["run", f"{FAULTS}/python_prints.py:build", "--steps", "20", "--no-plot"]
+    done = subprocess.run(
+        _lrfind(*args, "--out-dir", str(tmp_path)), capture_output=True, text=True, env=_env()
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    lines = [x for x in done.stderr.splitlines() if "[user]" in x]
+    assert lines == [
+        "Warning: a thread of your code (prefetch) raised ValueError: [user] in a thread "
+        "(python_prints.py, line 17); --debug shows the traceback",
+        "Warning: ignored (as Python does), in Leaky.__del__(): ValueError: [user] in __del__ "
+        "(python_prints.py, line 13); --debug shows the traceback",
+        "Warning: ignored (as Python does), in atexit callback: ValueError: [user] at exit "
+        "(python_prints.py, line 21); --debug shows the traceback",
+    ], done.stderr
+    debug = subprocess.run(
+        _lrfind(*args, "--out-dir", str(tmp_path), "--debug"),
+        capture_output=True,
+        text=True,
+        env=_env(),
+    )
+    assert debug.stderr.count("Traceback") >= 2  # --debug: Python's own, untouched
+
+
 def test_sigterm_stops_at_a_step_and_a_second_one_waits_for_the_write(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = _env(

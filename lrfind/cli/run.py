@@ -199,6 +199,10 @@ def run(
         "distributed": distributed,
         "dist_timeout": dist_timeout,
     }
+    if not debug:  # the user's threads, __del__ and atexit hooks: one line, as ours
+        from lrfind.cli.hooks import one_line_tracebacks
+
+        one_line_tracebacks(err)
     with take_stdout() as results:  # before the user's code: stdout carries results only
         try:
             cfg = resolve(spec, cli, arg, config, torchrun_env())

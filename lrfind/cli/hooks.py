@@ -1,0 +1,57 @@
+"""Errors Python prints by itself, from the user's code, in one line each (no traceback).
+
+An exception in one of the user's threads, in a `__del__`, or in an atexit hook
+never reaches lrfind's error handling: Python prints its traceback and goes on.
+Without --debug, `one_line_tracebacks` has each printed as one line naming the
+exception and the user's line, as lrfind's own errors are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from typing import Any
+
+from rich.console import Console
+
+from lrfind.errors import describe_exception
+
+
+def one_line_tracebacks(err: Console) -> None:
+    """Install threading.excepthook and sys.unraisablehook for the rest of the process
+    (atexit hooks run after the command has returned)."""
+
+    def thread_hook(args: Any) -> None:
+        if args.exc_type is SystemExit:  # a thread calling sys.exit() ends only itself
+            return
+        name = getattr(args.thread, "name", "a thread")
+        _say(err, f"a thread of your code ({name}) raised {_described(args.exc_value)}")
+
+    def unraisable_hook(u: Any) -> None:
+        where = (u.err_msg or "Exception ignored in").removeprefix("Exception ignored in")
+        where = where.strip(": ") or _short(u.object)
+        _say(err, f"ignored (as Python does), in {where}: {_described(u.exc_value)}")
+
+    threading.excepthook = thread_hook
+    sys.unraisablehook = unraisable_hook
+
+
+def _described(e: BaseException | None) -> str:
+    return "an exception" if e is None else describe_exception(e)
+
+
+def _short(obj: object) -> str:
+    name = getattr(obj, "__qualname__", None)
+    if isinstance(name, str):  # a function: D.__del__, not its repr with an address
+        return name.replace("<locals>.", "") + "()"
+    try:
+        text = repr(obj)
+    except Exception:  # the user's __repr__ may fail too
+        text = f"a {type(obj).__name__}"
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _say(err: Console, text: str) -> None:
+    with contextlib.suppress(Exception):  # stderr gone at exit: nothing left to tell
+        err.print(f"Warning: {text}; --debug shows the traceback", markup=False, highlight=False)
