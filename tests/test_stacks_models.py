@@ -157,3 +157,37 @@ def test_regression_losses_on_a_tuple_or_dict_output_name_the_step_fn_fix(
     data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
     with pytest.raises(SpecError, match="which loss_fn rejects .*: return a step_fn, e.g. "):
         find_lr(_TwoHeads(as_dict), data, loss_fn, steps=10, device="cpu")
+
+
+class _DictModel(nn.Module):
+    """A transformers-style model on dict batches: (loss, logits) with return_dict=False."""
+
+    def __init__(self, tuple_out: bool) -> None:
+        super().__init__()
+        self.net, self.tuple_out = nn.Linear(4, 2), tuple_out
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, **_: object):  # type: ignore[no-untyped-def]
+        logits = self.net(x)
+        if labels is None:
+            return {"logits": logits}
+        loss = nn.functional.cross_entropy(logits, labels)
+        return (loss, logits) if self.tuple_out else {"loss": loss, "logits": logits}
+
+
+def _dict_batches(key: str) -> list[dict[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(0)
+    return [{"x": torch.randn(8, 4, generator=g), key: torch.randint(0, 2, (8,), generator=g)}
+            for _ in range(4)]  # fmt: skip
+
+
+def test_a_tuple_whose_first_item_is_a_scalar_is_the_loss() -> None:
+    result = find_lr(_DictModel(tuple_out=True), _dict_batches("labels"), steps=10)
+    assert result.training is not None
+    assert "the model returns a tuple: its first item, a scalar, is the loss" in (
+        result.training.notes
+    )
+
+
+def test_no_loss_from_a_dict_batch_names_its_keys_and_labels() -> None:
+    with pytest.raises(SpecError, match=r"\(batch keys: x, label; a transformers model computes"):
+        find_lr(_DictModel(tuple_out=False), _dict_batches("label"), steps=10)

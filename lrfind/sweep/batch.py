@@ -59,7 +59,7 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
             return loss_fn(out, targets)
         if isinstance(batch, Mapping):
             if loss_fn is None:
-                return loss_from_output(model(**batch), notes)
+                return loss_from_output(model(**batch), notes, batch)
             if "labels" not in batch:
                 raise SpecError(
                     f"dict batches need a 'labels' entry for loss_fn (keys: {_keys(batch)}); "
@@ -78,8 +78,13 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
     return compute
 
 
-def loss_from_output(out: Any, notes: list[str] | None = None) -> Any:
-    """The loss a model returned itself (Hugging Face style; a dict of losses), or a clear error."""
+def loss_from_output(
+    out: Any, notes: list[str] | None = None, batch: Mapping[Any, Any] | None = None
+) -> Any:
+    """The loss a model returned itself (Hugging Face style; a dict of losses), or a clear error.
+
+    `batch`, the dict the model was called with, names its keys when no loss came back.
+    """
     loss = getattr(out, "loss", None)
     if loss is None and isinstance(out, Mapping):
         loss = out.get("loss")
@@ -87,12 +92,28 @@ def loss_from_output(out: Any, notes: list[str] | None = None) -> Any:
             loss = summed_losses(out, [] if notes is None else notes)
     if loss is None and isinstance(out, torch.Tensor) and out.numel() == 1:
         loss = out
+    if loss is None and isinstance(out, tuple | list) and out and _scalar(out[0]):
+        # transformers with return_dict=False: (loss, logits, ...) when labels were given.
+        note(notes, "the model returns a tuple: its first item, a scalar, is the loss")
+        loss = out[0]
     if loss is None:
+        keys = ""
+        if batch is not None:
+            keys = f" (batch keys: {_keys(batch)}"
+            keys += (
+                "; a transformers model computes its loss from 'labels')"
+                if ("labels" not in batch)
+                else ")"
+            )
         raise SpecError(
-            f"the model returned {_describe(out)} with no loss: give build a loss_fn, "
+            f"the model returned {_describe(out)} with no loss{keys}: give build a loss_fn, "
             "or make the model return an output with .loss"
         )
     return loss
+
+
+def _scalar(x: Any) -> bool:
+    return isinstance(x, torch.Tensor) and x.dim() == 0 and x.is_floating_point()
 
 
 def check_loss(loss: Any) -> None:
