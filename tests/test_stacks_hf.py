@@ -74,6 +74,31 @@ def test_find_lrs_own_optimizer_and_val_loader_win_over_the_trainers() -> None:
         find_lr(trainer_groups.build(), step_fn=lambda model, batch: model(**batch).loss)
 
 
+def test_the_swept_line_names_where_the_trainers_optimizer_came_from() -> None:
+    # optim= is what the base Trainer's create_optimizer reads; a subclass's own, or
+    # optimizer_cls_and_kwargs, leave it unused, so it is not named then.
+    default = find_lr(trainer_groups.build_defaults(), **FAST).training
+    assert default is not None and default.origin.startswith(
+        "the Trainer's create_optimizer, optim=adamw_torch"
+    )
+    own = find_lr(trainer_groups.build_subclass(), **FAST).training
+    assert own is not None and own.origin == "the HeadTrainer's create_optimizer"
+    trainer = trainer_groups.build_defaults()
+    trainer.optimizer_cls_and_kwargs = (torch.optim.SGD, {"momentum": 0.9})
+    given = find_lr(trainer, **FAST).training
+    assert given is not None and given.optimizer == "SGD"
+    assert given.origin.endswith("create_optimizer, optimizer_cls_and_kwargs=(SGD)")
+
+
+def test_val_batches_without_an_eval_dataset_names_the_trainers_fix() -> None:
+    from lrfind import UsageError
+
+    trainer = trainer_groups.build_defaults()
+    trainer.eval_dataset = None
+    with pytest.raises(UsageError, match="none: give the Trainer an eval_dataset, or drop"):
+        find_lr(trainer, val_batches=2, **FAST)
+
+
 def test_the_command_line_wins_over_the_trainer() -> None:
     result = find_lr(trainer_groups.build(), clip_grad=0.0, accumulate=1, **FAST)
     t = result.training

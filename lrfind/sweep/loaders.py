@@ -10,16 +10,24 @@ from typing import Any
 from lrfind.errors import SpecError, UsageError, user_code
 
 
-def fixed_batches(loader: Iterable[Any] | None, count: int) -> list[Any]:
+def fixed_batches(loader: Iterable[Any] | None, count: int, stack: str | None = None) -> list[Any]:
     """The first `count` batches of the val_loader, kept: the same batches at every step.
 
     A shuffled loader would give different batches each pass, and the
     validation loss would then change with the batches, not only with the LR.
+    `stack` (a Stack's name) picks the fix when there is no loader.
     """
     if loader is None:
+        fix = "return a dict with a 'val_loader' key"
+        if stack is not None:  # where the stack's own validation data comes from
+            fix = (
+                "give the Trainer an eval_dataset"
+                if "Trainer" in stack
+                else "define val_dataloader() in the LightningModule or its datamodule"
+            )
         raise UsageError(
             f"--val-batches {count} needs a validation loader, and build() returned none: "
-            "return a dict with a 'val_loader' key, or drop --val-batches"
+            f"{fix}, or drop --val-batches"
         )
     with user_code(f"taking {count} val_loader batch{'es' if count > 1 else ''} (--val-batches)"):
         batches = list(itertools.islice(loader, count))

@@ -64,7 +64,8 @@ class Stepper:
         self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
         self.val_loader: Iterable[Any] | None = None
         if config.val_batches is not None:
-            fixed = fixed_batches(task.val_loader, config.val_batches)
+            stack = None if task.stack is None else task.stack.name
+            fixed = fixed_batches(task.val_loader, config.val_batches, stack)
             # Moved once: every step evaluates the same batches, already on the device.
             self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
         elif task.val_loader is not None:

@@ -19,7 +19,14 @@ import torch
 from torch import nn
 
 from lrfind.errors import SpecError
-from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+from lrfind.sweep.adapters.base import (
+    FreshLoader,
+    ModelOptimizer,
+    Setting,
+    Stack,
+    has_class,
+    overrides,
+)
 
 TRAINER = ("transformers.trainer", "Trainer")
 MODEL_OUTPUT = ("transformers.utils.generic", "ModelOutput")
@@ -64,7 +71,12 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
         optimizer: Any = given
         stack.took.append("optimizers=(optimizer, ...)")
     else:
-        how = f"the {name}'s create_optimizer, optim={_value(args.optim)}"
+        how = f"the {name}'s create_optimizer"
+        cls_and_kwargs = getattr(trainer, "optimizer_cls_and_kwargs", None)
+        if cls_and_kwargs:  # Trainer(optimizer_cls_and_kwargs=(cls, kwargs)): optim is unused
+            how += f", optimizer_cls_and_kwargs=({getattr(cls_and_kwargs[0], '__name__', '?')})"
+        elif not overrides(trainer, "create_optimizer", ("transformers",)):
+            how += f", optim={_value(args.optim)}"  # a subclass's own one may ignore optim
         optimizer = ModelOptimizer(lambda model: _create_optimizer(trainer, model), how)
     stack.settings.update(_settings(args))
     stack.set_aside += _set_aside(trainer, args)
