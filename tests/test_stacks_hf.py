@@ -203,3 +203,9 @@ def test_a_model_output_gives_its_logits_to_loss_fn() -> None:
         out = model(**inputs)
     assert got.item() == pytest.approx(loss_fn(out.logits, batch["labels"]).item())
     assert got.item() != pytest.approx(model(**batch).loss.item())
+
+
+def test_a_trainer_in_a_tuple_is_told_to_come_alone() -> None:
+    trainer = trainer_groups.build_defaults()
+    with pytest.raises(SpecError, match="return the transformers Trainer alone"):
+        task_from_build((trainer, trainer.get_train_dataloader()), "build() in m.py")

@@ -120,7 +120,9 @@ def _make(origin: str, *args: Any, **kwargs: Any) -> Task:
 def _check_fields(task: Task) -> list[str]:
     problems = []
     if not isinstance(task.model, nn.Module):
-        problems.append(f"{_kind(task.model)} as the model: expected a torch.nn.Module")
+        problem = f"{_kind(task.model)} as the model: expected a torch.nn.Module"
+        problem += _stack_hint(task.model)
+        problems.append(problem)
     for name in ("train_loader", "val_loader"):
         value = getattr(task, name)
         if value is None and name == "val_loader":
@@ -150,3 +152,14 @@ def _kind(value: object) -> str:
         return f"a Tensor of shape {list(value.shape)}"
     name = type(value).__name__
     return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _stack_hint(value: object) -> str:
+    """The fix when a Trainer came where the model goes (by class, without importing them)."""
+    for cls in type(value).__mro__:
+        package = cls.__module__.split(".")[0]
+        if cls.__name__ == "Trainer" and package == "transformers":
+            return "; return the transformers Trainer alone (it brings its data and loss)"
+        if cls.__name__ == "Trainer" and package in ("lightning", "pytorch_lightning"):
+            return "; return (module, datamodule_or_loader, trainer): the LightningModule first"
+    return ""
