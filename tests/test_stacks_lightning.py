@@ -156,6 +156,16 @@ def test_the_lightning_trainer_gives_clipping_and_accumulation() -> None:
     assert config.clip_grad == 2.0
 
 
+def test_clipping_off_or_given_says_what_became_of_the_trainers_algorithm() -> None:
+    task = task_from_build(pl_datamodule.build_with_trainer(), "build_with_trainer()")
+    off, _ = with_stack_settings(SweepConfig(clip_grad=0.0), task, {"clip_grad"})
+    took, aside = task.stack.applied(off)
+    assert not any("gradient_clip_algorithm" in x for x in took + aside)  # nothing clips
+    given, _ = with_stack_settings(SweepConfig(clip_grad=2.0), task, {"clip_grad"})
+    took, aside = task.stack.applied(given)
+    assert "gradient_clip_algorithm norm" in took  # the default mode the clip_grad keeps
+
+
 def test_find_lr_takes_the_lightning_trainer_in_loss_fns_place() -> None:
     # find_lr(module, data, trainer), as Lightning's own Tuner is handed them.
     module, data, trainer = pl_datamodule.build_with_trainer()

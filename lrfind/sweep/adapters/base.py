@@ -121,10 +121,15 @@ class Stack:
     def applied(self, config: SweepConfig) -> tuple[list[str], list[str]]:
         """(took, set_aside) once `config` is final: a setting overridden there is set aside."""
         took, aside = list(self.took), list(self.set_aside)
+        clipping = bool(config.clip_grad)
         for key, setting in self.settings.items():
             now = getattr(config, key)
+            if key == "clip_mode" and not clipping:
+                continue  # no clipping, so no clipping algorithm to take or set aside
             if now == setting.value:
                 took.append(setting.label)
+            elif key == "clip_mode":  # a clip_grad given keeps its own mode
+                aside.append(f"{setting.label} (clip_grad given: it clips by {now!r})")
             else:
                 aside.append(f"{setting.label} ({key} = {now!r} given)")
         return took, aside
