@@ -269,6 +269,18 @@ def test_show_gives_a_failed_reports_error_in_one_short_line(tmp_path: Path) -> 
     assert "more characters; --debug shows all" in line and len(line) < 400
 
 
+def test_a_hand_edited_suggested_lr_is_the_headline_everywhere(tmp_path: Path) -> None:
+    # compare reads suggested_lr; show and --from-report read it too, not suggestions[method].
+    report = json.loads(_saved(tmp_path, _result()).read_text())
+    report["suggested_lr"] = 0.01
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(report))
+    shown = runner.invoke(app, ["show", str(path), "--no-plot"])
+    assert shown.stdout.splitlines()[-1].startswith("Suggested learning rate: 0.01 (")
+    assert read_report(path)["suggested_lr"] == 0.01
+    assert result_from_report(read_report(path), path).suggested_lr == 0.01
+
+
 def test_show_bad_report_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
     path.write_text('{"schema_version": 1, "suggested_lr": 0.1, "stop_reason": "x"}')

@@ -89,6 +89,12 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         suggestions[name] = Suggestion(name, lr if ok else None, index, reasons.get(name))
     if method not in suggestions:
         raise UsageError(f"{path}: its method {method!r} has no entry in its suggestions")
+    # suggested_lr is the report's headline, the one compare reads: show and --from-report
+    # take it too, also where a hand edit left suggestions[method] behind.
+    lr = report["suggested_lr"]
+    index = nearest_index(lrs, lr) if lr is not None else None
+    reason = suggestions[method].reason if lr is None else None
+    suggestions[method] = Suggestion(method, lr, index, reason)
 
     saved = report.get("config") or {}
     known = {f.name for f in fields(SweepConfig)}
