@@ -532,3 +532,8 @@ def test_thresholds_that_cannot_mean_anything_are_usage_errors(
     value = "0.5" if option == "--spike" else "1.5"
     result = runner.invoke(app, ["diagnose", str(path), option, value, "--no-plot"])
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_a_log_on_stdin_is_dash() -> None:
+    result = runner.invoke(app, ["diagnose", "-", "--no-plot"], input=json.dumps(HEALTHY))
+    assert result.exit_code == 0 and "Diagnosis: healthy" in result.stdout, result.output

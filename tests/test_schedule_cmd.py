@@ -145,6 +145,8 @@ def test_from_report_takes_the_suggested_lr(tmp_path: Path) -> None:
         (["cosine", "--lr", "0.1", "--from-report", "{null}"], "(one of them)"),
         (["cosine", "--lr", "-1"], "--lr -1.0: must be a number > 0"),
         (["cosine", "--lr", "0.1", "--steps", "1"], "--steps 1: must be from 2"),
+        # The default warmup is not an option the user gave: the steps are named instead.
+        (["warmup", "--lr", "0.1", "--steps", "2"], "--steps 2: warmup_cosine needs at least 3"),
         (["multistep", "--lr", "0.1", "--milestones", "5;9"], "--milestones '5;9'"),
         (["plateau", "--lr", "0.1"], "--plateau-losses FILE with at least 99 losses"),
         (["bogus", "--lr", "0.1"], "unknown scheduler 'bogus'; choose from: steplr"),

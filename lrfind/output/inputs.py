@@ -9,6 +9,7 @@ Python's recursion limit: each is a UsageError that names the file.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,13 @@ _CHUNK = 2**20
 
 def read_text(path: str | Path, hint: str) -> str:
     """The file's text (UTF-8); UsageError naming it and `hint` (what to give instead)."""
-    p = user_path(path)
     shown = str(path)
+    if shown == "-":  # the shell's name for stdin: `... | lrfind diagnose -`
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise UsageError(f"stdin: larger than {MAX_BYTES // 2**20} MB; {hint}")
+        return _decoded(data, "stdin", hint)
+    p = user_path(path)
     try:
         if p.is_dir():
             raise UsageError(f"{shown} is a folder; {hint}")
@@ -41,6 +47,10 @@ def read_text(path: str | Path, hint: str) -> str:
         raise UsageError(f"{shown}: too large to read into memory; {hint}") from None
     if len(data) > MAX_BYTES:
         raise UsageError(f"{shown}: larger than {MAX_BYTES // 2**20} MB; {hint}")
+    return _decoded(data, shown, hint)
+
+
+def _decoded(data: bytes, shown: str, hint: str) -> str:
     try:
         return data.decode("utf-8-sig")  # a byte-order mark (Excel, PowerShell) is dropped
     except UnicodeDecodeError as e:

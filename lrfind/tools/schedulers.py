@@ -160,6 +160,8 @@ def _plateau(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
 
 def _warmup_cosine(lr: float, n: int, o: Options) -> tuple[str, dict[str, Any]]:
     warmup = _pick(o.warmup_steps, max(1, n // 10))
+    if o.warmup_steps is None and n < 3:  # the default warmup needs a step, and cosine one
+        raise UsageError(f"--steps {n}: warmup_cosine needs at least 3 (a warmup, then cosine)")
     if not 1 <= warmup < n - 1:
         raise UsageError(f"--warmup-steps {warmup}: must be from 1 to steps - 2 ({n - 2})")
     return "SequentialLR", {
