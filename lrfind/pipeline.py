@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +142,7 @@ def _execute(
         result = e.finished  # --repeats: those that finished before it failed
         if result is None:
             result = analyse(e.history, cfg.sweep, device=describe(device))
+    _ignore_worker_deaths()
     rank = 0 if cluster is None else cluster.rank
     if rank != 0:  # rank 0 writes and prints for every rank
         if error is not None:
@@ -153,6 +156,15 @@ def _execute(
         error.report = outcome.report
         raise error
     return outcome
+
+
+def _ignore_worker_deaths() -> None:
+    """No loader is read after the sweep. torch's SIGCHLD handler raises a RuntimeError in
+    the main thread, at whatever line it is on, when a DataLoader worker dies; persistent
+    workers live on, and a signal to the process group (Ctrl-C, timeout) kills them while
+    the report and plot are written: that must not cost them."""
+    if hasattr(signal, "SIGCHLD") and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
 def prepare_out_dir(out_dir: Path) -> None:

@@ -92,6 +92,18 @@ def test_errors_python_prints_itself_are_one_line_each(tmp_path: Path) -> None:
     assert debug.stderr.count("Traceback") >= 2  # --debug: Python's own, untouched
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds workers in /proc")
+def test_workers_dying_after_the_sweep_cost_neither_report_nor_plot(tmp_path: Path) -> None:
+    args = ["run", f"{FAULTS}/workers_killed_after.py:build", "--steps", "12"]
+    args += ["--end-lr", "1e-3", "--diverge-threshold", "1e9", "--out-dir", str(tmp_path)]
+    done = subprocess.run(_lrfind(*args), capture_output=True, text=True, env=_env())
+    # 12 low steps hold no suggestion (exit 1): the point is what was written.
+    assert done.returncode in (0, 1) and "RuntimeError" not in done.stderr, done.stderr
+    assert "no plot" not in done.stderr and "unexpectedly" not in done.stderr, done.stderr
+    assert (tmp_path / "lr_finder.png").read_bytes().startswith(b"\x89PNG")
+    assert json.loads((tmp_path / "report.json").read_text())["steps_run"] == 12
+
+
 def test_sigterm_stops_at_a_step_and_a_second_one_waits_for_the_write(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = _env(
