@@ -215,6 +215,13 @@ def test_known_mistakes_name_their_fix(
     assert "retain_graph" not in line  # torch's advice would double the gradients
 
 
+def test_the_users_code_closing_or_replacing_the_streams_loses_nothing(tmp_path: Path) -> None:
+    result = run(f"{FAULTS}/closes_streams.py:build", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1].startswith("Suggested learning rate: ")
+    assert "Wrote " in result.stderr  # lrfind's own lines: on the stderr it started with
+
+
 def test_a_workers_error_is_its_own_line(tmp_path: Path) -> None:
     line = assert_error(run(f"{FAULTS}/worker_error.py:build", tmp_path), 1)
     assert "DataLoader worker" in line and "ValueError: sample 37: corrupt JPEG header" in line

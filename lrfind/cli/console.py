@@ -40,8 +40,9 @@ def _named_folder(value: str | None) -> str | None:
 
 
 def stderr() -> Console:
-    """Progress, warnings and errors."""
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    """Progress, warnings and errors, on the stderr of the moment the command starts: the
+    user's code may set sys.stderr to something else (os.devnull) later."""
+    return Console(file=sys.stderr, highlight=False, soft_wrap=True)
 
 
 def stdout(results: Results | None = None) -> Console:

@@ -104,6 +104,26 @@ class Results:
         os.close(devnull)
 
 
+class Unclosable:
+    """A text stream the user's code cannot close (sys.stdout.close() in their build):
+    lrfind's own lines still have to reach stderr after it. Everything else is the
+    stream's own."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._stream.flush()
+
+    @property
+    def closed(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 _OWN_PROCESS = False  # set by the console script: the process is lrfind's to rewire
 
 
@@ -134,12 +154,16 @@ def take_stdout() -> Iterator[Results]:
         errors = getattr(original, "errors", None) or "strict"
         stream = os.fdopen(os.dup(1), "w", encoding=original.encoding, errors=errors)
         os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    before = sys.stderr
+    sys.stderr = guarded = Unclosable(before)
+    sys.stdout = guarded
     try:
         yield Results(stream)
     finally:
-        if sys.stdout is sys.stderr:
+        if sys.stdout is guarded:
             sys.stdout = original  # fd 1 is stderr's now: it writes there too
+        if sys.stderr is guarded:
+            sys.stderr = before
         if redirect:  # our copy of fd 1: left open, it warns (ResourceWarning) at exit
             with contextlib.suppress(OSError):  # a closed pipe: the results went nowhere anyway
                 stream.close()
