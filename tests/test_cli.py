@@ -267,3 +267,9 @@ def test_no_plot_never_imports_matplotlib(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_json_and_quiet_together_are_a_usage_error(tiny_spec: str) -> None:
+    result = runner.invoke(app, ["run", tiny_spec, "--json", "-q"])
+    assert result.exit_code == 2 and "--json and --quiet: choose one" in result.stderr
+    assert result.stdout == ""

@@ -288,3 +288,9 @@ def test_a_peers_name_in_a_config_file_or_find_lr_is_answered(tmp_path: Path) ->
     peer = r"^unknown setting\(s\) 'smooth_f' \(lrfind calls it smoothing\)$"  # no list
     with pytest.raises(ConfigError, match=peer):
         find_lr(*tiny.build(), smooth_f=0.1)
+
+
+def test_device_names_are_case_blind_as_optimizer_names_are() -> None:
+    assert SweepConfig(device="CPU").device == "cpu"
+    assert SweepConfig(device=" Cuda:1 ").device == "cuda:1"
+    assert SweepConfig(optimizer="AdamW").optimizer == "adamw"

@@ -316,3 +316,21 @@ def test_find_lr_takes_a_torch_device() -> None:
     model, loader, loss = tiny.build()
     result = find_lr(model, loader, loss, steps=10, device=torch.device("cpu"))
     assert result.config.device == "cpu" and result.device.startswith("cpu")
+
+
+def test_a_forward_returning_none_and_float_class_targets_get_a_fix() -> None:
+    class NoReturn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> None:
+            self.net(x)  # the return forgotten
+
+    _, loader, loss = tiny.build()
+    with pytest.raises(SweepError, match="did forward\\(\\) \\(or step_fn\\) return None"):
+        find_lr(NoReturn(), loader, loss, steps=10)
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,)).float()  # class ids as floats
+    floats = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
+    with pytest.raises(SweepError, match="targets as integers \\(y.long\\(\\)\\)"):
+        find_lr(nn.Linear(4, 3), floats, nn.CrossEntropyLoss(), steps=10)

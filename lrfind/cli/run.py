@@ -20,7 +20,7 @@ from lrfind.cli.streams import take_stdout
 from lrfind.config import AMP_MODES, DEFAULT_OUT_DIR, METHOD_NAMES, OPTIMIZERS, Mode, resolve
 from lrfind.config.settings import CLIP_MODES
 from lrfind.config.torchrun import torchrun_env
-from lrfind.errors import LrfindError
+from lrfind.errors import LrfindError, UsageError
 from lrfind.sweep.signals import SignalGuard
 
 Method = Enum("Method", {name: name for name in METHOD_NAMES}, type=str)  # type: ignore[misc]
@@ -172,6 +172,12 @@ def run(
     """Run an LR range test on the model that SPEC's build() returns and suggest an LR."""
     started = time.perf_counter()
     err = stderr()
+    if json_out and quiet:  # each replaces the other's output: one of them would be dropped
+        fail(
+            err,
+            UsageError("--json and --quiet: choose one (--json prints the report, -q the LR)"),
+            debug,
+        )
     cli = {
         "start_lr": start_lr,
         "end_lr": end_lr,

@@ -123,6 +123,8 @@ class SweepConfig:
             object.__setattr__(self, "mode", self.mode.value)
         if isinstance(self.optimizer, str):
             object.__setattr__(self, "optimizer", self.optimizer.lower())
+        if isinstance(self.device, str):  # "CPU", "Cuda:0": torch takes lower case only
+            object.__setattr__(self, "device", self.device.strip().lower())
         problems = [f"{name} = {getattr(self, name)!r}: {msg}" for name, msg in check(self)]
         if problems:
             raise ConfigError(problems)
@@ -176,7 +178,7 @@ def check(values: Any) -> list[tuple[str, str]]:
             bad(name, f"must be a finite number {bound} ({what})")
     if not (_is_int(values.seed) and 0 <= values.seed < 2**63):
         bad("seed", "must be an integer from 0 to 2**63 - 1")
-    if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device)):
+    if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device.strip().lower())):
         bad("device", "must be auto, cpu, cuda, cuda:N or mps")
     if values.method not in METHOD_NAMES:
         bad("method", f"must be one of {', '.join(METHOD_NAMES)}")

@@ -18,6 +18,10 @@ def hint(error: Exception, batch: Any) -> str:
     text = exception_text(error)
     if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
         return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
+    if "expected scalar type Long" in text or "target dtype to be Long" in text.replace("'", ""):
+        return "; cross-entropy takes class indices: targets as integers (y.long()), not floats"
+    if isinstance(error, AttributeError | TypeError) and "'NoneType' object" in text:
+        return "; did forward() (or step_fn) return None? a missing return is the usual cause"
     return ""
 
 
