@@ -91,6 +91,11 @@ class ConfigError(UsageError):
         self.args = ("\n".join(self._problems),)
 
 
+class HardExit(SystemExit):
+    """os._exit(code) called by the user's code in lrfind's own process (see cli/hooks.py):
+    handled as their sys.exit() is, instead of ending lrfind without a word or a report."""
+
+
 class SweepError(LrfindError):
     """The sweep started but failed at run time (e.g. the model raised). Exit code 1."""
 
@@ -127,7 +132,9 @@ def describe_exception(e: BaseException) -> str:
     worker = _WORKER.match(raw)
     if worker is not None:
         return _describe_worker(worker)
-    if isinstance(e, SystemExit):
+    if isinstance(e, HardExit):
+        line = f"os._exit({e.code})"
+    elif isinstance(e, SystemExit):
         line = f"SystemExit: sys.exit({shortened(_safe_repr(e.code))})"
     else:
         text = shortened(raw)
@@ -153,6 +160,8 @@ def _safe_repr(value: object) -> str:
 def exit_text(e: SystemExit) -> str:
     """What a SystemExit means: "exited with code 3", or "exited: its message"."""
     code = e.code
+    if isinstance(e, HardExit):
+        return f"called os._exit({code})"
     if code is None or isinstance(code, int):
         return f"exited with code {code or 0}"
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -213,6 +214,13 @@ def test_known_mistakes_name_their_fix(
 ) -> None:
     line = assert_error(run(f"{FAULTS}/{spec}", tmp_path, *args), code, says)
     assert "retain_graph" not in line  # torch's advice would double the gradients
+
+
+def test_os_exit_in_the_users_code_is_handled_as_sys_exit(tmp_path: Path) -> None:
+    # It ended lrfind at once, with code 0, no line and no report (a CI job read a pass).
+    line = assert_error(run(f"{FAULTS}/os_exit_build.py:build", tmp_path), 2)
+    assert line.endswith("os_exit_build.py called os._exit(3) (os_exit_build.py, line 7)")
+    assert os._exit.__module__ in ("posix", "nt")  # put back once the command is over
 
 
 def test_the_users_code_closing_or_replacing_the_streams_loses_nothing(tmp_path: Path) -> None:

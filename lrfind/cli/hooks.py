@@ -1,4 +1,7 @@
-"""Errors Python prints by itself, from the user's code, in one line each (no traceback).
+"""What the user's code can do to the process that lrfind's error handling never sees.
+
+`one_line_tracebacks`: errors Python prints by itself, in one line each (no traceback).
+`no_hard_exit`: os._exit() in lrfind's own process is handled as sys.exit() is.
 
 An exception in one of the user's threads, in a `__del__`, or in an atexit hook
 never reaches lrfind's error handling: Python prints its traceback and goes on.
@@ -9,13 +12,16 @@ exception and the user's line, as lrfind's own errors are.
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 from rich.console import Console
 
-from lrfind.errors import describe_exception
+from lrfind.errors import HardExit, describe_exception
 
 
 def one_line_tracebacks(err: Console) -> None:
@@ -55,3 +61,23 @@ def _short(obj: object) -> str:
 def _say(err: Console, text: str) -> None:
     with contextlib.suppress(Exception):  # stderr gone at exit: nothing left to tell
         err.print(f"Warning: {text}; --debug shows the traceback", markup=False, highlight=False)
+
+
+@contextmanager
+def no_hard_exit() -> Iterator[None]:
+    """os._exit(code) in this process raises HardExit (a SystemExit) for the block: the
+    user's code ends as by sys.exit(), with lrfind's message and exit code, not silently
+    with code 0 and no report. Forked children (DataLoader workers) keep the real one."""
+    real, me = os._exit, os.getpid()
+
+    def guarded(code: int) -> NoReturn:
+        if os.getpid() != me:  # a forked child ending itself, as multiprocessing does
+            real(code)
+        raise HardExit(code)
+
+    guarded.real = real  # type: ignore[attr-defined]  # lrfind's own hard exits use it
+    os._exit = guarded
+    try:
+        yield
+    finally:
+        os._exit = real

@@ -209,7 +209,9 @@ def run(
         from lrfind.cli.hooks import one_line_tracebacks
 
         one_line_tracebacks(err)
-    with take_stdout() as results:  # before the user's code: stdout carries results only
+    from lrfind.cli.hooks import no_hard_exit
+
+    with no_hard_exit(), take_stdout() as results:  # stdout carries results only
         try:
             cfg = resolve(spec, cli, arg, config, torchrun_env())
         except LrfindError as e:

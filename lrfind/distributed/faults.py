@@ -167,7 +167,7 @@ class Faults:
             # The failing rank leaves first, so that torchrun (which ends every
             # rank once one exits) names it as the root cause.
             time.sleep(_LINGER_S)
-            os._exit(failure["code"])
+            _hard_exit(failure["code"])
 
     def _wait_for(self, ready: Callable[[], bool]) -> bool:
         """Poll `ready()` for up to _WAIT_S; False if it never was (or the store is gone)."""
@@ -200,7 +200,7 @@ class Faults:
             sys.stderr.flush()
             if self._linger:  # the failing rank leaves first (see _watch)
                 time.sleep(_LINGER_S)
-            os._exit(self._exit_code)
+            _hard_exit(self._exit_code)
 
 
 def _default_store() -> Any:
@@ -210,3 +210,8 @@ def _default_store() -> Any:
         return None if get is None else get()
     except Exception:
         return None
+
+
+def _hard_exit(code: int) -> None:
+    """os._exit itself, also while lrfind run turns the user's os._exit into an exception."""
+    getattr(os._exit, "real", os._exit)(code)
