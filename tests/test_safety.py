@@ -89,3 +89,26 @@ def test_a_loss_closing_over_the_users_model_leaves_it_without_gradients() -> No
         find_lr(model, loader, loss, steps=20)
     assert torch.equal(model[0].weight.grad, torch.ones_like(model[0].weight))
     assert all(p.grad is None for name, p in model.named_parameters() if name != "0.weight")
+
+
+def test_a_loaders_own_generator_is_seeded_for_the_sweep_and_left_as_it_was() -> None:
+    # DataLoader(shuffle=True, generator=g): the order comes from g, not torch's global RNG.
+    import torch
+
+    from lrfind import find_lr
+
+    from .assets import tiny
+
+    model, _, loss = tiny.build()
+    x, y = tiny._data()
+    g = torch.Generator().manual_seed(123)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y.unsqueeze(1)), batch_size=16, shuffle=True, generator=g
+    )
+    before = g.get_state()
+    first = find_lr(model, loader, loss, steps=20, seed=0)
+    assert torch.equal(g.get_state(), before)  # the user's generator did not move
+    again = find_lr(model, loader, loss, steps=20, seed=0)
+    other = find_lr(model, loader, loss, steps=20, seed=1)
+    assert first.history.losses == again.history.losses  # reproducible, as with --seed
+    assert first.history.losses != other.history.losses  # and the seed reaches the order

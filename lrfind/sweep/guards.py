@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,12 +17,44 @@ from lrfind.sweep import signals
 
 
 @contextmanager
-def seeded(seed: int, device: torch.device) -> Iterator[None]:
+def seeded(seed: int, device: torch.device, loaders: Iterable[Any] = ()) -> Iterator[None]:
     """Seed torch, numpy and random for the block; restore their states after.
 
     The sweep is then reproducible (same seed, same data order and dropout
     masks), and the caller's own random streams continue as if it never ran.
+    A DataLoader shuffling with its own `generator=` (or its sampler's) is
+    seeded and restored the same way: its order would otherwise ignore --seed,
+    and the sweep would advance the user's generator.
     """
+    generators = _generators(loaders)
+    saved = [g.get_state() for g in generators]
+    for g in generators:
+        g.manual_seed(seed)
+    try:
+        with _seeded(seed, device):
+            yield
+    finally:
+        for g, state in zip(generators, saved, strict=True):
+            g.set_state(state)
+
+
+def _generators(loaders: Iterable[Any]) -> list[torch.Generator]:
+    found: dict[int, torch.Generator] = {}
+    for loader in loaders:
+        batch_sampler = getattr(loader, "batch_sampler", None)
+        for obj in (
+            loader,
+            getattr(loader, "sampler", None),
+            getattr(batch_sampler, "sampler", None),
+        ):
+            g = getattr(obj, "generator", None)
+            if isinstance(g, torch.Generator):
+                found[id(g)] = g
+    return list(found.values())
+
+
+@contextmanager
+def _seeded(seed: int, device: torch.device) -> Iterator[None]:
     py_state = random.getstate()
     np_state = np.random.get_state()
     # torch.manual_seed reseeds every CUDA device, so every initialised one is saved.

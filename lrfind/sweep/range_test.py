@@ -174,7 +174,8 @@ def _sweep(
     """One range test on a fresh deep copy of the model, seeded with config.seed."""
     hooks = {} if ranks is None else {"reduce": ranks.reduce, "wrap": ranks.wrap}
     guard = stop_on_interrupt() if ranks is None else nullcontext(None)
-    with seeded(config.seed, device), guard as interrupted:
+    loaders = (task.train_loader, task.val_loader)
+    with seeded(config.seed, device, loaders), guard as interrupted:
         start = time.perf_counter()
         history = run_sweep(task, config, device, progress, interrupted, **hooks)
         sweep_s = time.perf_counter() - start
