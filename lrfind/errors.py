@@ -113,9 +113,15 @@ def exception_text(e: BaseException) -> str:
         return f"<its str() raised {type(inner).__name__}>"
 
 
+# Control characters in the user's text (an ANSI escape that clears the screen) are shown
+# as "?", never sent to the terminal; a lone surrogate would make report.json invalid UTF-8.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def shortened(text: str) -> str:
     """One line of at most MAX_TEXT characters (and the count of those left out)."""
-    text = " ".join(text.split())
+    text = _CONTROL.sub("?", " ".join(text.split()))
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     if len(text) <= MAX_TEXT:
         return text
     return f"{text[:MAX_TEXT]}... ({len(text) - MAX_TEXT:,} more characters; --debug shows all)"

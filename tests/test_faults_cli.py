@@ -462,3 +462,11 @@ def test_a_constant_loss_says_so_and_still_shows_what_was_swept(tmp_path: Path) 
     assert "widen the range" not in line and "--start-lr" not in result.stderr
     # A failed sweep is when the user checks what was trained: the Swept line is there.
     assert "Swept: SGD(momentum=0.9)" in result.stdout
+
+
+def test_control_characters_and_lone_surrogates_in_the_users_error_are_made_harmless() -> None:
+    from lrfind.errors import shortened
+
+    # "\x1b[2J" clears the terminal; "\udcff" (a byte that was no UTF-8) breaks strict JSON.
+    assert shortened("bad \x1b[2Jvalue\x07 \udcff") == "bad ?[2Jvalue? \\udcff"
+    json.loads(json.dumps({"error": shortened("\udcff")}, ensure_ascii=False).encode())
