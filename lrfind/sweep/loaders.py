@@ -27,7 +27,8 @@ def fixed_batches(loader: Iterable[Any] | None, count: int, stack: str | None = 
             )
         raise UsageError(
             f"--val-batches {count} needs a validation loader, and build() returned none: "
-            f"{fix}, or drop --val-batches"
+            f"{fix}, or drop --val-batches",
+            setting="val_batches",  # a config file's line is named
         )
     with user_code(f"taking {count} val_loader batch{'es' if count > 1 else ''} (--val-batches)"):
         batches = list(itertools.islice(loader, count))
