@@ -305,7 +305,8 @@ def suggest_on(c: Cut, curve: list[float], rule: Rule) -> Suggestion:
     basin = math.log10(xs[right] / xs[left])
     reasons = []
     if basin < rule.sharp_decades:
-        reasons.append(f"a sharp minimum: its basin spans {basin:.2f} decades")
+        spans = f"spans {basin:.2f} decades" if basin >= 0.005 else "is one point"
+        reasons.append(f"a sharp minimum: its basin {spans}")
     if snr < rule.lo_snr:
         reasons.append("noisy curve: the descent is a few times its noise")
     elif snr < rule.hi_snr:
