@@ -69,7 +69,9 @@ def load_function(spec: str) -> tuple[Callable[..., Any], str]:
     target, name = parse_spec(spec)
     module = _import_file(target) if is_file_target(target) else _import_module(target)
     where = target
-    func = getattr(module, name, None)
+    # Only what the file defines (or imports): a module's own dunders (__init__, __class__)
+    # are no build function.
+    func = vars(module).get(name) if name.startswith("__") else getattr(module, name, None)
     if func is None:
         have = _public_callables(module)
         hint = f"it defines: {', '.join(have)}" if have else "it defines no public functions"

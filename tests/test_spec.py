@@ -96,6 +96,9 @@ def test_missing_function_lists_what_the_file_has() -> None:
         load_function(f"{TINY}:nope")
     assert "Output" in str(e.value)  # classes count as callables
     assert "_data" not in str(e.value)  # private helpers do not
+    # A module's own dunders are no build function (it said "module() missing 'name'").
+    with pytest.raises(SpecError, match="has no function '__init__'"):
+        load_function(f"{TINY}:__init__")
 
 
 def test_build_raises() -> None:
