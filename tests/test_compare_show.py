@@ -133,6 +133,20 @@ def test_a_repeats_run_cut_short_by_ctrl_c_is_an_interrupted_sweep(tmp_path: Pat
     assert _compare(tmp_path, 0.01, 0.01, **whole).exit_code == 0
 
 
+def test_a_note_says_when_the_sweeps_were_set_up_differently(tmp_path: Path) -> None:
+    base = _write(tmp_path, "b.json", suggested_lr=0.07, training={"optimizer": "SGD"},
+                  config={"steps": 100, "start_lr": 1e-7})  # fmt: skip
+    new = _write(tmp_path, "n.json", suggested_lr=0.003, training={"optimizer": "AdamW"},
+                 config={"steps": 120, "start_lr": 1e-7})  # fmt: skip
+    result = runner.invoke(app, ["compare", str(base), str(new)])
+    assert result.stdout.splitlines()[-1] == (
+        "note: the sweeps differ (optimizer SGD vs AdamW; steps 100 vs 120): some drift is "
+        "expected from that alone"
+    )
+    same = runner.invoke(app, ["compare", str(base), str(base)])
+    assert "note:" not in same.stdout
+
+
 def test_negative_tolerance_exits_2(tmp_path: Path) -> None:
     result = _compare(tmp_path, 0.1, 0.1, "--tolerance", "-1")
     assert result.exit_code == 2 and "--tolerance -1.0: must be" in result.stderr

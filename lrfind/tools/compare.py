@@ -29,6 +29,8 @@ class Side:
     method: str
     stop_reason: str
     steps_run: int | None
+    #: How it swept, for the note when the two differ: optimizer, steps, start_lr, end_lr.
+    setup: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,7 +113,28 @@ def _side(path: str | Path, report: dict[str, Any]) -> Side:
         method=str(report.get("method", "?")),
         stop_reason=str(report["stop_reason"]),
         steps_run=steps if isinstance(steps, int) else None,
+        setup=_setup(report),
     )
+
+
+def _setup(report: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    training = report.get("training") if isinstance(report.get("training"), dict) else {}
+    config = report.get("config") if isinstance(report.get("config"), dict) else {}
+    values = {"optimizer": training.get("optimizer"), **{k: config.get(k) for k in _SETUP}}
+    return tuple((k, v) for k, v in values.items() if isinstance(v, str | int | float))
+
+
+_SETUP = ("steps", "start_lr", "end_lr", "accumulate")
+
+
+def setup_differences(c: Comparison) -> list[str]:
+    """'optimizer SGD vs AdamW', ... for what both reports record and that differs."""
+    new = dict(c.new.setup)
+    return [
+        f"{k} {v:g} vs {new[k]:g}" if isinstance(v, float) else f"{k} {v} vs {new[k]}"
+        for k, v in c.baseline.setup
+        if k in new and new[k] != v
+    ]
 
 
 def _cut_short(report: dict[str, Any]) -> bool:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from rich.table import Table
 
-from lrfind.tools.compare import Comparison
+from lrfind.tools.compare import Comparison, setup_differences
 from lrfind.tools.diagnose import Diagnosis
 from lrfind.tools.schedule import Trace
 
@@ -54,6 +54,11 @@ def comparison_lines(c: Comparison) -> list[str]:
         lines.append(
             f"note: the methods differ ({c.baseline.method} vs {c.new.method}): "
             "rerun with the same --method to compare like with like"
+        )
+    differ = setup_differences(c)
+    if differ:
+        lines.append(
+            f"note: the sweeps differ ({'; '.join(differ)}): some drift is expected from that alone"
         )
     return lines
 
