@@ -67,11 +67,14 @@ def _say(err: Console, text: str) -> None:
 def no_hard_exit() -> Iterator[None]:
     """os._exit(code) in this process raises HardExit (a SystemExit) for the block: the
     user's code ends as by sys.exit(), with lrfind's message and exit code, not silently
-    with code 0 and no report. Forked children (DataLoader workers) keep the real one."""
+    with code 0 and no report. Forked children (DataLoader workers) and the user's other
+    threads (a watchdog ending a hung run) keep the real one."""
     real, me = os._exit, os.getpid()
 
     def guarded(code: int) -> NoReturn:
-        if os.getpid() != me:  # a forked child ending itself, as multiprocessing does
+        # A forked child ending itself (multiprocessing does), or a watchdog thread that
+        # means to end a hung process: the real os._exit. The sweep runs on the main thread.
+        if os.getpid() != me or threading.current_thread() is not threading.main_thread():
             real(code)
         raise HardExit(code)
 
