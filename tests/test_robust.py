@@ -240,3 +240,17 @@ def test_a_flat_loss_that_then_diverges_never_says_start_lower() -> None:
         and "the loss is flat from the start of the sweep to lr" in (answer.reasons[0])
     )
     assert "start the sweep lower" not in answer.reasons[0]
+
+
+def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
+    # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
+    # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;
+    # exponential steps are the fix.
+    lrs = list(np.linspace(1e-7, 10.0, 20))[:12]
+    raw = [39.8, 66.59, 153.4, 4534.0, 1.941e6, 1.869e9, 1.071e12, 5.663e14, 6.097e17,
+           1.07e21, 2.645e24, 7.482e27]  # fmt: skip
+    answer = robust_answer(lrs, raw, "diverged")
+    assert answer.lr is None and answer.reasons[0].endswith(
+        "sweep in exponential steps (--mode exp, the default): linear ones jump from 1e-07 to "
+        "0.526 at once"
+    )

@@ -22,6 +22,7 @@ reads the robust curve (lrfind.core.robust):
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,7 +151,19 @@ def robust_answer(
         flat = best
         while flat + 1 < len(curve) and curve[flat + 1] <= curve[best] + 2 * scatter:
             flat += 1
-        if (snr < 1 and best - lo >= 3) or math.log10(xs[flat] / xs[lo]) >= 1:
+        what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
+        why = (
+            f"{NO_CURVE}: the {what} (lr {at:.3g}) is less than {rule.divisor:g}x above "
+            f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
+        )
+        if len(xs) > 2 and xs[1] > 5 * xs[0] and _evenly_spaced(xs):
+            # --mode linear: every LR but the first lies near --end-lr, so a lower start
+            # moves nothing; exponential steps cover the decades between.
+            why += (
+                "sweep in exponential steps (--mode exp, the default): linear ones jump from "
+                f"{xs[0]:.3g} to {xs[1]:.3g} at once"
+            )
+        elif (snr < 1 and best - lo >= 3) or math.log10(xs[flat] / xs[lo]) >= 1:
             # A descent of less than one noise scale, its lowest point past the start, or a
             # loss within noise of its minimum for a decade or more from the start: the
             # curve is flat, then rises. A lower --start-lr adds more of the flat part,
@@ -163,12 +176,7 @@ def robust_answer(
                 "frozen layers)"
             )
         else:
-            what = "minimum" if rule.method == "min" else "left edge of the minimum's basin"
-            why = (
-                f"{NO_CURVE}: the {what} (lr {at:.3g}) is less than {rule.divisor:g}x above "
-                f"--start-lr {xs[0]:.3g}, so the suggestion would lie below the swept range; "
-                "start the sweep lower (--start-lr)"
-            )
+            why += "start the sweep lower (--start-lr)"
         return RobustAnswer(None, full, reasons=(why,), detail={"snr": snr})
     lr = at / rule.divisor
     basin = _basin_decades(xs, curve, lo, best, depth)
@@ -204,6 +212,12 @@ def _edge(
     a, b = curve[j - 1], curve[j]  # a >= level > b
     t = (a - level) / (a - b) if a > b else 0.0
     return math.exp(math.log(xs[j - 1]) + t * (math.log(xs[j]) - math.log(xs[j - 1])))
+
+
+def _evenly_spaced(xs: list[float]) -> bool:
+    """Whether the LRs rise by equal steps (--mode linear), not by equal factors."""
+    steps = [b - a for a, b in itertools.pairwise(xs)]
+    return max(steps) <= 1.01 * min(steps)
 
 
 def _basin_decades(xs: list[float], curve: list[float], lo: int, best: int, depth: float) -> float:
