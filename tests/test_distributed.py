@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from typer.testing import CliRunner
 
 from lrfind.cli import app
 from lrfind.config.settings import SweepConfig
+from lrfind.distributed.cluster import released
 from lrfind.distributed.shard import shard_loader, shard_task
 from lrfind.errors import UsageError
 from lrfind.sweep.loop import run_sweep
@@ -362,3 +364,19 @@ def test_torchrun_two_gpus(tmp_path: Path) -> None:
     # On a GPU, losses are read every 10 steps: both ranks ran the same steps, overshoot included.
     steps = [int((tmp_path / f"rank-{r}.txt").read_text()) for r in (0, 1)]
     assert steps == [report["steps_run"] + report["overshoot_steps"]] * 2
+
+
+@pytest.mark.skipif(not hasattr(torch.Tensor, "_use_count"), reason="torch without _use_count")
+def test_released_waits_for_cpp_holders() -> None:
+    """The last collective's tensor: released() returns once C++ lets go of it, from
+    another thread (gloo's worker), and gives up after its timeout."""
+    tensor = torch.zeros(1)
+    weight = torch.ones(1, requires_grad=True)
+    graph = [weight * tensor]  # autograd saves `tensor` in C++
+    assert tensor._use_count() == 2
+    assert released(tensor, timeout_s=0.05) is False
+    threading.Timer(0.2, graph.clear).start()
+    start = time.monotonic()
+    assert released(tensor, timeout_s=5.0) is True
+    assert 0.15 < time.monotonic() - start < 4.0
+    assert released(torch.zeros(1)) is True

@@ -68,13 +68,15 @@ class Cluster:
             self.faults.stop()
             # One last collective: no rank leaves (and takes the store with it)
             # while another's watcher may still read it.
+            last = torch.zeros(1, device=self.device)
             try:
-                self.mean(torch.zeros(1, device=self.device)).item()  # .item(): wait (NCCL)
+                self.mean(last).item()  # .item(): wait (NCCL)
             except Exception as e:  # a rank died after its sweep (rank 0 has written by now)
                 raise SweepError(
                     f"rank {self.rank}: the other ranks did not finish the run "
                     f"({describe_exception(e)})"
                 ) from e
+            released(last)
             dist.destroy_process_group()
             return
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C reaches every rank (torchrun forwards it)
@@ -158,6 +160,30 @@ class Cluster:
 
 _BUILT = "lrfind/built"
 _POLL_S = 0.1
+_RELEASE_S = 5.0
+
+
+def released(tensor: torch.Tensor, timeout_s: float = _RELEASE_S) -> bool:
+    """Wait (GIL released) until no C++ work still holds `tensor`; False on timeout.
+
+    A collective's work object outlives its wait(): gloo's worker thread drops
+    it a moment later, and (in recent torch) that drop takes the GIL to release
+    the tensor's Python object. If the interpreter is already shutting down by
+    then, the thread is ended inside a C++ destructor and the rank aborts
+    ("terminate called without an active exception", SIGABRT): torchrun fails
+    a job that has finished. Seen after the last collective on a loaded 2-core
+    machine, in about one run of five. Where torch has no `_use_count`, its C++
+    holders do not take the GIL while the caller still holds `tensor`.
+    """
+    count = getattr(tensor, "_use_count", None)
+    if count is None:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while count() > 1:  # 1: the caller's own reference
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
 
 
 def _has(store: Any, key: str) -> bool:
