@@ -76,7 +76,8 @@ class Cluster:
                     f"rank {self.rank}: the other ranks did not finish the run "
                     f"({describe_exception(e)})"
                 ) from e
-            released(last)
+            if self.backend == "gloo":  # seen with gloo; NCCL keeps works in its watchdog thread
+                released(last)
             dist.destroy_process_group()
             return
         if isinstance(error, KeyboardInterrupt):  # Ctrl-C reaches every rank (torchrun forwards it)
