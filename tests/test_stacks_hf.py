@@ -209,3 +209,22 @@ def test_a_trainer_in_a_tuple_is_told_to_come_alone() -> None:
     trainer = trainer_groups.build_defaults()
     with pytest.raises(SpecError, match="return the transformers Trainer alone"):
         task_from_build((trainer, trainer.get_train_dataloader()), "build() in m.py")
+
+
+def test_compute_loss_through_self_model_sweeps_the_copy_and_training_step_is_set_aside() -> None:
+    trainer = trainer_groups.build_self_model()
+    before = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    t = find_lr(trainer, **FAST).training  # it was exit 2: "the loss used the model build()..."
+    assert t is not None
+    assert "SelfModelTrainer.training_step (the sweep steps with compute_loss)" in t.set_aside
+    assert all(p.grad is None for p in trainer.model.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in trainer.model.state_dict().items())
+
+
+def test_a_dict_of_eval_datasets_gives_its_first_and_the_users_callbacks_are_named() -> None:
+    trainer = trainer_groups.build_eval_dict_and_callback()
+    result = find_lr(trainer, val_batches=2, **FAST)  # it was "KeyError: 0"
+    t = result.training
+    assert t is not None and result.loss_source == "validation (2 batches)"
+    assert any(x.startswith("get_eval_dataloader('near'), the first of 2") for x in t.took)
+    assert "callbacks (FreezeCallback): the sweep runs no Trainer events" in t.set_aside

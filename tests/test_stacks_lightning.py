@@ -205,3 +205,23 @@ def test_a_module_with_its_own_hooks_through_the_cli(tmp_path: Path) -> None:
     assert "lr_scheduler CosineAnnealingLR (interval step)" in result.stdout
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["training"]["stack"] == "LightningModule" and report["steps_run"] > 10
+
+
+def test_loop_hooks_are_named_as_set_aside() -> None:
+    t = find_lr(pl_forms.build_hooked(), **FAST).training  # on_after_backward would raise
+    assert t is not None
+    assert "on_fit_start, on_after_backward (hooks of Lightning's loop, which never runs)" in (
+        t.set_aside
+    )
+
+
+def test_a_setup_that_needs_the_trainer_names_the_fix() -> None:
+    with pytest.raises(SpecError, match=r"HookedModule.setup\(\) uses self.trainer.*make it work"):
+        find_lr(pl_forms.build_setup_needs_trainer(), **FAST)
+
+
+def test_module_train_and_val_loaders_as_fit_takes_them() -> None:
+    # It was "returned two train loaders with the LightningModule: give one".
+    result = find_lr(pl_forms.build_train_and_val_loaders(), val_batches=2, **FAST)
+    assert result.loss_source == "validation (2 batches)"
+    assert "the train loader given" in result.training.took

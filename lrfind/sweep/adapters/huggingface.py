@@ -56,10 +56,10 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
     stack = Stack(name="transformers.Trainer" if name == "Trainer" else f"{name} (a Trainer)")
     stack.took += ["model", "get_train_dataloader()"]
     if trainer.eval_dataset is not None:
-        evals = FreshLoader(trainer.get_eval_dataloader, f"the {name}'s get_eval_dataloader()")
+        evals, called = _eval_loader(trainer)
         loaders.append(evals)
         stack.eval_loader = evals
-        stack.took.append("get_eval_dataloader() (with --val-batches K)")
+        stack.took.append(f"{called} (with --val-batches K)")
     stack.loaders = tuple(loaders)
     stack.took.append("compute_loss")
     smoothing = float(getattr(args, "label_smoothing_factor", 0.0) or 0.0)
@@ -84,7 +84,7 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
         "model": trainer.model,
         "train_loader": train,
         "optimizer": optimizer,
-        "step_fn": _compute_loss(trainer.compute_loss),
+        "step_fn": _compute_loss(trainer),
         "stack": stack,
     }
 
@@ -118,7 +118,38 @@ def _create_optimizer(trainer: Any, model: nn.Module) -> torch.optim.Optimizer:
     return optimizer
 
 
-def _compute_loss(compute: Any) -> Any:
+def _eval_loader(trainer: Any) -> tuple[FreshLoader, str]:
+    """The eval loader, and how it is called: a dict of eval datasets gives its first."""
+    name = type(trainer).__name__
+    evals = trainer.eval_dataset
+    if isinstance(evals, Mapping) and evals:  # Trainer(eval_dataset={"a": ..., "b": ...})
+        key = next(iter(evals))
+        called = f"get_eval_dataloader({key!r})"
+        if len(evals) > 1:
+            called += f", the first of {len(evals)} eval datasets,"
+        make = lambda: trainer.get_eval_dataloader(key)  # noqa: E731
+        return FreshLoader(make, f"the {name}'s get_eval_dataloader({key!r})"), called
+    what = f"the {name}'s get_eval_dataloader()"
+    return FreshLoader(trainer.get_eval_dataloader, what), "get_eval_dataloader()"
+
+
+def _compute_loss(trainer: Any) -> Any:
+    """The Trainer's compute_loss, as a step_fn, with `self.model` the sweep's copy.
+
+    An override's `self.model(**inputs)` (common, and what Trainer.train() runs)
+    must reach the copy being swept, never the user's model: it is called on a
+    shallow copy of the Trainer (one per model) that points at the copy.
+    """
+    shadows: dict[int, Any] = {}
+
+    def compute(model: nn.Module, inputs: Any) -> Any:
+        shadow = shadows.get(id(model))
+        if shadow is None:
+            shadows.clear()  # a new sweep, a new copy
+            shadow = shadows[id(model)] = copy.copy(trainer)
+            shadow.model = shadow.model_wrapped = model
+        return shadow.compute_loss(model, inputs)
+
     def trainer_loss(model: nn.Module, batch: Any) -> Any:
         # A shallow copy: compute_loss pops "labels" (label smoothing, compute_loss_func),
         # and lrfind evaluates the same validation batches at every step.
@@ -171,6 +202,16 @@ def _set_aside(trainer: Any, args: Any) -> list[str]:
         out.append(f"neftune_noise_alpha {args.neftune_noise_alpha:g}")
     if getattr(args, "deepspeed", None) or getattr(args, "fsdp", None):
         out.append("deepspeed/fsdp (the sweep runs one copy of the model on one device)")
+    if overrides(trainer, "training_step", ("transformers",)):
+        out.append(f"{type(trainer).__name__}.training_step (the sweep steps with compute_loss)")
+    handler = getattr(trainer, "callback_handler", None)
+    own = [  # the user's callbacks (transformers' own log, report or stop early)
+        type(c).__name__
+        for c in getattr(handler, "callbacks", ())
+        if type(c).__module__.split(".")[0] != "transformers"
+    ]
+    if own:
+        out.append(f"callbacks ({', '.join(own)}): the sweep runs no Trainer events")
     return out
 
 

@@ -20,9 +20,32 @@ from torch import nn
 from lrfind.errors import SpecError, describe_exception
 from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
 from lrfind.sweep.adapters.base import overrides as _overrides
-from lrfind.sweep.adapters.lightning_steps import PACKAGES, LightningSteps, Logs, step_takes_index
+from lrfind.sweep.adapters.lightning_steps import (
+    NO_TRAINER,
+    PACKAGES,
+    LightningSteps,
+    Logs,
+    step_takes_index,
+)
 from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
 
+# The module's hooks that change training inside Trainer.fit; the sweep calls none of them.
+_LOOP_HOOKS = (
+    "on_fit_start",
+    "on_train_start",
+    "on_train_epoch_start",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "transfer_batch_to_device",  # on_before/after_batch_transfer do run (LightningSteps)
+    "on_before_backward",
+    "backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "optimizer_step",
+    "on_before_zero_grad",
+    "optimizer_zero_grad",
+    "configure_callbacks",
+)
 _ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of classes
 MODULE = tuple((f"{root}.core.module", "LightningModule") for root in _ROOTS)
 DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in _ROOTS)
@@ -43,9 +66,10 @@ def is_module(obj: object) -> bool:
 def lightning_fields(returned: object, came: str) -> dict[str, Any] | None:
     """The Task fields for a LightningModule build, or None when `returned` is not one.
 
-    Forms: module; (module, datamodule); (module, loader); any of those with
-    the user's Lightning Trainer added. A tuple with anything else (a loss_fn)
-    is left to the ordinary (model, loader, loss_fn) forms.
+    Forms: module; (module, datamodule); (module, loader); (module, train
+    loader, val loader); any of those with the user's Lightning Trainer
+    added. A tuple with anything else (a loss_fn) is left to the ordinary
+    (model, loader, loss_fn) forms.
     """
     if is_module(returned):
         module, rest = returned, ()
@@ -58,6 +82,8 @@ def lightning_fields(returned: object, came: str) -> dict[str, Any] | None:
         kind = _kind(item)
         if kind is None:
             return None
+        if kind == "train loader" and kind in parts and "val loader" not in parts:
+            kind = "val loader"  # (module, train, val), as in Trainer.fit(module, train, val)
         if kind in parts:
             raise SpecError(f"{came} two {kind}s with the LightningModule: give one")
         parts[kind] = item
@@ -89,6 +115,8 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
         _call(data, "prepare_data")
         _call(data, "setup", "fit")
     train, evals = _loaders(module, data, parts.get("train loader"), came)
+    if "val loader" in parts:
+        evals = parts["val loader"]
     stack.loaders = tuple(x for x in (train, evals) if isinstance(x, FreshLoader))
     stack.took.append(_where(data, parts))
     steps = LightningSteps(module, step_takes_index(module.training_step))
@@ -105,6 +133,9 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
         optimizer = ModelOptimizer(build, "configure_optimizers")
     if overrides(module, "configure_gradient_clipping"):
         stack.set_aside.append("configure_gradient_clipping (it needs a Trainer: use --clip-grad)")
+    hooks = [hook for hook in _LOOP_HOOKS if overrides(module, hook)]
+    if hooks:
+        stack.set_aside.append(f"{', '.join(hooks)} (hooks of Lightning's loop, which never runs)")
     trainer = parts.get("Lightning Trainer")
     if trainer is not None:
         stack.settings.update(_trainer_settings(trainer, stack))
@@ -168,10 +199,16 @@ def _on_copy(data: Any, train: Any, evals: Any) -> Any:
 def _call(obj: Any, hook: str, *args: Any) -> None:
     if not overrides(obj, hook):
         return
+    name = type(obj).__name__
     try:
         getattr(obj, hook)(*args)
     except Exception as e:
-        raise SpecError(f"{type(obj).__name__}.{hook}() raised {describe_exception(e)}") from e
+        if isinstance(e, RuntimeError) and NO_TRAINER in str(e):
+            raise SpecError(
+                f"{name}.{hook}() uses self.trainer, which a range test does not have: make it "
+                "work without one, or return a Task (model, train_loader, loss_fn)"
+            ) from e
+        raise SpecError(f"{name}.{hook}() raised {describe_exception(e)}") from e
 
 
 def _trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:

@@ -19,7 +19,7 @@ from lrfind.sweep.adapters.base import overrides
 
 PACKAGES = ("lightning", "pytorch_lightning")
 
-_NO_TRAINER = "not attached to a `Trainer`"
+NO_TRAINER = "not attached to a `Trainer`"
 
 
 class Logs:
@@ -76,7 +76,7 @@ class LightningSteps(nn.Module):
             indexed = self.val_index if validation else self.index
             out = step(batch, batch_idx) if indexed else step(batch)
         except RuntimeError as e:
-            if _NO_TRAINER in str(e):
+            if NO_TRAINER in str(e):
                 raise SpecError(
                     f"{what} uses self.trainer, which a range test lacks ({e}): give build a "
                     "step_fn(model, batch) that computes the loss without it"
@@ -120,7 +120,7 @@ def configure_optimizers(module: Any, stack: Any) -> torch.optim.Optimizer:
     try:
         returned = module.configure_optimizers()
     except RuntimeError as e:
-        if _NO_TRAINER in str(e):
+        if NO_TRAINER in str(e):
             raise SpecError(
                 "configure_optimizers uses self.trainer (e.g. estimated_stepping_batches), which a "
                 "range test does not have: give the schedule a fixed length, or return a Task"

@@ -194,3 +194,35 @@ def build_no_batch_idx() -> NoBatchIdxModule:
 
 def build_manual() -> ManualModule:
     return ManualModule()
+
+
+class HookedModule(FormModule):
+    """Hooks of Lightning's loop that change training, and a setup that needs a Trainer."""
+
+    def __init__(self, setup_needs_trainer: bool = False) -> None:
+        super().__init__()
+        self.setup_needs_trainer = setup_needs_trainer
+
+    def setup(self, stage: str) -> None:
+        if self.setup_needs_trainer:
+            _ = self.trainer.max_epochs  # Lightning raises: not attached to a `Trainer`
+
+    def on_fit_start(self) -> None:
+        self.body.requires_grad_(False)
+
+    def on_after_backward(self) -> None:
+        raise AssertionError("never called by a range test")
+
+
+def build_hooked() -> HookedModule:
+    return HookedModule()
+
+
+def build_setup_needs_trainer() -> HookedModule:
+    return HookedModule(setup_needs_trainer=True)
+
+
+def build_train_and_val_loaders() -> tuple[FormModule, DataLoader, DataLoader]:
+    """As Trainer.fit(module, train_dataloaders, val_dataloaders) takes them."""
+    module = FormModule()
+    return module, DataLoader(_dataset(256, seed=0), batch_size=32), module.val_dataloader()

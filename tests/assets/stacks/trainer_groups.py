@@ -134,3 +134,35 @@ def build_no_labels() -> Trainer:
     """Examples without a label: the model returns no loss; lrfind should exit 2 naming it."""
     examples = [{k: v for k, v in e.items() if k != "label"} for e in _examples(64, seed=0)]
     return Trainer(model=_model(), args=_args(), train_dataset=examples)
+
+
+class SelfModelTrainer(Trainer):
+    """compute_loss through self.model, as forum code writes it, and a training_step
+    override (extra regularisation) that a sweep steps around."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, **kwargs):  # type: ignore[no-untyped-def]
+        outputs = self.model(**inputs)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def training_step(self, model, inputs, num_items_in_batch=None):  # type: ignore[no-untyped-def]
+        raise AssertionError("lrfind steps with compute_loss")
+
+
+def build_self_model() -> Trainer:
+    """A subclass whose compute_loss uses self.model and which overrides training_step."""
+    return _trainer(SelfModelTrainer)
+
+
+class FreezeCallback:
+    """The user's own TrainerCallback (duck-typed: the Trainer only calls its hooks)."""
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):  # type: ignore[no-untyped-def]
+        model.bert.requires_grad_(False)
+
+
+def build_eval_dict_and_callback() -> Trainer:
+    """eval_dataset as a dict of named sets, and a callback of the user's."""
+    trainer = _trainer()
+    trainer.eval_dataset = {"near": _examples(16, seed=1), "far": _examples(16, seed=2)}
+    trainer.add_callback(FreezeCallback())
+    return trainer
