@@ -334,3 +334,57 @@ def test_a_forward_returning_none_and_float_class_targets_get_a_fix() -> None:
     floats = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
     with pytest.raises(SweepError, match="targets as integers \\(y.long\\(\\)\\)"):
         find_lr(nn.Linear(4, 3), floats, nn.CrossEntropyLoss(), steps=10)
+
+
+class _Lookahead(torch.optim.Optimizer):
+    """A wrapper as timm's Lookahead is: its groups are the inner optimizer's, which
+    Optimizer.__getstate__ (and so deepcopy) leaves out."""
+
+    def __init__(self, base: torch.optim.Optimizer) -> None:
+        self._base_optimizer = base
+        self.defaults = base.defaults
+        self.param_groups = base.param_groups
+        self.state: Any = {}
+        self._optimizer_step_pre_hooks: Any = {}
+        self._optimizer_step_post_hooks: Any = {}
+
+    def step(self, closure: Any = None) -> None:
+        self._base_optimizer.step()
+
+
+def test_a_wrapping_optimizer_keeps_its_inner_one_on_the_copy() -> None:
+    model = nn.Linear(4, 1)
+    wrapper = _Lookahead(torch.optim.SGD(model.parameters(), lr=0.1))
+    task = Task(model=model, train_loader=tiny._loader(), loss_fn=nn.MSELoss(), optimizer=wrapper)
+    copy_, optimizer = prepare(task, SweepConfig(), torch.device("cpu"))  # was AttributeError
+    inner = optimizer._base_optimizer
+    assert inner is not wrapper._base_optimizer and inner.param_groups is optimizer.param_groups
+    assert {id(p) for p in inner.param_groups[0]["params"]} == {id(p) for p in copy_.parameters()}
+
+
+def test_an_optimizer_with_lr_none_names_the_fix_and_a_named_one_replaces_it() -> None:
+    model = nn.Linear(4, 1)
+    relative = torch.optim.SGD(model.parameters(), lr=0.1)
+    relative.param_groups[0]["lr"] = None  # as Adafactor's relative step keeps it
+    task = Task(model=model, train_loader=tiny._loader(), loss_fn=nn.MSELoss(), optimizer=relative)
+    with pytest.raises(SpecError, match="lr=None .* give it an lr"):  # was a float() TypeError
+        find_lr(task, steps=8, device="cpu")
+    named = find_lr(task, steps=8, device="cpu", optimizer="adamw")
+    assert len(named.history.lrs) == 8
+
+
+class _CosFace(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.centres = nn.Parameter(torch.randn(1, 3))
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((out @ self.centres) - y).pow(2).mean()
+
+
+def test_a_loss_fn_with_trainable_parameters_is_exit_2_before_any_step() -> None:
+    loss = _CosFace()
+    task = Task(model=nn.Linear(4, 1), train_loader=tiny._loader(), loss_fn=loss)
+    with pytest.raises(SpecError, match=r"loss_fn \(_CosFace\) has 3 trainable parameters"):
+        find_lr(task, steps=8, device="cpu")
+    assert loss.centres.grad is None  # the user's loss got no gradient

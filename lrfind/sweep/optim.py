@@ -30,10 +30,14 @@ def prepare(
     its param groups, hyperparameters and state.
     """
     given = task.optimizer if isinstance(task.optimizer, torch.optim.Optimizer) else None
+    _check_loss_params(task.loss_fn)
+    memo: dict[int, object] = {}
     try:
-        model, optimizer = copy.deepcopy((task.model, given))
+        model, optimizer = copy.deepcopy((task.model, given), memo)
     except Exception as e:
         raise check_copy(e, task.model) from e
+    if given is not None and optimizer is not None:
+        _copy_dropped(given, optimizer, memo)
     if task.stack is not None and task.stack.on_copy is not None:
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):
@@ -104,6 +108,11 @@ def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
             f"{name}'s param groups have no 'lr', and a range test sets each group's 'lr': "
             "sweep an optimizer that has one (--optimizer adam, sgd, ...)"
         )
+    if any(g.get("initial_lr", g["lr"]) is None for g in groups):  # Adafactor's relative step
+        raise SpecError(
+            f"{name} has lr=None (it sets its own step size, a relative step), and a range "
+            "test sets the LR: give it an lr (lr=1e-3) or sweep another (--optimizer adamw)"
+        )
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     scales = [float(g.get("lr_scale", 1.0)) for g in groups]
     if bases[0] <= 0 and any(b > 0 for b in bases):
@@ -156,9 +165,12 @@ def _named(
         split = len(decays) > 1 and "weight_decay" not in kwargs
         keep = ("initial_lr", "lr_scale") + (("weight_decay",) if split else ())
         groups = [
-            {"params": g["params"], "lr": float(g["lr"]), **{k: g[k] for k in keep if k in g}}
+            {"params": g["params"], **{k: g[k] for k in keep if g.get(k) is not None}}
             for g in current.param_groups
         ]
+        for group, old in zip(groups, current.param_groups, strict=True):
+            if old.get("lr") is not None:  # lr=None (a relative step): the LR is the sweep's
+                group["lr"] = float(old["lr"])
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
     if name == "sgd":
@@ -170,6 +182,35 @@ def _named(
             f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
             setting="optimizer_kwargs",
         ) from None
+
+
+def _copy_dropped(given: torch.optim.Optimizer, copied: torch.optim.Optimizer, memo: dict) -> None:
+    """Copy what Optimizer.__getstate__ leaves out (defaults, state and groups are all it
+    keeps): a wrapper's inner optimizer, such as timm's Lookahead `_base_optimizer`.
+
+    With the model's memo, so the inner optimizer's params and groups are the copy's.
+    One that cannot be copied stays out, as before.
+    """
+    for key, value in vars(given).items():
+        if key not in vars(copied):
+            try:
+                vars(copied)[key] = copy.deepcopy(value, memo)
+            except Exception:  # left out, as deepcopy alone leaves it
+                continue
+
+
+def _check_loss_params(loss_fn: object) -> None:
+    """A loss_fn with trainable parameters (an ArcFace/CosFace head, learned loss weights)."""
+    if not isinstance(loss_fn, nn.Module):
+        return
+    n = sum(p.numel() for p in loss_fn.parameters() if p.requires_grad)
+    if n:
+        raise SpecError(
+            f"loss_fn ({type(loss_fn).__name__}) has {n} trainable parameters, and the sweep "
+            "trains a copy of the model only: they would not train, and yours would get "
+            "gradients; make them part of the model (a head module loss_fn is given the "
+            "output of), or return a step_fn(model, batch) over such a model"
+        )
 
 
 def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
