@@ -388,3 +388,28 @@ def test_a_loss_fn_with_trainable_parameters_is_exit_2_before_any_step() -> None
     with pytest.raises(SpecError, match=r"loss_fn \(_CosFace\) has 3 trainable parameters"):
         find_lr(task, steps=8, device="cpu")
     assert loss.centres.grad is None  # the user's loss got no gradient
+
+
+def test_a_failing_collate_fn_is_named_as_the_loader_not_the_model() -> None:
+    x, y = tiny._data()
+    data = torch.utils.data.TensorDataset(x, y.unsqueeze(1))
+
+    def collate(items: list) -> Any:
+        return None.pad(items)  # type: ignore[attr-defined]  # DataCollatorWithPadding(tokenizer=None)
+
+    loader = torch.utils.data.DataLoader(data, batch_size=8, collate_fn=collate)
+    task = Task(model=nn.Linear(4, 1), train_loader=loader, loss_fn=nn.MSELoss())
+    # It said "did forward() (or step_fn) return None?".
+    with pytest.raises(SweepError, match=r"step 1/8: taking a batch from the train loader") as e:
+        find_lr(task, steps=8, device="cpu")
+    assert "forward()" not in str(e.value)
+
+
+def test_a_failure_in_the_validation_pass_says_so() -> None:
+    x, _ = tiny._data()
+    wrong = torch.utils.data.TensorDataset(x, torch.zeros(len(x), 5, 2))  # targets of another shape
+    val = torch.utils.data.DataLoader(wrong, batch_size=16)
+    loss = nn.L1Loss()
+    task = Task(model=nn.Linear(4, 1), train_loader=tiny._loader(), loss_fn=loss, val_loader=val)
+    with pytest.raises(SweepError, match=r"step 1/8 \(lr 1e-07\), in the validation pass"):
+        find_lr(task, steps=8, device="cpu", val_batches=1)

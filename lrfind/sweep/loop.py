@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -125,12 +126,18 @@ def _raise_failure(
     lr: float,
 ) -> NoReturn:
     """Raise the LrfindError that says what failed, with the partial history."""
+    where = _where(e)
     if isinstance(e, LrfindError):
         if setting_up:  # the error says what failed
             raise e
-        failure = type(e)(f"step {step + 1}/{total}: {e}")
+        said = where if where == _IN_VALIDATION else ""  # cycle's own errors name the loader
+        failure = type(e)(f"step {step + 1}/{total}{said}: {e}")
         failure.history = rec.partial()
         raise failure from e
+    if where == _IN_LOADER:  # the data pipeline (a collate_fn, a dataset) failed, not the model
+        what = "taking a batch from the train loader (its dataset or collate_fn) raised"
+        message = f"step {step + 1}/{total}: {what} {describe_exception(e)}"
+        raise SweepError(message, history=rec.partial()) from e  # at run time: exit 1
     # SystemExit and the like too: the user's code must not end lrfind.
     batch = None if stepper is None else stepper.batch
     known = explain(e, task, batch)
@@ -139,8 +146,22 @@ def _raise_failure(
         raise known from e
     if setting_up:
         raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
-    message = f"step {step + 1}/{total} (lr {lr:.3g}) failed: {describe_exception(e)}"
+    message = f"step {step + 1}/{total} (lr {lr:.3g}){where} failed: {describe_exception(e)}"
     raise SweepError(message + known, history=rec.partial()) from e
+
+
+_IN_VALIDATION = ", in the validation pass (the model in eval mode, on val_loader)"
+_IN_LOADER = ", taking a batch"
+
+
+def _where(e: BaseException) -> str:
+    """Where in the step `e` was raised: the validation pass, the train loader, or ""."""
+    codes = {frame.f_code for frame, _ in traceback.walk_tb(e.__traceback__)}
+    if Stepper.val_loss.__code__ in codes:
+        return _IN_VALIDATION
+    if cycle.__code__ in codes:
+        return _IN_LOADER
+    return ""
 
 
 def _finish(rec: Recorder, reason: StopReason, loop_start: float) -> History:
