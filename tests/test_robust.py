@@ -242,6 +242,22 @@ def test_a_flat_loss_that_then_diverges_never_says_start_lower() -> None:
     assert "start the sweep lower" not in answer.reasons[0]
 
 
+def test_a_flat_curve_with_no_suggestion_gets_no_second_start_lower_caveat() -> None:
+    # Its reason says a lower --start-lr only adds more of the flat part; the caveat
+    # "the minimum is in the first points: lower --start-lr" contradicted it (helper-26).
+    from lrfind.config.settings import SweepConfig
+    from lrfind.core.history import History
+    from lrfind.core.result import analyse
+
+    lrs = list(np.geomspace(1e-7, 10.0, 40))
+    raw = [2.3 + 0.01 * (-1) ** i + max(0.0, 3 * math.log10(lr / 1e-2)) for i, lr in enumerate(lrs)]
+    raw[2] = 2.2  # the lowest point among the first ones
+    h = History(lrs=lrs, losses=raw, smoothed=raw, stop_reason="diverged")
+    result = analyse(h, SweepConfig(steps=40))
+    assert result.suggested_lr is None and "flat from the start" in result.suggestion.reason
+    assert not any("lower --start-lr to see the curve" in w for w in result.warnings)
+
+
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
     # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
     # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;

@@ -7,9 +7,18 @@ from lrfind.core.history import History
 
 
 def curve_warnings(
-    history: History, min_index: int | None, planned_steps: int, ratio_stop: bool = False
+    history: History,
+    min_index: int | None,
+    planned_steps: int,
+    ratio_stop: bool = False,
+    advised: bool = False,
 ) -> list[str]:
-    """Caveats about the curve, each ending in what to do about it."""
+    """Caveats about the curve, each ending in what to do about it.
+
+    `advised`: the rule gave no suggestion and its reason already says what to do (a
+    flat curve, where a lower --start-lr adds more of the flat part): no second advice
+    about where the minimum lies.
+    """
     n = history.steps_run
     warnings = []
     if history.stop_reason == "interrupted":
@@ -37,7 +46,7 @@ def curve_warnings(
         )
     finite = {v for v in history.losses if v == v and abs(v) != float("inf")}
     # A constant loss has no minimum to move, and a failed sweep's curve is cut short.
-    if min_index is None or len(finite) == 1 or history.stop_reason == "error":
+    if min_index is None or len(finite) == 1 or history.stop_reason == "error" or advised:
         return warnings
     lo, hi = edges(n)
     few = max(1, (hi - lo) // 20)

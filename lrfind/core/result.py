@@ -168,7 +168,13 @@ def analyse(
         method=config.method,
         warnings=[
             *history.warnings,
-            *curve_warnings(history, min_index, config.steps, config.diverge_threshold is not None),
+            *curve_warnings(
+                history,
+                min_index,
+                config.steps,
+                ratio_stop=config.diverge_threshold is not None,
+                advised=config.method == "robust" and robust.lr is None,
+            ),
         ],
         config=config,
         device=device,
