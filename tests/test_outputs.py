@@ -145,9 +145,11 @@ def test_warning_when_the_minimum_is_at_the_start() -> None:
         History(lrs=lrs, losses=rising, smoothed=rising, stop_reason="diverged"),
         SweepConfig(steps=50),
     )
-    assert any("lower --start-lr" in w for w in result.warnings)
-    # The minimum / divisor would lie below the swept range: no suggestion, never a clamp.
+    # The minimum / divisor would lie below the swept range: no suggestion, never a clamp;
+    # the reason gives the advice, once (no caveat repeating it).
     assert result.suggested_lr is None and "below the swept range" in result.suggestion.reason
+    assert "start the sweep lower (--start-lr)" in result.suggestion.reason
+    assert not any("lower --start-lr" in w for w in result.warnings)
 
 
 def test_an_unsmoothed_curve_is_drawn_and_tabled_once(tmp_path: Path) -> None:
