@@ -413,3 +413,19 @@ def test_a_failure_in_the_validation_pass_says_so() -> None:
     task = Task(model=nn.Linear(4, 1), train_loader=tiny._loader(), loss_fn=loss, val_loader=val)
     with pytest.raises(SweepError, match=r"step 1/8 \(lr 1e-07\), in the validation pass"):
         find_lr(task, steps=8, device="cpu", val_batches=1)
+
+
+def _dict_loader(inputs: str, targets: str) -> list[dict[str, torch.Tensor]]:
+    x, y = tiny._data()
+    return [{inputs: x[i : i + 16], targets: y[i : i + 16, None]} for i in range(0, 64, 16)]
+
+
+def test_dict_batches_of_vision_keys_name_the_step_fn_to_write() -> None:
+    model, loss = nn.Linear(4, 1), nn.MSELoss()
+    task = Task(model=model, train_loader=_dict_loader("image", "label"), loss_fn=loss)
+    fix = r"step_fn=lambda model, batch: loss_fn\(model\(batch\['image'\]\), batch\['label'\]\)"
+    with pytest.raises(SpecError, match=fix):  # it said "let the model compute .loss"
+        find_lr(task, steps=8, device="cpu")
+    task = Task(model=model, train_loader=_dict_loader("pixel_values", "labels"), loss_fn=loss)
+    with pytest.raises(SpecError, match=r"rejects them .*batch\['pixel_values'\]"):  # was exit 1
+        find_lr(task, steps=8, device="cpu")

@@ -62,8 +62,8 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
                 return loss_from_output(model(**batch), notes, batch)
             if "labels" not in batch:
                 raise SpecError(
-                    f"dict batches need a 'labels' entry for loss_fn (keys: {_keys(batch)}); "
-                    "or return no loss_fn and let the model compute .loss"
+                    f"dict batches need a 'labels' entry for loss_fn (keys: {_keys(batch)}): "
+                    f"name the targets 'labels', or {dict_step_fn(batch)}"
                 )
             inputs = {k: v for k, v in batch.items() if k != "labels"}
             out = model(**inputs)
@@ -142,6 +142,23 @@ def _describe(value: Any) -> str:
     if value is None:
         return "None"
     return f"a {type(value).__name__}"
+
+
+# The keys datasets give a model's inputs and its targets (torchvision, Hugging Face, ...).
+_INPUT_KEYS = ("pixel_values", "image", "images", "img", "input", "inputs", "x", "input_ids")
+_TARGET_KEYS = ("labels", "label", "target", "targets", "y", "class", "classes")
+
+
+def dict_step_fn(batch: Mapping[Any, Any]) -> str:
+    """The fix for a dict batch the model cannot take as keywords: a step_fn, written out
+    with the batch's own keys where they are the usual ones."""
+    given = [k for k in _INPUT_KEYS if k in batch][:1] + [k for k in _TARGET_KEYS if k in batch][:1]
+    if len(given) < 2:
+        return "return a step_fn(model, batch) -> loss that unpacks the batch"
+    return (
+        "return a step_fn, e.g. step_fn=lambda model, batch: "
+        f"loss_fn(model(batch[{given[0]!r}]), batch[{given[1]!r}])"
+    )
 
 
 def _keys(batch: Mapping[Any, Any]) -> str:

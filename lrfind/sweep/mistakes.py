@@ -12,6 +12,7 @@ import inspect
 import itertools
 import multiprocessing
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -19,6 +20,7 @@ from torch import nn
 
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
+from lrfind.sweep.batch import dict_step_fn
 from lrfind.sweep.hints import hint
 from lrfind.sweep.task import Task
 
@@ -116,6 +118,16 @@ def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
     text = exception_text(error)
     if _BACKWARD_TWICE in text and task.step_fn is not None:
         return SpecError(_OWN_BACKWARD)
+    if (
+        isinstance(error, TypeError)
+        and "unexpected keyword argument" in text
+        and isinstance(batch, Mapping)
+        and task.step_fn is None
+    ):  # model(**batch): a timm or torchvision model on dict batches (pixel_values, labels)
+        return SpecError(
+            f"lrfind calls model(**batch) on dict batches (keys: {', '.join(map(str, batch))}), "
+            f"and the model's forward rejects them ({text.splitlines()[0]}): {dict_step_fn(batch)}"
+        )
     if _BATCHNORM_ONE in text:
         return _batch_of_one(task.train_loader)
     return hint(error, batch) if isinstance(error, Exception) else ""
