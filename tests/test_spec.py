@@ -89,6 +89,10 @@ def test_dict_with_unknown_key() -> None:
     model = torch.nn.Linear(2, 1)
     with pytest.raises(SpecError, match="unknown key.*loader.*allowed keys"):
         task_from_build({"model": model, "loader": []}, "build()")
+    # A scheduler, as timm and plain training loops return one: why there is no such key.
+    with pytest.raises(SpecError, match="unknown key.*scheduler.*sets the LR itself") as e:
+        task_from_build({"model": model, "train_loader": [], "scheduler": None}, "build()")
+    assert "lrfind schedule" in str(e.value)
 
 
 def test_missing_function_lists_what_the_file_has() -> None:

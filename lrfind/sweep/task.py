@@ -88,9 +88,15 @@ def task_from_build(returned: object, origin: str) -> Task:
     if isinstance(returned, Mapping):
         unknown = sorted(str(k) for k in returned if k not in TASK_KEYS)
         if unknown:
+            why = ""
+            if any("sched" in k.lower() for k in unknown):
+                why = (
+                    "; a range test sets the LR itself at every step, so it takes no scheduler "
+                    "(drop it; `lrfind schedule` writes one from the sweep)"
+                )
             raise SpecError(
                 f"{origin} returned a dict with unknown key(s) {', '.join(unknown)}: "
-                f"allowed keys are {', '.join(TASK_KEYS)}"
+                f"allowed keys are {', '.join(TASK_KEYS)}{why}"
             )
         missing = [k for k in ("model", "train_loader") if k not in returned]
         if missing:
