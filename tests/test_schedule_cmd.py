@@ -388,3 +388,17 @@ def test_run_and_schedule_from_its_report_print_the_same_plan(tmp_path: Path) ->
     assert calls["onecyclelr"] == printed["one-cycle"]
     assert calls["cycliclr"] == printed["cyclic"]
     assert calls["warmup_cosine"] == printed["warmup+cosine"]
+
+
+def test_the_plots_reference_line_is_where_group_0_peaks_under_an_lr_scale() -> None:
+    # timm's layer decay: group 0 carries lr_scale 0.04, so its schedules peak at 0.04 x the
+    # headline LR; the dotted line sat at the headline and they seemed never to reach it.
+    from lrfind.cli.schedule import reference_lr
+
+    scaled = ReportPlan(0.01, 0.0005, 0.05, 1000, (0.04, 1.0))
+    traces = [simulate_planned(name, scaled, 1000) for name in ("onecyclelr", "cycliclr")]
+    line, title = reference_lr(traces, 0.01, scaled, "report.json's LR")
+    assert line == pytest.approx(max(traces[0].lrs)) == pytest.approx(0.0004)
+    assert title == "report.json's LR 0.01 x group 0's lr_scale 0.04 ="
+    plain = ReportPlan(0.01, 0.0005, 0.05, 1000, (1.0, 10.0))
+    assert reference_lr(traces, 0.01, plain, None) == (0.01, None)

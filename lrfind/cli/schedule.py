@@ -20,6 +20,7 @@ from lrfind.output.paths import cannot_write, prepare_dir
 
 if TYPE_CHECKING:
     from lrfind.tools.report_plan import ReportPlan
+    from lrfind.tools.schedule import Trace
 
 EXAMPLES = """
 Examples:
@@ -171,7 +172,8 @@ def schedule(
         from lrfind.tools.figures import save_figure, schedule_figure
 
         origin = f"{Path(from_report).name}'s LR" if from_report else None
-        figure = schedule_figure(traces, base, log_y=log_y, overlay=overlay, origin=origin)
+        reference, origin = reference_lr(traces, base, source, origin)
+        figure = schedule_figure(traces, reference, log_y=log_y, overlay=overlay, origin=origin)
         path = folder / PNG_NAME
         try:
             wrote(err, save_figure(figure, path))
@@ -214,3 +216,21 @@ def _plateau_trace(path: str) -> tuple[float, ...]:
     if log.val is not None and all(v == v for v in log.val):  # no NaN: a full val trace
         return tuple(log.val)
     return tuple(log.train)
+
+
+def reference_lr(
+    traces: list[Trace], base: float, source: ReportPlan | None, origin: str | None
+) -> tuple[float, str | None]:
+    """The plot's dotted line and its title: where the traces peak.
+
+    Planned traces are group 0's LR, which a timm lr_scale (group 0's ratio) moves
+    off the headline LR; the line is drawn there, and the title says so.
+    """
+    from lrfind.tools.schedule import PLANNED
+
+    if source is None or not all(t.name in PLANNED for t in traces):
+        return base, origin
+    scale = source.groups.ratios[0]
+    if scale == 1.0:
+        return base, origin
+    return base * scale, f"{origin or '--lr'} {base:.3g} x group 0's lr_scale {scale:.3g} ="
