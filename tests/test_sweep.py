@@ -360,6 +360,8 @@ def test_a_wrapping_optimizer_keeps_its_inner_one_on_the_copy() -> None:
     inner = optimizer._base_optimizer
     assert inner is not wrapper._base_optimizer and inner.param_groups is optimizer.param_groups
     assert {id(p) for p in inner.param_groups[0]["params"]} == {id(p) for p in copy_.parameters()}
+    training = find_lr(task, steps=8, device="cpu").training
+    assert training is not None and training.optimizer == "_Lookahead over SGD"
 
 
 def test_an_optimizer_with_lr_none_names_the_fix_and_a_named_one_replaces_it() -> None:

@@ -35,7 +35,7 @@ def describe(
     stack = getattr(task, "stack", None)
     took, aside = stack.applied(config) if stack is not None else ([], [])
     return Training(
-        optimizer=type(optimizer).__name__,
+        optimizer=optimizer_name(optimizer),
         origin=origin,
         hyper=_hyper(optimizer),
         groups=groups,
@@ -48,6 +48,15 @@ def describe(
         set_aside=tuple(aside),
         notes=notes,
     )
+
+
+def optimizer_name(optimizer: torch.optim.Optimizer) -> str:
+    """Its class name, with the optimizer inside a wrapper: "Lookahead over AdamW" (timm)."""
+    name = type(optimizer).__name__
+    inner = getattr(optimizer, "_base_optimizer", None)  # timm's Lookahead
+    if isinstance(inner, torch.optim.Optimizer) and inner is not optimizer:
+        return f"{name} over {optimizer_name(inner)}"
+    return name
 
 
 def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
