@@ -49,8 +49,10 @@ def test_the_trainer_gives_its_groups_clipping_accumulation_and_loss() -> None:
     assert {"compute_loss", "label_smoothing_factor 0.1", "max_grad_norm 0.5"} <= set(t.took)
     assert "lr_scheduler_type cosine" in t.set_aside and "warmup_steps 10" in t.set_aside
     assert result.config.clip_grad == 0.5 and result.config.accumulate == 2
-    # The user's Trainer and model are as they were: no optimizer made, no weight moved.
+    # The user's Trainer and model are as they were: no optimizer made, no weight moved,
+    # no loader left registered on its accelerator (get_train_dataloader's prepare()).
     assert trainer.optimizer is None
+    assert getattr(trainer.accelerator, "_dataloaders", []) == []
     assert all(torch.equal(v, params[k]) for k, v in trainer.model.state_dict().items())
 
 

@@ -51,7 +51,8 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
             f"{came} a {name} without a train_dataset: "
             "pass Trainer(train_dataset=...), the data the sweep trains on"
         )
-    train = FreshLoader(trainer.get_train_dataloader, f"the {name}'s get_train_dataloader()")
+    make_train = _untracked(trainer, trainer.get_train_dataloader)
+    train = FreshLoader(make_train, f"the {name}'s get_train_dataloader()")
     loaders = [train]
     stack = Stack(name="transformers.Trainer" if name == "Trainer" else f"{name} (a Trainer)")
     stack.took += ["model", "get_train_dataloader()"]
@@ -127,10 +128,28 @@ def _eval_loader(trainer: Any) -> tuple[FreshLoader, str]:
         called = f"get_eval_dataloader({key!r})"
         if len(evals) > 1:
             called += f", the first of {len(evals)} eval datasets,"
-        make = lambda: trainer.get_eval_dataloader(key)  # noqa: E731
+        make = _untracked(trainer, lambda: trainer.get_eval_dataloader(key))
         return FreshLoader(make, f"the {name}'s get_eval_dataloader({key!r})"), called
-    what = f"the {name}'s get_eval_dataloader()"
-    return FreshLoader(trainer.get_eval_dataloader, what), "get_eval_dataloader()"
+    make = _untracked(trainer, trainer.get_eval_dataloader)
+    return FreshLoader(make, f"the {name}'s get_eval_dataloader()"), "get_eval_dataloader()"
+
+
+def _untracked(trainer: Any, make: Any) -> Any:
+    """`make` (a loader factory) that leaves no loader registered on the Trainer's accelerator.
+
+    get_*_dataloader() runs accelerator.prepare(), which appends the loader to the
+    accelerator's list (for its checkpoints): the user's Trainer is left as it was.
+    """
+
+    def untracked() -> Any:
+        registered = getattr(getattr(trainer, "accelerator", None), "_dataloaders", None)
+        before = list(registered) if isinstance(registered, list) else None
+        loader = make()
+        if before is not None:
+            registered[:] = before  # type: ignore[index]
+        return loader
+
+    return untracked
 
 
 def _compute_loss(trainer: Any) -> Any:
