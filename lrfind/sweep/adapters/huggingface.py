@@ -157,17 +157,17 @@ def _compute_loss(trainer: Any) -> Any:
 
     An override's `self.model(**inputs)` (common, and what Trainer.train() runs)
     must reach the copy being swept, never the user's model: it is called on a
-    shallow copy of the Trainer (one per model) that points at the copy.
+    shallow copy of the Trainer that points at the copy for the call only (so
+    no sweep's copy outlives its sweep, as --repeats' next one is made).
     """
-    shadows: dict[int, Any] = {}
+    shadow = copy.copy(trainer)
 
     def compute(model: nn.Module, inputs: Any) -> Any:
-        shadow = shadows.get(id(model))
-        if shadow is None:
-            shadows.clear()  # a new sweep, a new copy
-            shadow = shadows[id(model)] = copy.copy(trainer)
-            shadow.model = shadow.model_wrapped = model
-        return shadow.compute_loss(model, inputs)
+        shadow.model = shadow.model_wrapped = model
+        try:
+            return shadow.compute_loss(model, inputs)
+        finally:
+            shadow.model = shadow.model_wrapped = None
 
     def trainer_loss(model: nn.Module, batch: Any) -> Any:
         # A shallow copy: compute_loss pops "labels" (label smoothing, compute_loss_func),
