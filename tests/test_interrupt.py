@@ -21,21 +21,23 @@ from .assets import tiny
 from .conftest import ASSETS
 
 
-def test_sigint_to_a_running_sweep(tmp_path: Path) -> None:
+def _started_sweep(
+    tmp_path: Path, build: str, *options: str, new_session: bool = False
+) -> tuple[subprocess.Popen[str], Path]:
+    """`lrfind run` of a long sweep in a subprocess, once its first step ran; its --out-dir.
+
+    `new_session`: its own process group, as a shell job has.
+    """
     marker, out = tmp_path / "sweep-started", tmp_path / "out"
+    args = ["--steps", "100000", "--end-lr", "1e-3", "--diverge-threshold", "1e9", *options]
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "lrfind",
             "run",
-            f"{ASSETS}/bad.py:slow",
-            "--steps",
-            "100000",
-            "--end-lr",
-            "1e-3",
-            "--diverge-threshold",
-            "1e9",
+            f"{ASSETS}/bad.py:{build}",
+            *args,
             "--out-dir",
             str(out),
         ],
@@ -43,11 +45,17 @@ def test_sigint_to_a_running_sweep(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "LRFIND_TEST_MARKER": str(marker)},
+        start_new_session=new_session,
     )
     deadline = time.monotonic() + 120
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), proc.communicate(timeout=10)
+    return proc, out
+
+
+def test_sigint_to_a_running_sweep(tmp_path: Path) -> None:
+    proc, out = _started_sweep(tmp_path, "slow")
     time.sleep(0.5)  # a few steps of 20 ms each
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=60)
@@ -71,34 +79,12 @@ def test_a_signal_to_the_process_group_with_dataloader_workers_is_an_interrupt(
     # `timeout`, a job controller or a terminal's Ctrl-C signal every process in the group:
     # the DataLoader's workers die of it (torch's SIGTERM handler in a worker), and the sweep
     # sees "worker exited unexpectedly". That is the interruption, not a failed sweep.
-    marker, out = tmp_path / "sweep-started", tmp_path / "out"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lrfind",
-            "run",
-            f"{ASSETS}/bad.py:slow_workers",
-            "--steps",
-            "100000",
-            "--end-lr",
-            "1e-3",
-            "--diverge-threshold",
-            "1e9",
-            "--no-plot",
-            "--out-dir",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LRFIND_TEST_MARKER": str(marker)},
-        start_new_session=True,  # its own process group, as a shell job has
+    proc, out = _started_sweep(
+        tmp_path,
+        "slow_workers",
+        "--no-plot",
+        new_session=True,
     )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), proc.communicate(timeout=10)
     time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)

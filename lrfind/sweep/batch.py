@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from lrfind.errors import SpecError
+from lrfind.sweep.adapters.base import keys_of
 from lrfind.sweep.adapters.outputs import OutputReader, is_detection_batch, note, summed_losses
 from lrfind.sweep.task import Task
 
@@ -62,7 +63,7 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
                 return loss_from_output(model(**batch), notes, batch)
             if "labels" not in batch:
                 raise SpecError(
-                    f"dict batches need a 'labels' entry for loss_fn (keys: {_keys(batch)}): "
+                    f"dict batches need a 'labels' entry for loss_fn (keys: {keys_of(batch)}): "
                     f"name the targets 'labels', or {dict_step_fn(batch)}"
                 )
             inputs = {k: v for k, v in batch.items() if k != "labels"}
@@ -99,12 +100,8 @@ def loss_from_output(
     if loss is None:
         keys = ""
         if batch is not None:
-            keys = f" (batch keys: {_keys(batch)}"
-            keys += (
-                "; a transformers model computes its loss from 'labels')"
-                if ("labels" not in batch)
-                else ")"
-            )
+            why = "; a transformers model computes its loss from 'labels'"
+            keys = f" (batch keys: {keys_of(batch)}{'' if 'labels' in batch else why})"
         raise SpecError(
             f"the model returned {_describe(out)} with no loss{keys}: give build a loss_fn, "
             "or make the model return an output with .loss"
@@ -159,7 +156,3 @@ def dict_step_fn(batch: Mapping[Any, Any]) -> str:
         "return a step_fn, e.g. step_fn=lambda model, batch: "
         f"loss_fn(model(batch[{given[0]!r}]), batch[{given[1]!r}])"
     )
-
-
-def _keys(batch: Mapping[Any, Any]) -> str:
-    return ", ".join(map(str, batch)) or "none"

@@ -11,7 +11,7 @@ import itertools
 import time
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Literal, NoReturn
 
 import torch
 
@@ -127,14 +127,15 @@ def _raise_failure(
 ) -> NoReturn:
     """Raise the LrfindError that says what failed, with the partial history."""
     where = _where(e)
+    # Errors in the loader name it themselves (cycle's, or the message below).
+    during = _IN_VALIDATION if where == "validation" else ""
     if isinstance(e, LrfindError):
         if setting_up:  # the error says what failed
             raise e
-        said = where if where == _IN_VALIDATION else ""  # cycle's own errors name the loader
-        failure = type(e)(f"step {step + 1}/{total}{said}: {e}")
+        failure = type(e)(f"step {step + 1}/{total}{during}: {e}")
         failure.history = rec.partial()
         raise failure from e
-    if where == _IN_LOADER:  # the data pipeline (a collate_fn, a dataset) failed, not the model
+    if where == "loader":  # the data pipeline (a collate_fn, a dataset) failed, not the model
         what = "taking a batch from the train loader (its dataset or collate_fn) raised"
         message = f"step {step + 1}/{total}: {what} {describe_exception(e)}"
         raise SweepError(message, history=rec.partial()) from e  # at run time: exit 1
@@ -146,22 +147,21 @@ def _raise_failure(
         raise known from e
     if setting_up:
         raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
-    message = f"step {step + 1}/{total} (lr {lr:.3g}){where} failed: {describe_exception(e)}"
+    message = f"step {step + 1}/{total} (lr {lr:.3g}){during} failed: {describe_exception(e)}"
     raise SweepError(message + known, history=rec.partial()) from e
 
 
 _IN_VALIDATION = ", in the validation pass (the model in eval mode, on val_loader)"
-_IN_LOADER = ", taking a batch"
 
 
-def _where(e: BaseException) -> str:
-    """Where in the step `e` was raised: the validation pass, the train loader, or ""."""
+def _where(e: BaseException) -> Literal["validation", "loader"] | None:
+    """Where in the step `e` was raised, read from its traceback (nothing to pay per step)."""
     codes = {frame.f_code for frame, _ in traceback.walk_tb(e.__traceback__)}
     if Stepper.val_loss.__code__ in codes:
-        return _IN_VALIDATION
+        return "validation"
     if cycle.__code__ in codes:
-        return _IN_LOADER
-    return ""
+        return "loader"
+    return None
 
 
 def _finish(rec: Recorder, reason: StopReason, loop_start: float) -> History:

@@ -20,6 +20,7 @@ from torch import nn
 
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
+from lrfind.sweep.adapters.base import keys_of
 from lrfind.sweep.batch import dict_step_fn
 from lrfind.sweep.hints import hint
 from lrfind.sweep.task import Task
@@ -125,7 +126,7 @@ def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
         and task.step_fn is None
     ):  # model(**batch): a timm or torchvision model on dict batches (pixel_values, labels)
         return SpecError(
-            f"lrfind calls model(**batch) on dict batches (keys: {', '.join(map(str, batch))}), "
+            f"lrfind calls model(**batch) on dict batches (keys: {keys_of(batch)}), "
             f"and the model's forward rejects them ({text.splitlines()[0]}): {dict_step_fn(batch)}"
         )
     if _BATCHNORM_ONE in text:

@@ -164,13 +164,7 @@ def _named(
         decays = {repr(g.get("weight_decay")) for g in current.param_groups}
         split = len(decays) > 1 and "weight_decay" not in kwargs
         keep = ("initial_lr", "lr_scale") + (("weight_decay",) if split else ())
-        groups = [
-            {"params": g["params"], **{k: g[k] for k in keep if g.get(k) is not None}}
-            for g in current.param_groups
-        ]
-        for group, old in zip(groups, current.param_groups, strict=True):
-            if old.get("lr") is not None:  # lr=None (a relative step): the LR is the sweep's
-                group["lr"] = float(old["lr"])
+        groups = [_group_copy(g, keep) for g in current.param_groups]
     else:
         groups = [{"params": [p for p in model.parameters() if p.requires_grad]}]
     if name == "sgd":
@@ -182,6 +176,15 @@ def _named(
             f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
             setting="optimizer_kwargs",
         ) from None
+
+
+def _group_copy(group: dict, keep: tuple[str, ...]) -> dict:
+    """A param group for the named optimizer: its params, its lr (unless None, a relative
+    step: the LR is then the sweep's own) and the `keep` keys it has."""
+    out = {"params": group["params"], **{k: group[k] for k in keep if group.get(k) is not None}}
+    if group.get("lr") is not None:
+        out["lr"] = float(group["lr"])
+    return out
 
 
 def _copy_dropped(given: torch.optim.Optimizer, copied: torch.optim.Optimizer, memo: dict) -> None:

@@ -8,7 +8,7 @@ the user's object does not come from.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +22,11 @@ from lrfind.errors import SpecError, describe_exception
 def has_class(obj: object, *names: tuple[str, str]) -> bool:
     """Whether a class in type(obj)'s MRO is one of the (module, qualname) pairs."""
     return any((c.__module__, c.__qualname__) in names for c in type(obj).__mro__)
+
+
+def keys_of(mapping: Mapping[Any, Any]) -> str:
+    """A dict's keys for a message: "input_ids, labels" ("none" for an empty one)."""
+    return ", ".join(map(str, mapping)) or "none"
 
 
 def overrides(obj: object, method: str, library: tuple[str, ...]) -> bool:

@@ -25,6 +25,7 @@ from lrfind.sweep.adapters.base import (
     Setting,
     Stack,
     has_class,
+    keys_of,
     overrides,
 )
 
@@ -121,17 +122,14 @@ def _create_optimizer(trainer: Any, model: nn.Module) -> torch.optim.Optimizer:
 
 def _eval_loader(trainer: Any) -> tuple[FreshLoader, str]:
     """The eval loader, and how it is called: a dict of eval datasets gives its first."""
-    name = type(trainer).__name__
     evals = trainer.eval_dataset
-    if isinstance(evals, Mapping) and evals:  # Trainer(eval_dataset={"a": ..., "b": ...})
-        key = next(iter(evals))
-        called = f"get_eval_dataloader({key!r})"
-        if len(evals) > 1:
-            called += f", the first of {len(evals)} eval datasets,"
-        make = _untracked(trainer, lambda: trainer.get_eval_dataloader(key))
-        return FreshLoader(make, f"the {name}'s get_eval_dataloader({key!r})"), called
-    make = _untracked(trainer, trainer.get_eval_dataloader)
-    return FreshLoader(make, f"the {name}'s get_eval_dataloader()"), "get_eval_dataloader()"
+    key = next(iter(evals)) if isinstance(evals, Mapping) and evals else None  # {"a": ...}
+    called = "get_eval_dataloader()" if key is None else f"get_eval_dataloader({key!r})"
+    make = trainer.get_eval_dataloader if key is None else lambda: trainer.get_eval_dataloader(key)
+    loader = FreshLoader(_untracked(trainer, make), f"the {type(trainer).__name__}'s {called}")
+    if key is not None and len(evals) > 1:
+        called += f", the first of {len(evals)} eval datasets,"
+    return loader, called
 
 
 def _untracked(trainer: Any, make: Any) -> Any:
@@ -177,7 +175,7 @@ def _compute_loss(trainer: Any) -> Any:
         except ValueError as e:  # the Trainer's own words for batches without labels
             if not str(e).startswith("The model did not return a loss"):
                 raise
-            keys = ", ".join(batch) if isinstance(batch, Mapping) else type(batch).__name__
+            keys = keys_of(batch) if isinstance(batch, Mapping) else type(batch).__name__
             raise SpecError(
                 f"the Trainer's model returned no loss from a batch of {keys}: give the batches "
                 "the labels it takes (a 'labels' column in train_dataset, or "

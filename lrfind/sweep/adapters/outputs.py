@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from lrfind.errors import SpecError
+from lrfind.sweep.adapters.base import keys_of
 from lrfind.sweep.adapters.huggingface import is_model_output
 
 
@@ -64,7 +65,7 @@ def summed_losses(out: Any, notes: list[str]) -> Any:
     values = list(out.values())
     if not all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in values):
         return None
-    note(notes, f"the model returns a dict of {len(values)} losses ({_keys(out)}): summed")
+    note(notes, f"the model returns a dict of {len(values)} losses ({keys_of(out)}): summed")
     total = values[0]
     for value in values[1:]:
         total = total + value
@@ -120,7 +121,3 @@ def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"shape {list(value.shape)}" if value.dim() else "a scalar"
     return type(value).__name__
-
-
-def _keys(out: Mapping[Any, Any]) -> str:
-    return ", ".join(map(str, out))
