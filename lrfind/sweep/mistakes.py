@@ -35,7 +35,7 @@ _OWN_BACKWARD = (
 
 def check_task(task: Task) -> None:
     """SpecError naming the mistake, for a Task that cannot work (checked before the copy)."""
-    for check in (_loss_class, _step_fn_signature, _scripted, _on_meta, _spawn_unimportable):
+    for check in _CHECKS:
         problem = check(task)
         if problem:
             raise SpecError(problem)
@@ -142,6 +142,21 @@ def _loss_class(task: Task) -> str | None:
     return None
 
 
+def _loss_params(task: Task) -> str | None:
+    """A loss_fn with trainable parameters (an ArcFace/CosFace head, learned loss weights)."""
+    if not isinstance(task.loss_fn, nn.Module):
+        return None
+    n = sum(p.numel() for p in task.loss_fn.parameters() if p.requires_grad)
+    if not n:
+        return None
+    return (
+        f"loss_fn ({type(task.loss_fn).__name__}) has {n} trainable parameters, and the sweep "
+        "trains a copy of the model only: they would not train, and yours would get "
+        "gradients; make them part of the model (a head module loss_fn is given the "
+        "output of), or return a step_fn(model, batch) over such a model"
+    )
+
+
 def _step_fn_signature(task: Task) -> str | None:
     if task.step_fn is None:
         return None
@@ -229,3 +244,6 @@ def _batch_of_one(loader: Any) -> str:
             "too few for BatchNorm in training mode: pass drop_last=True to the DataLoader"
         )
     return "; a batch of 1 sample reached BatchNorm in training mode: use drop_last=True"
+
+
+_CHECKS = (_loss_class, _loss_params, _step_fn_signature, _scripted, _on_meta, _spawn_unimportable)

@@ -30,7 +30,6 @@ def prepare(
     its param groups, hyperparameters and state.
     """
     given = task.optimizer if isinstance(task.optimizer, torch.optim.Optimizer) else None
-    _check_loss_params(task.loss_fn)
     memo: dict[int, object] = {}
     try:
         model, optimizer = copy.deepcopy((task.model, given), memo)
@@ -200,20 +199,6 @@ def _copy_dropped(given: torch.optim.Optimizer, copied: torch.optim.Optimizer, m
                 vars(copied)[key] = copy.deepcopy(value, memo)
             except Exception:  # left out, as deepcopy alone leaves it
                 continue
-
-
-def _check_loss_params(loss_fn: object) -> None:
-    """A loss_fn with trainable parameters (an ArcFace/CosFace head, learned loss weights)."""
-    if not isinstance(loss_fn, nn.Module):
-        return
-    n = sum(p.numel() for p in loss_fn.parameters() if p.requires_grad)
-    if n:
-        raise SpecError(
-            f"loss_fn ({type(loss_fn).__name__}) has {n} trainable parameters, and the sweep "
-            "trains a copy of the model only: they would not train, and yours would get "
-            "gradients; make them part of the model (a head module loss_fn is given the "
-            "output of), or return a step_fn(model, batch) over such a model"
-        )
 
 
 def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
