@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -295,3 +297,15 @@ def test_device_names_are_case_blind_as_optimizer_names_are() -> None:
     assert SweepConfig(device="CPU").device == "cpu"
     assert SweepConfig(device=" Cuda:1 ").device == "cuda:1"
     assert SweepConfig(optimizer="AdamW").optimizer == "adamw"
+
+
+def test_a_config_from_a_pipe_is_read(tmp_path: Path) -> None:
+    # `--config <(make-config)` hands lrfind a pipe, not a regular file; it reads as well.
+    fifo = tmp_path / "config.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_text("[sweep]\nsteps = 40\n"), daemon=True)
+    writer.start()
+    try:
+        assert load_toml(fifo) == {"sweep": {"steps": 40}}
+    finally:
+        writer.join(timeout=10)

@@ -50,7 +50,8 @@ TABLES = ("sweep", "optimizer", "build", "output")
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read a TOML file, turning every failure into a ConfigError that names it."""
     p = user_path(path)
-    if not p.is_file():
+    # Not is_file(): `--config <(generate-config)` is a pipe, and a pipe reads as well.
+    if p.is_dir() or not p.exists():
         what = "is a directory" if p.is_dir() else "does not exist"
         raise ConfigError(f"config file {path} {what}: pass an existing .toml file to --config")
     try:
