@@ -146,3 +146,18 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
         if state[node] == 0:
             visit(node)
     return found
+
+
+def test_the_layout_page_names_every_module() -> None:
+    # docs/development.md is the newcomer's map of the package: a module it does not
+    # name is a room nobody was told about. Each appears in backticks, by its name or stem.
+    page = (PACKAGE.parent / "docs" / "development.md").read_text(encoding="utf-8")
+    table = page[page.index("## The layout") : page.index("**The import rule.**")]
+    missing = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.name != "__init__.py"
+        and f"`{path.stem}`" not in table
+        and f"`{path.name}`" not in table
+    )
+    assert not missing, f"docs/development.md's layout table does not name: {missing}"
