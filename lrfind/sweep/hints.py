@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
 from lrfind.errors import exception_text
 
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
 
-def hint(error: Exception, batch: Any) -> str:
+def hint(error: Exception, batch: Any, model: nn.Module | None = None) -> str:
     """A fix to suggest for failures whose cause lrfind can see."""
     if isinstance(error, _OOM):
         return "; lower the batch size (or use --accumulate, --amp bf16)"
     text = exception_text(error)
     if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
         return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
+    if "type" in text and model is not None:
+        floats = _float_mismatch(batch, model)
+        if floats:
+            return floats
     if "expected scalar type Long" in text or "target dtype to be Long" in text.replace("'", ""):
         return "; cross-entropy takes class indices: targets as integers (y.long()), not floats"
     if isinstance(error, AttributeError | TypeError) and "'NoneType' object" in text:
@@ -43,3 +48,26 @@ def _dtypes(batch: Any) -> set[torch.dtype]:
     if isinstance(batch, tuple | list):
         return set().union(*map(_dtypes, batch))
     return set()
+
+
+def _float_mismatch(batch: Any, model: nn.Module) -> str:
+    """A batch of float64 for a float32 model (numpy's default), or float32 for a half one."""
+    params = next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+    floats = {t for t in _dtypes(batch) if t.is_floating_point}
+    if params is None or not floats - {params}:
+        return ""
+    have = "/".join(sorted(map(_name, floats)))
+    if params in (torch.float16, torch.bfloat16):
+        amp = "bf16" if params == torch.bfloat16 else "fp16"
+        return (
+            f"; the model is {_name(params)}, the batch {have}: convert the inputs to "
+            f"{_name(params)}, or keep the model float32 and pass --amp {amp}"
+        )
+    return (
+        f"; the batch is {have}, the model {_name(params)}: convert the batch "
+        f"(x.to(torch.{_name(params)}); torch.from_numpy keeps numpy's float64) or the model"
+    )
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")

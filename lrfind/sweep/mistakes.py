@@ -131,7 +131,7 @@ def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
         )
     if _BATCHNORM_ONE in text:
         return _batch_of_one(task.train_loader)
-    return hint(error, batch) if isinstance(error, Exception) else ""
+    return hint(error, batch, task.model) if isinstance(error, Exception) else ""
 
 
 def _loss_class(task: Task) -> str | None:

@@ -43,6 +43,17 @@ def integer_data() -> tuple:
     return _model(), torch.utils.data.DataLoader(dataset, batch_size=16), nn.MSELoss()
 
 
+def float64_data() -> tuple:
+    """numpy arrays through torch.from_numpy: float64, for a float32 model."""
+    x, y = _data()
+    dataset = torch.utils.data.TensorDataset(x.double(), y.double())
+    return _model(), torch.utils.data.DataLoader(dataset, batch_size=16), nn.MSELoss()
+
+
+def bfloat16_model() -> tuple:
+    return _model().to(torch.bfloat16), _loader(), nn.MSELoss()
+
+
 def frozen() -> tuple:
     model = _model().requires_grad_(False)
     return model, _loader(), nn.MSELoss()
