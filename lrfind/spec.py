@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from lrfind.config.paths import user_path
-from lrfind.errors import LrfindError, SpecError, ended, user_code
+from lrfind.errors import LrfindError, SpecError, ended, exception_text, user_code
 from lrfind.script import held_stderr, script_argv
 
 #: The module name a SPEC file gets when its own name is no identifier (my-model.py).
@@ -139,15 +139,45 @@ def _import_file(target: str) -> ModuleType:
     sys.modules[name] = module
     try:
         _run_import(target, str(path), lambda: module_spec.loader.exec_module(module))
+    except SpecError as error:
+        del sys.modules[name]
+        package = _package_name(path)
+        if package and _NO_PARENT in exception_text(error.__cause__ or error):
+            # Its relative imports (from .data import ...) need its package, as
+            # `python -m package.module` would give it.
+            return _import_module(package, root=_package_root(path))
+        raise
     except BaseException:
         del sys.modules[name]
         raise
     return module
 
 
-def _import_module(target: str) -> ModuleType:
-    # Like `python -m`: the cwd is importable.
-    if "" not in sys.path and os.getcwd() not in sys.path:
+_NO_PARENT = "attempted relative import with no known parent package"
+
+
+def _package_root(path: Path) -> Path:
+    """The folder above the outermost package (folder with __init__.py) holding `path`."""
+    folder = path.parent
+    while (folder / "__init__.py").is_file() and folder.name.isidentifier():
+        folder = folder.parent
+    return folder
+
+
+def _package_name(path: Path) -> str | None:
+    """mypkg.sub.train for mypkg/sub/train.py inside packages; None outside one."""
+    root = _package_root(path)
+    if root == path.parent or not path.stem.isidentifier():
+        return None
+    return ".".join([*path.parent.relative_to(root).parts, path.stem])
+
+
+def _import_module(target: str, root: Path | None = None) -> ModuleType:
+    # Like `python -m`: the cwd (or the package's root folder) is importable.
+    if root is not None:
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+    elif "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         return _run_import(target, target, lambda: importlib.import_module(target))

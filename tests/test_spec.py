@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,30 @@ def test_a_file_that_is_not_python(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     (tmp_path / "notes_xyz.txt").write_text("def build(): pass\n")
     with pytest.raises(SpecError, match=r"notes_xyz.txt is a file, but .* ending in \.py"):
         load_function("notes_xyz.txt:build")
+
+
+def test_a_file_inside_a_package_gets_its_relative_imports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python mypkg/sub/train.py` fails on `from ..helpers import`; lrfind imports the
+    # file as mypkg.sub.train, as `python -m` would, from any cwd.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setattr(sys, "modules", dict(sys.modules))
+    monkeypatch.chdir(tmp_path)
+    package = tmp_path / "code" / "relpkg_xyz"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("WIDTH = 3\n")
+    (package / "sub" / "train.py").write_text(
+        "from ..helpers import WIDTH\n\ndef build():\n    return WIDTH\n"
+    )
+    func, _ = load_function(f"{package / 'sub' / 'train.py'}:build")
+    assert func() == 3
+    assert func.__module__ == "relpkg_xyz.sub.train"
+
+
+def test_a_relative_import_outside_a_package_is_the_users_error(tmp_path: Path) -> None:
+    (tmp_path / "loose_xyz.py").write_text("from .helpers import WIDTH\n")
+    with pytest.raises(SpecError, match="no known parent package.*line 1"):
+        load_function(f"{tmp_path / 'loose_xyz.py'}:build")
