@@ -38,7 +38,7 @@ def parse_spec(spec: str) -> tuple[str, str]:
         raise SpecError(
             f"SPEC {spec!r} needs a function: use path/to/file.py:build or package.module:build"
         )
-    if not func.isidentifier():
+    if not all(part.isidentifier() for part in func.split(".")):  # Factory.build is one
         raise SpecError(f"SPEC {spec!r}: {func!r} is not a valid function name")
     if ":" in _DRIVE.sub("", target, count=1):  # a Windows drive ("C:\\...") is allowed
         raise SpecError(
@@ -71,11 +71,24 @@ def load_function(spec: str) -> tuple[Callable[..., Any], str]:
     where = target
     # Only what the file defines (or imports): a module's own dunders (__init__, __class__)
     # are no build function.
-    func = vars(module).get(name) if name.startswith("__") else getattr(module, name, None)
+    first, *rest = name.split(".")
+    func = vars(module).get(first) if first.startswith("__") else getattr(module, first, None)
     if func is None:
         have = _public_callables(module)
         hint = f"it defines: {', '.join(have)}" if have else "it defines no public functions"
-        raise SpecError(f"{where} has no function {name!r}; {hint}")
+        raise SpecError(f"{where} has no function {first!r}; {hint}")
+    for i, attribute in enumerate(rest):  # an entry point's obj.attr: Factory.build
+        owner = ".".join([first, *rest[:i]])
+        try:
+            func = getattr(func, attribute)
+        except AttributeError:
+            raise SpecError(
+                f"{where}:{owner} has no attribute {attribute!r}; check the SPEC"
+            ) from None
+        except Exception as error:  # a property of the user's that raises
+            raise SpecError(
+                f"{where}:{owner}.{attribute} raised {type(error).__name__}: {error}"
+            ) from error
     fix = "point the SPEC at a function that returns (model, train_loader, loss_fn)"
     if not callable(func):
         raise SpecError(f"{where}:{name} is a {type(func).__name__}, not a function: {fix}")

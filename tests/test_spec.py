@@ -181,3 +181,24 @@ def test_a_relative_import_outside_a_package_is_the_users_error(tmp_path: Path) 
     (tmp_path / "loose_xyz.py").write_text("from .helpers import WIDTH\n")
     with pytest.raises(SpecError, match="no known parent package.*line 1"):
         load_function(f"{tmp_path / 'loose_xyz.py'}:build")
+
+
+def test_a_spec_may_name_an_attribute_of_a_class(tmp_path: Path) -> None:
+    (tmp_path / "factory_xyz.py").write_text(
+        "class Factory:\n    @staticmethod\n    def build(width=2):\n        return width\n"
+    )
+    func, label = load_function(f"{tmp_path / 'factory_xyz.py'}:Factory.build")
+    assert func(width=5) == 5
+    assert label.startswith("Factory.build() in ")
+    with pytest.raises(SpecError, match="factory_xyz.py:Factory has no attribute 'biuld'"):
+        load_function(f"{tmp_path / 'factory_xyz.py'}:Factory.biuld")
+
+
+def test_an_attribute_that_raises_is_named_in_the_specs_words(tmp_path: Path) -> None:
+    (tmp_path / "holder_xyz.py").write_text(
+        "class Holder:\n    @property\n    def build(self):\n"
+        "        raise ValueError('no config')\n"
+        "holder = Holder()\n"
+    )
+    with pytest.raises(SpecError, match=r"holder_xyz.py:holder.build raised ValueError: no config"):
+        load_function(f"{tmp_path / 'holder_xyz.py'}:holder.build")
