@@ -47,6 +47,19 @@ def test_timm_lr_scale_is_honoured_as_timm_schedulers_do() -> None:
     assert group_ratios(optimizer) == pytest.approx(scales)
 
 
+def test_timm_create_optimizer_v2_as_a_factory_gets_the_model() -> None:
+    pytest.importorskip("timm", reason="timm is in the dev extra")
+    from stacks import timm_layer_decay
+
+    _, from_factory = prepare(Task(**timm_layer_decay.build_factory()), SweepConfig(), CPU)
+    _, built = prepare(Task(**timm_layer_decay.build()), SweepConfig(), CPU)
+    shape = [(len(g["params"]), g["weight_decay"], g["lr_scale"]) for g in built.param_groups]
+    assert len(shape) > 2  # the groups the user's own training gets
+    assert [
+        (len(g["params"]), g["weight_decay"], g["lr_scale"]) for g in from_factory.param_groups
+    ] == shape
+
+
 def test_timm_curve_changes_with_layer_decay(tmp_path: Path) -> None:
     pytest.importorskip("timm", reason="timm is in the dev extra")
     code, output, report = _cli("timm_layer_decay.py:build", tmp_path, "--json")

@@ -178,6 +178,31 @@ def test_optimizer_factory_from_build_is_used() -> None:
     assert optimizer.param_groups[0]["weight_decay"] == 0.01
 
 
+def _split_by_model(model: nn.Module) -> torch.optim.Optimizer:
+    """A factory that needs the model (a decay / no-decay split), as training scripts write."""
+    matrices = [p for p in model.parameters() if p.ndim > 1]
+    vectors = [p for p in model.parameters() if p.ndim <= 1]
+    return torch.optim.AdamW([{"params": matrices}, {"params": vectors, "weight_decay": 0.0}])
+
+
+@pytest.mark.parametrize(
+    "factory",
+    [
+        _split_by_model,
+        lambda m: _split_by_model(m),  # named for no model: the params' generator fails first
+    ],
+    ids=["def-make(model)", "lambda m"],
+)
+def test_an_optimizer_factory_that_takes_the_model_gets_the_copy(factory: Any) -> None:
+    user_model, loader, loss = tiny.build()
+    task = Task(user_model, loader, loss, optimizer=factory)
+    model, optimizer = prepare(task, SweepConfig(), torch.device("cpu"))
+    assert [len(g["params"]) for g in optimizer.param_groups] == [2, 2]
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0]
+    copied = {id(p) for p in model.parameters()}
+    assert all(id(p) in copied for g in optimizer.param_groups for p in g["params"])
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

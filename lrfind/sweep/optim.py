@@ -130,12 +130,20 @@ def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:
         optimizer = factory.build(model)
         _check_owned(optimizer, model)
         return optimizer
+    wants_model = _takes_model(factory)
     try:
-        optimizer = factory(model.parameters())  # type: ignore[operator]
+        try:
+            optimizer = factory(model if wants_model else model.parameters())  # type: ignore[operator]
+        except (AttributeError, TypeError) as e:
+            # `lambda m: AdamW(m.parameters())` reads the params' generator as a model.
+            if wants_model or not str(e).startswith("'generator' object"):
+                raise
+            optimizer = factory(model)  # type: ignore[operator]
     except Exception as e:
         raise SpecError(
             f"the optimizer factory raised {type(e).__name__}: {e}; it is called as "
-            "factory(model.parameters())"
+            "factory(model.parameters()), or factory(model) when its first parameter is "
+            "named model"
         ) from e
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise SpecError(
@@ -143,6 +151,31 @@ def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:
             "torch.optim.Optimizer"
         )
     return optimizer
+
+
+_MODEL_NAMES = frozenset({"model", "module", "net", "network", "model_or_params"})
+
+
+def _takes_model(factory: object) -> bool:
+    """Whether a factory is written as factory(model), as timm's create_optimizer_v2 (whose
+    decay / no-decay split needs the model) and many training scripts are: by its first
+    parameter's name or annotation. A class such as torch.optim.AdamW takes `params`."""
+    try:
+        parameters = list(inspect.signature(factory).parameters.values())  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a C-level callable: the documented params form
+        return False
+    if not parameters or parameters[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        return False
+    first = parameters[0]
+    annotation = first.annotation
+    if isinstance(annotation, type) and issubclass(annotation, nn.Module):
+        return True
+    if isinstance(annotation, str) and annotation.rsplit(".", 1)[-1] == "Module":
+        return True
+    return first.name in _MODEL_NAMES
 
 
 def _named(

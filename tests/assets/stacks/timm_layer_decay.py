@@ -7,6 +7,7 @@ and a ResNet from configs (pretrained=False) on generated 32x32 images.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import timm
@@ -66,3 +67,13 @@ def build_resnet() -> dict[str, Any]:
     )
     return {"model": model, "train_loader": _loader(batch_size=8), "loss_fn": nn.CrossEntropyLoss(),
             "optimizer": optimizer}  # fmt: skip
+
+
+def build_factory() -> dict[str, Any]:
+    """create_optimizer_v2 as a factory: timm needs the model itself for its decay /
+    no-decay split and layer decay (given params it decays every one, in one group)."""
+    factory = functools.partial(
+        timm.optim.create_optimizer_v2, opt="adamw", lr=1e-3, weight_decay=0.05, layer_decay=0.75
+    )
+    return {"model": _vit(), "train_loader": _loader(), "loss_fn": nn.CrossEntropyLoss(),
+            "optimizer": factory}  # fmt: skip
