@@ -456,3 +456,14 @@ def test_dict_batches_of_vision_keys_name_the_step_fn_to_write() -> None:
     task = Task(model=model, train_loader=_dict_loader("pixel_values", "labels"), loss_fn=loss)
     with pytest.raises(SpecError, match=r"rejects them .*batch\['pixel_values'\]"):  # was exit 1
         find_lr(task, steps=8, device="cpu")
+
+
+@pytest.mark.parametrize("context", [torch.no_grad, torch.inference_mode], ids=str)
+def test_a_sweep_trains_when_called_with_grad_off(context: Any) -> None:
+    """A notebook cell under torch.no_grad() (or after an evaluation's inference_mode)."""
+    task = tiny.build()
+    outside = find_lr(*task, steps=20, end_lr=1e-2, diverge_threshold=NEVER)
+    with context():
+        inside = find_lr(*task, steps=20, end_lr=1e-2, diverge_threshold=NEVER)
+        assert not torch.is_grad_enabled()  # the caller's mode, unchanged
+    assert inside.history.losses == outside.history.losses

@@ -175,7 +175,14 @@ def _sweep(
     hooks = {} if ranks is None else {"reduce": ranks.reduce, "wrap": ranks.wrap}
     guard = stop_on_interrupt() if ranks is None else nullcontext(None)
     loaders = (task.train_loader, task.val_loader)
-    with seeded(config.seed, device, loaders), guard as interrupted:
+    # A sweep trains, wherever it is called from: a notebook cell under torch.no_grad(),
+    # set_grad_enabled(False) or inference_mode() would otherwise fail at step 1.
+    with (
+        torch.inference_mode(False),
+        torch.enable_grad(),
+        seeded(config.seed, device, loaders),
+        guard as interrupted,
+    ):
         start = time.perf_counter()
         history = run_sweep(task, config, device, progress, interrupted, **hooks)
         sweep_s = time.perf_counter() - start
