@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import warnings
 from collections import namedtuple
 from typing import Any
 
@@ -16,6 +17,7 @@ from lrfind.core.curve import lr_schedule
 from lrfind.sweep.device import move_to
 from lrfind.sweep.loop import run_sweep
 from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.targets import broadcast_watch
 
 from .assets import tiny
 
@@ -467,3 +469,25 @@ def test_a_sweep_trains_when_called_with_grad_off(context: Any) -> None:
         inside = find_lr(*task, steps=20, end_lr=1e-2, diverge_threshold=NEVER)
         assert not torch.is_grad_enabled()  # the caller's mode, unchanged
     assert inside.history.losses == outside.history.losses
+
+
+def test_the_broadcast_watch_passes_other_warnings_on_and_keeps_the_users_filters() -> None:
+    """The first step's watch for torch's broadcast warning (see broadcast_watch)."""
+    shown: list[str] = []
+    original = warnings.showwarning
+    warnings.showwarning = lambda message, *rest: shown.append(str(message))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            with broadcast_watch():
+                warnings.warn("the user's own warning", UserWarning, stacklevel=1)
+            assert shown == ["the user's own warning"]
+            flat = r"the target is \(8,\), the output \(8, 1\)"
+            with pytest.raises(SpecError, match=flat), broadcast_watch():
+                nn.MSELoss()(torch.zeros(8, 1), torch.zeros(8))
+            warnings.filterwarnings("ignore", message="Using a target size")
+            with broadcast_watch():  # ignored by the user: their choice, no error
+                nn.MSELoss()(torch.zeros(8, 1), torch.zeros(8))
+    finally:
+        warnings.showwarning = original
+    assert len(shown) == 1

@@ -1,4 +1,5 @@
-"""Leaving the user's process as we found it: RNG states and Ctrl-C (see also signals)."""
+"""Leaving the user's process as we found it: RNG states, grad mode and Ctrl-C (see also
+signals)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ import numpy as np
 import torch
 
 from lrfind.sweep import signals
+
+
+@contextmanager
+def training() -> Iterator[None]:
+    """Autograd on for the block, wherever the sweep is called from: a notebook cell under
+    torch.no_grad() or inference_mode() (after an evaluation) would fail at step 1. The
+    caller's mode is back after."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield
 
 
 @contextmanager

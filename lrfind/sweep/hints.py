@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lrfind.errors import exception_text
+from lrfind.sweep.targets import loss_inputs
 
 _OOM = getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError)
 
@@ -27,7 +28,7 @@ def hint(error: Exception, batch: Any, model: nn.Module | None = None) -> str:
         return "; cross-entropy takes class indices: targets as integers (y.long()), not floats"
     if isinstance(error, AttributeError | TypeError) and "'NoneType' object" in text:
         return "; did forward() (or step_fn) return None? a missing return is the usual cause"
-    return ""
+    return loss_inputs(text)
 
 
 # How torch's error messages name integer dtypes ("... got Long and Float").

@@ -145,9 +145,11 @@ def _raise_failure(
     if isinstance(known, LrfindError):
         known.history = rec.partial()
         raise known from e
+    said = describe_exception(e)
+    said = said[:-1] if known and said.endswith(".") else said  # "out of bounds; a class id"
     if setting_up:
-        raise SweepError(f"setting up the sweep failed: {describe_exception(e)}{known}") from e
-    message = f"step {step + 1}/{total} (lr {lr:.3g}){during} failed: {describe_exception(e)}"
+        raise SweepError(f"setting up the sweep failed: {said}{known}") from e
+    message = f"step {step + 1}/{total} (lr {lr:.3g}){during} failed: {said}"
     raise SweepError(message + known, history=rec.partial()) from e
 
 

@@ -25,7 +25,7 @@ from lrfind.errors import ConfigError, LrfindError, SpecError
 from lrfind.sweep.adapters import stack_fields
 from lrfind.sweep.adapters.base import with_stack_settings
 from lrfind.sweep.device import describe, resolve_device
-from lrfind.sweep.guards import seeded, stop_on_interrupt
+from lrfind.sweep.guards import seeded, stop_on_interrupt, training
 from lrfind.sweep.loop import Progress, run_sweep
 from lrfind.sweep.task import OptimizerFactory, Task
 
@@ -175,14 +175,7 @@ def _sweep(
     hooks = {} if ranks is None else {"reduce": ranks.reduce, "wrap": ranks.wrap}
     guard = stop_on_interrupt() if ranks is None else nullcontext(None)
     loaders = (task.train_loader, task.val_loader)
-    # A sweep trains, wherever it is called from: a notebook cell under torch.no_grad(),
-    # set_grad_enabled(False) or inference_mode() would otherwise fail at step 1.
-    with (
-        torch.inference_mode(False),
-        torch.enable_grad(),
-        seeded(config.seed, device, loaders),
-        guard as interrupted,
-    ):
+    with training(), seeded(config.seed, device, loaders), guard as interrupted:
         start = time.perf_counter()
         history = run_sweep(task, config, device, progress, interrupted, **hooks)
         sweep_s = time.perf_counter() - start

@@ -20,6 +20,7 @@ from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import fixed_batches, why_empty
 from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
 from lrfind.sweep.optim import gradient_clipper, prepare
+from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -121,8 +122,11 @@ class Stepper:
         self.optimizer.zero_grad(set_to_none=True)
         total, first = None, not self._checked
         for _ in range(self.accumulate):
-            loss = self.compute(self.model, self.take(batches))
-            if not self._checked:
+            if self._checked:
+                loss = self.compute(self.model, self.take(batches))
+            else:
+                with broadcast_watch():
+                    loss = self.compute(self.model, self.take(batches))
                 check_loss(loss)
                 check_first_loss(self.model)
                 self._checked = True

@@ -43,6 +43,36 @@ def integer_data() -> tuple:
     return _model(), torch.utils.data.DataLoader(dataset, batch_size=16), nn.MSELoss()
 
 
+def _targets(y: torch.Tensor, loss: nn.Module, width: int = 1) -> tuple:
+    x, _ = _data()
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, width))
+    return model, torch.utils.data.DataLoader(list(zip(x, y, strict=True)), batch_size=16), loss
+
+
+def flat_regression_targets() -> tuple:
+    """(N,) targets for a (N, 1) output: MSELoss only warns, and compares all N x N pairs."""
+    _, y = _data()
+    return _targets(y, nn.MSELoss())
+
+
+def flat_binary_targets() -> tuple:
+    """(N,) 0/1 labels for BCEWithLogitsLoss on a (N, 1) output."""
+    _, y = _data()
+    return _targets((y > 0).float(), nn.BCEWithLogitsLoss())
+
+
+def class_ids_from_one() -> tuple:
+    """Labels 1 and 2 for a model with two class scores (ids 0 and 1)."""
+    _, y = _data()
+    return _targets((y > 0).long() + 1, nn.CrossEntropyLoss(), width=2)
+
+
+def probabilities_loss_on_logits() -> tuple:
+    """BCELoss (it takes probabilities) on a raw output."""
+    _, y = _data()
+    return _targets((y > 0).float().unsqueeze(1), nn.BCELoss())
+
+
 def float64_data() -> tuple:
     """numpy arrays through torch.from_numpy: float64, for a float32 model."""
     x, y = _data()
