@@ -156,3 +156,17 @@ def dict_step_fn(batch: Mapping[Any, Any]) -> str:
         "return a step_fn, e.g. step_fn=lambda model, batch: "
         f"loss_fn(model(batch[{given[0]!r}]), batch[{given[1]!r}])"
     )
+
+
+def several_inputs(text: str, batch: Any) -> str | None:
+    """The fix when (inputs, targets) batches carry several inputs, a tuple that lrfind passes
+    to forward as one argument, and forward(x1, x2) wants them apart; None otherwise."""
+    pair = isinstance(batch, tuple | list) and len(batch) == 2
+    if not pair or not isinstance(batch[0], tuple | list) or "positional argument" not in text:
+        return None
+    return (
+        f"lrfind calls model(inputs) on (inputs, targets) batches, and here inputs is a "
+        f"{type(batch[0]).__name__} of {len(batch[0])}, which forward takes apart "
+        f"({text.splitlines()[0]}): return a step_fn, e.g. "
+        "step_fn=lambda model, batch: loss_fn(model(*batch[0]), batch[1])"
+    )

@@ -18,14 +18,17 @@ def hint(error: Exception, batch: Any, model: nn.Module | None = None) -> str:
     if isinstance(error, _OOM):
         return "; lower the batch size (or use --accumulate, --amp bf16)"
     text = exception_text(error)
+    # Before the integer check below: int32 class ids (numpy's, pandas') want y.long().
+    if "expected scalar type Long" in text or "target dtype to be Long" in text.replace("'", ""):
+        return "; cross-entropy takes class indices as int64: targets as y.long()"
     if "dtype" in text and any(_DTYPE_NAMES.get(t, "\0") in text for t in _dtypes(batch)):
         return "; the batch holds integer tensors: convert inputs (and regression targets) to float"
     if "type" in text and model is not None:
         floats = _float_mismatch(batch, model)
         if floats:
             return floats
-    if "expected scalar type Long" in text or "target dtype to be Long" in text.replace("'", ""):
-        return "; cross-entropy takes class indices: targets as integers (y.long()), not floats"
+    if "must be Tensor, not" in text or "expected Tensor as element" in text:
+        return _not_tensors(batch)
     if isinstance(error, AttributeError | TypeError) and "'NoneType' object" in text:
         return "; did forward() (or step_fn) return None? a missing return is the usual cause"
     return loss_inputs(text)
@@ -48,6 +51,43 @@ def _dtypes(batch: Any) -> set[torch.dtype]:
         return set().union(*map(_dtypes, batch.values()))
     if isinstance(batch, tuple | list):
         return set().union(*map(_dtypes, batch))
+    return set()
+
+
+def _not_tensors(batch: Any) -> str:
+    """What in the batch is no tensor, and how to make it one: a batch no collate built."""
+    kinds = _leaves(batch) - {"tensor"}
+    if "str" in kinds:
+        return (
+            "; the batch holds strings (text not tokenized): tokenize in the Dataset or a "
+            "collate_fn, so that batches hold tensors"
+        )
+    if "numpy" in kinds:
+        return (
+            "; the batch holds numpy arrays, not tensors: convert them (torch.from_numpy(x)), "
+            "or batch them with a DataLoader, whose default collate converts them"
+        )
+    if "number" in kinds:
+        return (
+            "; the batch holds Python lists of numbers, not tensors: batch them with a "
+            "DataLoader or torch.tensor(...) (a Hugging Face dataset: ds.with_format('torch'))"
+        )
+    return ""
+
+
+def _leaves(batch: Any) -> set[str]:
+    if isinstance(batch, torch.Tensor):
+        return {"tensor"}
+    if isinstance(batch, str):
+        return {"str"}
+    if isinstance(batch, int | float | bool):
+        return {"number"}
+    if type(batch).__module__ == "numpy":
+        return {"numpy"}
+    if isinstance(batch, dict):
+        return set().union(*map(_leaves, batch.values()))
+    if isinstance(batch, tuple | list):
+        return set().union(*map(_leaves, batch))
     return set()
 
 

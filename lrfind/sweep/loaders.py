@@ -1,4 +1,5 @@
-"""The batches a sweep draws: the train loader cycled, fixed val batches, why a loader is empty."""
+"""The batches a sweep draws: the train loader cycled, fixed val batches, why a loader is
+empty or gave BatchNorm a batch of one."""
 
 from __future__ import annotations
 
@@ -76,3 +77,23 @@ def cycle(loader: Iterable[Any]) -> Iterator[Any]:
                 f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
                 "return a DataLoader or a list, or lower --steps"
             )
+
+
+def batch_of_one(loader: Any, validation: bool = False) -> str:
+    """The fix (a "; ..." hint) for a batch of one sample that reached BatchNorm in training
+    mode: in `loader`, the train_loader, or with `validation` the val_loader, which lrfind
+    evaluates with BatchNorm on batch statistics (see lrfind.sweep.evaluate)."""
+    name = "val_loader" if validation else "train_loader"
+    why = "lrfind's validation pass runs BatchNorm on batch statistics, and " if validation else ""
+    size = getattr(loader, "batch_size", None)
+    n = None
+    with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
+        n = len(loader.dataset)
+    if size == 1:
+        return f"; {why}the {name} gives batches of 1 sample: use a batch_size of 2 or more"
+    if size and n and n % size == 1 and not getattr(loader, "drop_last", False):
+        return (
+            f"; {why}the {name}'s last batch holds 1 sample ({n} samples, batch_size {size}), "
+            f"too few for BatchNorm in training mode: pass drop_last=True to the {name}"
+        )
+    return f"; {why}a {name} batch of 1 sample reached BatchNorm: use drop_last=True on it"

@@ -141,7 +141,7 @@ def _raise_failure(
         raise SweepError(message, history=rec.partial()) from e  # at run time: exit 1
     # SystemExit and the like too: the user's code must not end lrfind.
     batch = None if stepper is None else stepper.batch
-    known = explain(e, task, batch)
+    known = explain(e, task, batch, validation=where == "validation")
     if isinstance(known, LrfindError):
         known.history = rec.partial()
         raise known from e

@@ -21,8 +21,9 @@ from torch import nn
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.adapters.base import keys_of
-from lrfind.sweep.batch import dict_step_fn
+from lrfind.sweep.batch import dict_step_fn, several_inputs
 from lrfind.sweep.hints import hint
+from lrfind.sweep.loaders import batch_of_one
 from lrfind.sweep.task import Task
 
 _BATCHNORM_ONE = "Expected more than 1 value per channel when training"
@@ -111,10 +112,13 @@ def check_gradients(optimizer: torch.optim.Optimizer) -> None:
         )
 
 
-def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
+def explain(
+    error: BaseException, task: Task, batch: Any, validation: bool = False
+) -> LrfindError | str:
     """For the user's error mid-sweep: a SpecError that replaces torch's words, or a hint.
 
-    The hint ("" when there is none) is appended to the error's own line.
+    The hint ("" when there is none) is appended to the error's own line. `validation`:
+    the error came from the validation pass (`batch` is then the last training batch).
     """
     text = exception_text(error)
     if _BACKWARD_TWICE in text and task.step_fn is not None:
@@ -130,7 +134,10 @@ def explain(error: BaseException, task: Task, batch: Any) -> LrfindError | str:
             f"and the model's forward rejects them ({text.splitlines()[0]}): {dict_step_fn(batch)}"
         )
     if _BATCHNORM_ONE in text:
-        return _batch_of_one(task.train_loader)
+        return batch_of_one(task.val_loader if validation else task.train_loader, validation)
+    several = None if task.step_fn or validation else several_inputs(text, batch)
+    if several:
+        return SpecError(several)
     return hint(error, batch, task.model) if isinstance(error, Exception) else ""
 
 
@@ -228,22 +235,6 @@ def _old_weight_norm(model: nn.Module) -> bool:
         return False
     hooks = (h for m in model.modules() for h in m._forward_pre_hooks.values())
     return any(isinstance(h, WeightNorm) for h in hooks)
-
-
-def _batch_of_one(loader: Any) -> str:
-    size = getattr(loader, "batch_size", None)
-    try:
-        n = len(loader.dataset)
-    except (AttributeError, TypeError):
-        n = None
-    if size == 1:
-        return "; a batch of 1 sample reached BatchNorm in training mode: use batch_size 2 or more"
-    if size and n and n % size == 1 and not getattr(loader, "drop_last", False):
-        return (
-            f"; the train_loader's last batch holds 1 sample ({n} samples, batch_size {size}), "
-            "too few for BatchNorm in training mode: pass drop_last=True to the DataLoader"
-        )
-    return "; a batch of 1 sample reached BatchNorm in training mode: use drop_last=True"
 
 
 _CHECKS = (_loss_class, _loss_params, _step_fn_signature, _scripted, _on_meta, _spawn_unimportable)

@@ -55,6 +55,11 @@ def loss_inputs(text: str) -> str:
     sizes = SIZES.search(text)
     if sizes:
         return "; " + shape_fix(*sizes.groups(), unsqueeze="y.float().unsqueeze(1)")  # BCE's
+    if "multi-target not supported" in text:  # (N, 1) class ids
+        return (
+            "; cross-entropy takes one class id per sample, targets of shape (N,): y.squeeze(1) "
+            "(or y.view(-1)); for one-hot rows, y.argmax(1)"
+        )
     bounds = _OUT_OF_BOUNDS.search(text)
     if bounds and int(bounds.group(1)) < 0:
         return (

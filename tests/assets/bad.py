@@ -73,6 +73,57 @@ def probabilities_loss_on_logits() -> tuple:
     return _targets((y > 0).float().unsqueeze(1), nn.BCELoss())
 
 
+def int32_class_ids() -> tuple:
+    """Class ids as int32, as torch.from_numpy gives them for numpy's or pandas' ints."""
+    _, y = _data()
+    return _targets((y > 0).int(), nn.CrossEntropyLoss(), width=2)
+
+
+def column_class_ids() -> tuple:
+    """Class ids of shape (N, 1) for cross-entropy."""
+    _, y = _data()
+    return _targets((y > 0).long().unsqueeze(1), nn.CrossEntropyLoss(), width=2)
+
+
+def numpy_batches() -> tuple:
+    """Batches of numpy arrays, with no DataLoader to collate them into tensors."""
+    x, y = _data()
+    batches = [(x[i : i + 16].numpy(), y[i : i + 16, None].numpy()) for i in range(0, 64, 16)]
+    return _model(), batches, nn.MSELoss()
+
+
+def text_batches() -> tuple:
+    """Text that was never tokenized: the default collate gives a tuple of strings."""
+    _, y = _data()
+    samples = [(f"sample {i}", y[i : i + 1]) for i in range(64)]
+    return _model(), torch.utils.data.DataLoader(samples, batch_size=16), nn.MSELoss()
+
+
+class _TwoInputs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 1), nn.Linear(4, 1)
+
+    def forward(self, first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+        return self.a(first) + self.b(second)
+
+
+def two_input_pairs() -> tuple:
+    """((x1, x2), y) batches for forward(x1, x2)."""
+    x, y = _data()
+    samples = [((x[i], -x[i]), y[i : i + 1]) for i in range(64)]
+    return _TwoInputs(), torch.utils.data.DataLoader(samples, batch_size=16), nn.MSELoss()
+
+
+def val_batch_of_one() -> dict:
+    """BatchNorm, and a val_loader whose last batch holds 1 sample (17 = 16 + 1)."""
+    x, y = _data()
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.Tanh(), nn.Linear(8, 1))
+    val = torch.utils.data.TensorDataset(x[:17], y[:17, None])
+    return {"model": model, "train_loader": _loader(), "loss_fn": nn.MSELoss(),
+            "val_loader": torch.utils.data.DataLoader(val, batch_size=16)}  # fmt: skip
+
+
 def float64_data() -> tuple:
     """numpy arrays through torch.from_numpy: float64, for a float32 model."""
     x, y = _data()
