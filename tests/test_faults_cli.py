@@ -201,7 +201,12 @@ def test_set_up_failures_are_one_line(
         ("step_fn_signature.py:build", [], 2, "cannot be called as step_fn(model, batch)"),
         ("spec_instance.py:model", [], 2, "is a Linear (a model), not a function"),
         ("batchnorm.py:build", [], 1, "pass drop_last=True"),
-        ("batchnorm.py:build", ["--arg", "batch_size=1"], 1, "a batch of 1 sample"),
+        (
+            "batchnorm.py:build",
+            ["--arg", "batch_size=1"],
+            1,
+            "gives batches of 1 sample: use a batch_size of 2",
+        ),
         ("weight_norm.py:build", [], 2, "parametrizations.weight_norm"),
         ("my-model.py:build", [], 2, "rename it"),
         ("lbfgs.py:build", [], 2, "LBFGS.step() needs a closure"),

@@ -359,7 +359,7 @@ def test_a_forward_returning_none_and_float_class_targets_get_a_fix() -> None:
         find_lr(NoReturn(), loader, loss, steps=10)
     x, y = torch.randn(32, 4), torch.randint(0, 3, (32,)).float()  # class ids as floats
     floats = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=8)
-    with pytest.raises(SweepError, match="targets as integers \\(y.long\\(\\)\\)"):
+    with pytest.raises(SweepError, match="class indices as int64: targets as y.long\\(\\)"):
         find_lr(nn.Linear(4, 3), floats, nn.CrossEntropyLoss(), steps=10)
 
 
