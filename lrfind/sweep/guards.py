@@ -55,6 +55,7 @@ def _generators(loaders: Iterable[Any]) -> list[torch.Generator]:
         for obj in (
             loader,
             getattr(loader, "sampler", None),
+            batch_sampler,  # a bucketing batch sampler may shuffle with its own generator
             getattr(batch_sampler, "sampler", None),
         ):
             g = getattr(obj, "generator", None)

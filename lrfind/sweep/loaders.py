@@ -4,6 +4,7 @@ empty or gave BatchNorm a batch of one."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -45,6 +46,19 @@ def fixed_batches(loader: Iterable[Any] | None, count: int, stack: str | None = 
     return batches
 
 
+def check_sized(loader: Any) -> None:
+    """SpecError for a val_loader with no length, evaluated whole after every step: an
+    IterableDataset's stream may never end (the sweep would hang in its first evaluation)."""
+    try:
+        len(loader)
+    except TypeError:
+        raise SpecError(
+            f"val_loader ({type(loader).__name__}) has no length (an IterableDataset, a "
+            "generator), and lrfind evaluates it whole after every step: pass --val-batches K "
+            "(its first K batches, kept for every step)"
+        ) from None
+
+
 def why_empty(loader: Any) -> str:
     """Why a loader gave no batch, and the fix, from what a DataLoader says about itself."""
     size = batch = None
@@ -63,20 +77,65 @@ def why_empty(loader: Any) -> str:
 
 
 def cycle(loader: Iterable[Any]) -> Iterator[Any]:
-    """Yield batches forever, restarting the loader whenever it runs out."""
-    seen = 0
-    while True:
-        before = seen
-        for batch in loader:
-            seen += 1
-            yield batch
-        if seen == 0:
-            raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
-        if seen == before:
-            raise SpecError(
-                f"train_loader stopped after {seen} batches and cannot restart (a generator?): "
-                "return a DataLoader or a list, or lower --steps"
-            )
+    """Yield batches forever, restarting the loader whenever it runs out.
+
+    Each restart is a new epoch, as in a training loop: a sampler with set_epoch (a
+    DistributedSampler, whose order is otherwise the same on every pass) is told so, and
+    its epoch is put back when the generator is closed.
+    """
+    samplers = _epoch_samplers(loader)
+    epochs = [getattr(s, "epoch", None) for s in samplers]
+    seen = passes = 0
+    try:
+        while True:
+            for sampler, epoch in zip(samplers, epochs, strict=True):
+                if passes:
+                    sampler.set_epoch((epoch or 0) + passes)
+            before = seen
+            for batch in loader:
+                seen += 1
+                yield batch
+            passes += 1
+            if seen == 0:
+                raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
+            if seen == before:
+                raise SpecError(
+                    f"train_loader stopped after {seen} batches and cannot restart (a "
+                    "generator?): return a DataLoader or a list, or lower --steps"
+                )
+    finally:
+        for sampler, epoch in zip(samplers, epochs, strict=True):
+            if passes and isinstance(epoch, int):
+                sampler.set_epoch(epoch)
+
+
+def _epoch_samplers(loader: Any) -> list[Any]:
+    """The loader's sampler and batch sampler that keep an epoch (set_epoch), once each."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    found: dict[int, Any] = {}
+    for obj in (
+        getattr(loader, "sampler", None),
+        batch_sampler,
+        getattr(batch_sampler, "sampler", None),
+    ):
+        if callable(getattr(obj, "set_epoch", None)):
+            found.setdefault(id(obj), obj)
+    return list(found.values())
+
+
+def own_workers(loader: Any) -> Any:
+    """The loader to sweep with: a DataLoader with persistent workers is swept through a
+    shallow copy with no iterator yet, so the sweep starts its own (seeded) workers.
+
+    The user's persistent iterator would carry its workers' advanced RNG from sweep to sweep
+    (the same seed, another curve), and one shared by the train and validation passes would
+    restart the training epoch at every evaluation. The copy's workers end with the copy.
+    """
+    if not (getattr(loader, "persistent_workers", False) and hasattr(loader, "_iterator")):
+        return loader
+    ours = copy.copy(loader)  # shares the dataset and sampler: the same batches, in order
+    ours._iterator = None
+    return ours
 
 
 def batch_of_one(loader: Any, validation: bool = False) -> str:

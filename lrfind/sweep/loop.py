@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import time
 import traceback
-from collections.abc import Callable
-from typing import Literal, NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, Literal, NoReturn
 
 import torch
 
@@ -58,6 +58,7 @@ def run_sweep(
     total = len(schedule)
     step, lr = 0, schedule[0]
     stepper: Stepper | None = None
+    cycled: Iterator[Any] | None = None
     loop_start = start
     setting_up = True  # until the first step: a failure here has no step to name
     # One error path for all of the user's objects: the copy, its move to the device,
@@ -72,7 +73,7 @@ def run_sweep(
         ratios = group_ratios(stepper.optimizer)
         origin = optimizer_origin(task, config)
         rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
-        batches = cycle(stepper.train_loader)
+        batches = cycled = cycle(stepper.train_loader)
         setting_up = False  # compiling happens in the first step's forward
         if config.compile:
             first = next(batches)
@@ -112,6 +113,9 @@ def run_sweep(
             rec.flush()
             return _finish(rec, "interrupted", start)
         _raise_failure(e, rec, task, stepper, setting_up, step, total, lr)
+    finally:
+        if cycled is not None:
+            cycled.close()  # puts a sampler's epoch back (see cycle)
     return _finish(rec, "completed", loop_start)
 
 

@@ -17,7 +17,7 @@ from lrfind.errors import SpecError, UsageError
 from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
-from lrfind.sweep.loaders import fixed_batches, why_empty
+from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
 from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.targets import broadcast_watch
@@ -62,15 +62,17 @@ class Stepper:
             val_step = step_loss(task, self.notes, validation=True)
             self.val_compute = _under_autocast(val_step, device, config.amp)
         self.device = device
-        self.train_loader, self.pinned = pinned_loader(task.train_loader, device)
+        self.train_loader, self.pinned = pinned_loader(own_workers(task.train_loader), device)
         self.val_loader: Iterable[Any] | None = None
+        self._val_count = 0  # batches in the first validation pass
         if config.val_batches is not None:
             stack = None if task.stack is None else task.stack.name
-            fixed = fixed_batches(task.val_loader, config.val_batches, stack)
+            fixed = fixed_batches(own_workers(task.val_loader), config.val_batches, stack)
             # Moved once: every step evaluates the same batches, already on the device.
             self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
         elif task.val_loader is not None:
-            self.val_loader = pinned_loader(task.val_loader, device)[0]
+            check_sized(task.val_loader)
+            self.val_loader = pinned_loader(own_workers(task.val_loader), device)[0]
         # From pinned memory the copy runs while the host goes on queueing work;
         # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
         self.non_blocking = device.type == "cuda"
@@ -170,8 +172,15 @@ class Stepper:
                 total = loss if total is None else total + loss
                 count += 1
         self.model.train()
+        if total is None and self._val_count:
+            raise SpecError(
+                f"val_loader gave {self._val_count} batches in the first validation pass and "
+                "none in this one: it cannot restart (a generator?): return a DataLoader or a "
+                "list, or pass --val-batches K (K batches, kept)"
+            )
         if total is None:
             raise SpecError(f"val_loader yielded no batches: {why_empty(self.val_loader)}")
+        self._val_count = self._val_count or count
         return total / count
 
     def warm_up(self, batch: Any) -> None:
