@@ -129,3 +129,27 @@ def test_tensor_dataset_loaders_are_untouched_by_own_workers() -> None:
 
     plain = DataLoader(TensorDataset(*tiny._data()), batch_size=16)
     assert own_workers(plain) is plain and own_workers([1, 2]) == [1, 2]
+
+
+def test_why_a_loader_is_empty_reads_its_sampler_and_batch_sampler() -> None:
+    from torch.utils.data import BatchSampler, SequentialSampler, SubsetRandomSampler
+
+    from lrfind.sweep.loaders import why_empty
+
+    data = TensorDataset(*tiny._data(10))
+    assert why_empty([]) == "it is an empty list: check how build() fills it"
+    none_drawn = DataLoader(data, sampler=SubsetRandomSampler([]), batch_size=4)
+    assert why_empty(none_drawn).startswith("its sampler draws none of the 10 samples")
+    batcher = BatchSampler(SequentialSampler(data), batch_size=16, drop_last=True)
+    assert why_empty(DataLoader(data, batch_sampler=batcher)) == (
+        "its dataset has 10 samples, fewer than one batch (16) with drop_last=True: "
+        "lower batch_size or set drop_last=False"
+    )
+
+
+def test_a_loader_that_cannot_restart_names_accumulate_when_it_is_set() -> None:
+    x, y = tiny._data(64)
+    once = ((x[i : i + 8], y[i : i + 8, None]) for i in range(0, 64, 8))  # 8 batches
+    model, _, loss = tiny.build()
+    with pytest.raises(SpecError, match=r"lower --steps or --accumulate \(each step takes 4"):
+        find_lr(model, once, loss, steps=10, accumulate=4, diverge_threshold=NEVER)

@@ -61,23 +61,36 @@ def check_sized(loader: Any) -> None:
 
 def why_empty(loader: Any) -> str:
     """Why a loader gave no batch, and the fix, from what a DataLoader says about itself."""
-    size = batch = None
+    if isinstance(loader, list | tuple):
+        return f"it is an empty {type(loader).__name__}: check how build() fills it"
+    size = drawn = batch = None
     with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
         size = len(loader.dataset)
     with contextlib.suppress(Exception):
-        batch = int(loader.batch_size)
+        drawn = len(loader.sampler)
+    batcher = getattr(loader, "batch_sampler", None)  # drop_last and the size may live here
+    with contextlib.suppress(Exception):
+        batch = int(loader.batch_size if loader.batch_size is not None else batcher.batch_size)
+    drop_last = bool(getattr(loader, "drop_last", False) or getattr(batcher, "drop_last", False))
     if size == 0:
         return "its dataset is empty: check the data path or the split"
-    if size and batch and size < batch and getattr(loader, "drop_last", False):
+    if drawn == 0:
         return (
-            f"its dataset has {size} samples, fewer than one batch ({batch}) with "
+            f"its sampler draws none of the {size} samples in its dataset: check the "
+            "sampler's indices (an empty SubsetRandomSampler or Subset?)"
+        )
+    n = drawn or size
+    if n and batch and n < batch and drop_last:
+        return (
+            f"its dataset has {n} samples, fewer than one batch ({batch}) with "
             "drop_last=True: lower batch_size or set drop_last=False"
         )
     return "is its dataset empty, or drop_last=True with fewer samples than one batch?"
 
 
-def cycle(loader: Iterable[Any]) -> Iterator[Any]:
-    """Yield batches forever, restarting the loader whenever it runs out.
+def cycle(loader: Iterable[Any], per_step: int = 1) -> Iterator[Any]:
+    """Yield batches forever, restarting the loader whenever it runs out (`per_step`: the
+    batches one optimizer step takes, --accumulate, for the error's fix).
 
     Each restart is a new epoch, as in a training loop: a sampler with set_epoch (a
     DistributedSampler, whose order is otherwise the same on every pass) is told so, and
@@ -99,9 +112,11 @@ def cycle(loader: Iterable[Any]) -> Iterator[Any]:
             if seen == 0:
                 raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
             if seen == before:
+                lower = "--steps" if per_step == 1 else "--steps or --accumulate (each step "
+                lower += "" if per_step == 1 else f"takes {per_step} batches)"
                 raise SpecError(
                     f"train_loader stopped after {seen} batches and cannot restart (a "
-                    "generator?): return a DataLoader or a list, or lower --steps"
+                    f"generator?): return a DataLoader or a list, or lower {lower}"
                 )
     finally:
         for sampler, epoch in zip(samplers, epochs, strict=True):

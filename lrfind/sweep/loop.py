@@ -73,7 +73,7 @@ def run_sweep(
         ratios = group_ratios(stepper.optimizer)
         origin = optimizer_origin(task, config)
         rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
-        batches = cycled = cycle(stepper.train_loader)
+        batches = cycled = cycle(stepper.train_loader, stepper.accumulate)
         setting_up = False  # compiling happens in the first step's forward
         if config.compile:
             first = next(batches)
