@@ -282,8 +282,10 @@ def test_an_empty_loader_is_told_apart_from_drop_last() -> None:
     empty = DataLoader(TensorDataset(torch.randn(0, 4), torch.randn(0, 1)), batch_size=4)
     with pytest.raises(SpecError, match="no batches: its dataset is empty: check the data path"):
         find_lr(model, empty, loss, steps=10)
-    with pytest.raises(SpecError, match=r"no batches: is its dataset empty, or drop_last=True"):
+    with pytest.raises(SpecError, match=r"no batches: it is an empty list: check how build"):
         find_lr(model, [], loss, steps=10)  # no dataset to look at
+    with pytest.raises(SpecError, match=r"no batches: is its dataset empty, or drop_last=True"):
+        find_lr(model, iter([]), loss, steps=10)  # nothing to read at all
 
 
 def test_no_trainable_parameters() -> None:
