@@ -493,3 +493,16 @@ def test_the_broadcast_watch_passes_other_warnings_on_and_keeps_the_users_filter
     finally:
         warnings.showwarning = original
     assert len(shown) == 1
+
+
+def test_nll_loss_on_raw_logits_is_named() -> None:
+    """NLLLoss takes log-probabilities; on logits it falls below 0 without bound."""
+    x, y = tiny._data(64)
+    classes = (y > y.median()).long()
+    loader = torch.utils.data.DataLoader(list(zip(x, classes, strict=True)), batch_size=16)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    raw = find_lr(model, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
+    assert any(w.startswith("NLLLoss went below 0") for w in raw.warnings)
+    proper = nn.Sequential(model, nn.LogSoftmax(dim=1))
+    fine = find_lr(proper, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
+    assert not any("NLLLoss" in w for w in fine.warnings)

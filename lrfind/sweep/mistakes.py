@@ -8,8 +8,10 @@ function; none runs inside the sweep's per-step loop.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
+import math
 import multiprocessing
 import sys
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from lrfind.core.history import History
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.adapters.base import keys_of
@@ -110,6 +113,22 @@ def check_gradients(optimizer: torch.optim.Optimizer) -> None:
             "on them (a detached output, .item(), torch.no_grad(), or a loss of other tensors); "
             "make loss_fn (or step_fn) compute the loss from the model's output"
         )
+
+
+def check_log_probabilities(task: Task, history: History) -> History:
+    """After the sweep: a warning when NLLLoss went below 0. It takes log-probabilities, and
+    on raw logits it falls without bound, so the curve's minimum is only the sweep's end."""
+    if not isinstance(task.loss_fn, nn.NLLLoss):
+        return history
+    low = min((x for x in history.losses if math.isfinite(x)), default=0.0)
+    if low >= 0:
+        return history
+    warning = (
+        f"NLLLoss went below 0 (to {low:.3g}): it takes log-probabilities, and the model's "
+        "outputs are none: end the model with log_softmax(dim=1), or use CrossEntropyLoss on "
+        "its raw logits"
+    )
+    return dataclasses.replace(history, warnings=(*history.warnings, warning))
 
 
 def explain(

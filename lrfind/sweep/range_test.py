@@ -27,6 +27,7 @@ from lrfind.sweep.adapters.base import with_stack_settings
 from lrfind.sweep.device import describe, resolve_device
 from lrfind.sweep.guards import seeded, stop_on_interrupt, training
 from lrfind.sweep.loop import Progress, run_sweep
+from lrfind.sweep.mistakes import check_log_probabilities
 from lrfind.sweep.task import OptimizerFactory, Task
 
 
@@ -177,7 +178,9 @@ def _sweep(
     loaders = (task.train_loader, task.val_loader)
     with training(), seeded(config.seed, device, loaders), guard as interrupted:
         start = time.perf_counter()
-        history = run_sweep(task, config, device, progress, interrupted, **hooks)
+        history = check_log_probabilities(
+            task, run_sweep(task, config, device, progress, interrupted, **hooks)
+        )
         sweep_s = time.perf_counter() - start
     return analyse(
         history,
