@@ -142,6 +142,13 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
         ["got Int; cross-entropy takes class indices as int64", "y.long()"],
     ),
     ("(N, 1) class ids", [BAD + ":column_class_ids"], {}, 1, ["shape (N,): y.squeeze(1)"]),
+    (
+        "(N, T, C) scores for (N, T) ids",
+        [BAD + ":sequence_class_ids"],
+        {},
+        1,
+        ["class scores in dim 1", "loss_fn(out.flatten(0, 1), y.flatten())"],
+    ),
     ("numpy batches", [BAD + ":numpy_batches"], {}, 1, ["numpy arrays", "torch.from_numpy"]),
     ("untokenized text", [BAD + ":text_batches"], {}, 1, ["strings (text not tokenized)"]),
     (

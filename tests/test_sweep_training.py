@@ -191,6 +191,24 @@ def test_the_swept_line_says_the_decay_each_group_trains_with() -> None:
     assert "decay 0.2 /" not in line
 
 
+def test_a_frozen_group_0_is_named() -> None:
+    """Discriminative LRs with the backbone frozen for now: group 0 trains nothing."""
+    from lrfind import SpecError
+
+    model, loader, loss = tiny.build()
+    model[0].requires_grad_(False)
+    later = [{"params": model[0].parameters(), "lr": 1e-3}, {"params": model[2].parameters()}]
+    result = find_lr(model, loader, loss, optimizer=torch.optim.SGD(later, lr=0.1), steps=10)
+    assert result.training is not None
+    assert result.training.notes == [
+        "param group 0 is frozen (requires_grad=False): the LRs shown are its own, and group 1, "
+        "the first that trains, ran at 100 x them"
+    ]
+    at_zero = [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[2].parameters()}]
+    with pytest.raises(SpecError, match=r"lr 0 \(it is frozen\).*LR it is to train at once"):
+        find_lr(model, loader, loss, optimizer=torch.optim.SGD(at_zero, lr=0.1), steps=10)
+
+
 def test_param_groups_a_sweep_cannot_scale_are_named() -> None:
     from lrfind import SpecError
 

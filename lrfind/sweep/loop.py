@@ -23,7 +23,7 @@ from lrfind.sweep.adapters.describe import describe
 from lrfind.sweep.device import resident_warning
 from lrfind.sweep.loaders import cycle
 from lrfind.sweep.mistakes import check_task, explain
-from lrfind.sweep.optim import group_ratios, optimizer_origin
+from lrfind.sweep.optim import frozen_headline, group_ratios, optimizer_origin
 from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
 from lrfind.sweep.step import Stepper
 from lrfind.sweep.task import Task
@@ -72,7 +72,9 @@ def run_sweep(
         rec.optimizer = type(stepper.optimizer).__name__
         ratios = group_ratios(stepper.optimizer)
         origin = optimizer_origin(task, config)
-        rec.training = describe(task, config, stepper.optimizer, origin, ratios, stepper.notes)
+        frozen = frozen_headline(stepper.optimizer, ratios)
+        notes = stepper.notes if frozen is None else [*stepper.notes, frozen]
+        rec.training = describe(task, config, stepper.optimizer, origin, ratios, notes)
         batches = cycled = cycle(stepper.train_loader, stepper.accumulate)
         setting_up = False  # compiling happens in the first step's forward
         if config.compile:

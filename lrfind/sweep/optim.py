@@ -115,14 +115,40 @@ def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     scales = [float(g.get("lr_scale", 1.0)) for g in groups]
     if bases[0] <= 0 and any(b > 0 for b in bases):
+        fix = (
+            "; give the frozen group the LR it is to train at once unfrozen (its ratio to the "
+            "others is kept), or leave it out of the optimizer"
+            if _frozen(groups[0])
+            else ", so group 0 must train; put a trainable group first, or freeze with "
+            "requires_grad=False"
+        )
+        frozen = " (it is frozen)" if _frozen(groups[0]) else ""
         raise SpecError(
-            f"{name}'s param group 0 has lr 0 and another has not: the sweep scales every "
-            "group by group 0's LR, so group 0 must train; put a trainable group first, or "
-            "freeze with requires_grad=False"
+            f"{name}'s param group 0 has lr 0{frozen} and another has not: the sweep scales "
+            f"every group by group 0's LR{fix}"
         )
     if bases[0] <= 0:  # every group at 0 (a warmup's start without initial_lr): as given
         bases = [1.0] * len(groups)
     return [base / bases[0] * scale for base, scale in zip(bases, scales, strict=True)]
+
+
+def frozen_headline(optimizer: torch.optim.Optimizer, ratios: list[float]) -> str | None:
+    """A note when group 0, whose LR is the headline, trains nothing (all requires_grad=False:
+    a backbone frozen for now beside a head at a higher LR)."""
+    groups = optimizer.param_groups
+    if not _frozen(groups[0]):
+        return None
+    trains = next((i for i, g in enumerate(groups) if not _frozen(g)), None)
+    if trains is None:
+        return None
+    return (
+        f"param group 0 is frozen (requires_grad=False): the LRs shown are its own, and group "
+        f"{trains}, the first that trains, ran at {ratios[trains]:.3g} x them"
+    )
+
+
+def _frozen(group: dict) -> bool:
+    return bool(group["params"]) and not any(p.requires_grad for p in group["params"])
 
 
 def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:

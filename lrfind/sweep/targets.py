@@ -55,6 +55,12 @@ def loss_inputs(text: str) -> str:
     sizes = SIZES.search(text)
     if sizes:
         return "; " + shape_fix(*sizes.groups(), unsqueeze="y.float().unsqueeze(1)")  # BCE's
+    if _SEQUENCE.search(text):  # (N, T, C) scores for (N, T) ids: a token classifier's
+        return (
+            "; cross-entropy takes the class scores in dim 1: for (N, T, C) outputs, "
+            "loss_fn(out.flatten(0, 1), y.flatten()) in a step_fn, or leave out loss_fn when "
+            "the model computes its own loss from labels"
+        )
     if "multi-target not supported" in text:  # (N, 1) class ids
         return (
             "; cross-entropy takes one class id per sample, targets of shape (N,): y.squeeze(1) "
@@ -90,6 +96,7 @@ SIZES = re.compile(
     r"target size \(torch\.Size\((\[[\d, ]*\])\)\).*?input size \(torch\.Size\((\[[\d, ]*\])\)\)",
     re.IGNORECASE | re.DOTALL,
 )
+_SEQUENCE = re.compile(r"Expected target size \[\d+, \d+\], got \[\d+, \d+\]")
 _OUT_OF_BOUNDS = re.compile(r"Target (-?\d+) is out of bounds")
 
 

@@ -85,6 +85,25 @@ def column_class_ids() -> tuple:
     return _targets((y > 0).long().unsqueeze(1), nn.CrossEntropyLoss(), width=2)
 
 
+class _Tagger(nn.Module):
+    """A token classifier: (N, T) ids in, (N, T, C) scores out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed, self.head = nn.Embedding(10, 8), nn.Linear(8, 3)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(ids))
+
+
+def sequence_class_ids() -> tuple:
+    """Scores of shape (N, T, C) for ids (N, T), straight to cross-entropy."""
+    g = torch.Generator().manual_seed(0)
+    ids, tags = torch.randint(0, 10, (64, 5), generator=g), torch.randint(0, 3, (64, 5))
+    loader = torch.utils.data.DataLoader(list(zip(ids, tags, strict=True)), batch_size=16)
+    return _Tagger(), loader, nn.CrossEntropyLoss()
+
+
 def numpy_batches() -> tuple:
     """Batches of numpy arrays, with no DataLoader to collate them into tensors."""
     x, y = _data()
