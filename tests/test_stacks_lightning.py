@@ -225,3 +225,32 @@ def test_module_train_and_val_loaders_as_fit_takes_them() -> None:
     result = find_lr(pl_forms.build_train_and_val_loaders(), val_batches=2, **FAST)
     assert result.loss_source == "validation (2 batches)"
     assert "the train loader given" in result.training.took
+
+
+def test_a_finetuning_callback_freezes_the_copy_as_fit_would() -> None:
+    """BackboneFinetuning freezes `backbone` as fit() starts, before configure_optimizers."""
+    import lightning.pytorch as pl
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    class WithBackbone(pl_forms.FormModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = self.body  # the name BackboneFinetuning freezes
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            trainable = [p for p in self.parameters() if p.requires_grad]
+            return torch.optim.AdamW(trainable, lr=1e-3)
+
+    module = WithBackbone()
+    trainer = pl.Trainer(
+        callbacks=[BackboneFinetuning(unfreeze_backbone_at_epoch=10)],
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
+    result = find_lr(module, module.train_dataloader(), trainer, **FAST)
+    assert result.training is not None
+    assert "BackboneFinetuning's freeze_before_training" in ", ".join(result.training.took)
+    assert [g.params for g in result.training.groups] == [2]  # the head's weight and bias
+    assert all(p.requires_grad for p in module.parameters())  # the user's module: untouched

@@ -50,6 +50,7 @@ _ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of
 MODULE = tuple((f"{root}.core.module", "LightningModule") for root in _ROOTS)
 DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in _ROOTS)
 TRAINER = tuple((f"{root}.trainer.trainer", "Trainer") for root in _ROOTS)
+_FINETUNING = tuple((f"{root}.callbacks.finetuning", "BaseFinetuning") for root in _ROOTS)
 # Lightning's precision names -> lrfind's autocast (the "-true" ones cast the weights instead).
 _AMP = {"bf16-mixed": "bf16", "bf16": "bf16", "16-mixed": "fp16", "16": "fp16"}
 _FULL = {"32-true", "32", None}
@@ -139,6 +140,7 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
     trainer = parts.get("Lightning Trainer")
     if trainer is not None:
         stack.settings.update(_trainer_settings(trainer, stack))
+        _freeze_first(trainer, stack)
     return {
         "model": steps,
         "train_loader": train,
@@ -196,8 +198,28 @@ def _on_copy(data: Any, train: Any, evals: Any) -> Any:
     return on_copy
 
 
-def _call(obj: Any, hook: str, *args: Any) -> None:
-    if not overrides(obj, hook):
+def _freeze_first(trainer: Any, stack: Stack) -> None:
+    """The Trainer's fine-tuning callbacks (BackboneFinetuning, the user's BaseFinetuning):
+    their setup freezes part of the module as fit() starts, before configure_optimizers, and
+    Lightning runs it before the module's own setup. So does the sweep, on the copy."""
+    callbacks = [c for c in getattr(trainer, "callbacks", ()) or () if has_class(c, *_FINETUNING)]
+    if not callbacks:
+        return
+    names = ", ".join(type(c).__name__ for c in callbacks)
+    stack.took.append(f"{names}'s freeze_before_training (its later unfreezing is not swept)")
+    after = stack.on_copy
+
+    def frozen_first(steps: nn.Module) -> None:
+        for callback in callbacks:
+            _call(callback, "freeze_before_training", steps.module, own=False)
+        if after is not None:
+            after(steps)
+
+    stack.on_copy = frozen_first
+
+
+def _call(obj: Any, hook: str, *args: Any, own: bool = True) -> None:
+    if own and not overrides(obj, hook):  # own: only the user's override runs
         return
     name = type(obj).__name__
     try:
