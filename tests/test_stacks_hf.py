@@ -24,8 +24,9 @@ from lrfind.cli import app
 from lrfind.config.settings import SweepConfig
 from lrfind.sweep.adapters.base import with_stack_settings
 from lrfind.sweep.batch import step_loss
+from lrfind.sweep.groups import group_ratios
 from lrfind.sweep.loaders import cycle
-from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.optim import prepare
 from lrfind.sweep.task import Task, task_from_build
 
 ROOT = Path(__file__).parents[1]

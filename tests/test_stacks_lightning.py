@@ -22,7 +22,8 @@ from lrfind import SpecError, find_lr
 from lrfind.cli import app
 from lrfind.config.settings import SweepConfig
 from lrfind.sweep.adapters.base import with_stack_settings
-from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.groups import group_ratios
+from lrfind.sweep.optim import prepare
 from lrfind.sweep.task import task_from_build
 
 ROOT = Path(__file__).parents[1]

@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from lrfind import SpecError, SweepConfig, Task, find_lr
 from lrfind.cli import app
-from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.groups import group_ratios
+from lrfind.sweep.optim import prepare
 from lrfind.sweep.task import task_from_build
 
 STACKS = Path(__file__).parent / "assets" / "stacks"

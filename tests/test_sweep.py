@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import random
 import warnings
 from collections import namedtuple
@@ -15,8 +16,9 @@ from torch import nn
 from lrfind import ConfigError, SpecError, SweepConfig, SweepError, Task, UsageError, find_lr
 from lrfind.core.curve import lr_schedule
 from lrfind.sweep.device import move_to
+from lrfind.sweep.groups import group_ratios
 from lrfind.sweep.loop import run_sweep
-from lrfind.sweep.optim import group_ratios, prepare
+from lrfind.sweep.optim import prepare
 from lrfind.sweep.targets import broadcast_watch
 
 from .assets import tiny
@@ -506,3 +508,24 @@ def test_nll_loss_on_raw_logits_is_named() -> None:
     proper = nn.Sequential(model, nn.LogSoftmax(dim=1))
     fine = find_lr(proper, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
     assert not any("NLLLoss" in w for w in fine.warnings)
+
+
+def test_an_optimizer_with_a_scheduler_steps_the_copy_not_the_users() -> None:
+    """An LR scheduler wraps optimizer.step in an instance attribute that calls the optimizer
+    it was built on: copied, it stepped the user's optimizer and model, and never the copy."""
+    model, loader, loss = tiny.build()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x, y = next(iter(loader))
+    loss(model(x), y).backward()
+    optimizer.step()  # a notebook after one training step: state, and grads left on
+    plain = copy.deepcopy(optimizer.state_dict())
+    torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.1)  # wraps optimizer.step
+    before, steps = _snapshot(model), float(optimizer.state_dict()["state"][0]["step"])
+    settings = {"steps": 20, "end_lr": 1e-2, "diverge_threshold": NEVER}
+    scheduled = find_lr(model, loader, loss, optimizer=optimizer, **settings)
+    _assert_same(model, before)
+    assert float(optimizer.state_dict()["state"][0]["step"]) == steps
+    reference = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    reference.load_state_dict(plain)
+    unscheduled = find_lr(model, loader, loss, optimizer=reference, **settings)
+    assert scheduled.history.losses == unscheduled.history.losses  # the copy trained

@@ -209,6 +209,17 @@ def test_a_frozen_group_0_is_named() -> None:
         find_lr(model, loader, loss, optimizer=torch.optim.SGD(at_zero, lr=0.1), steps=10)
 
 
+def test_an_optimizer_of_frozen_parameters_only_is_named_before_the_sweep() -> None:
+    """Built before freezing (or before get_peft_model): it holds none of what trains."""
+    from lrfind import SpecError
+
+    model, loader, loss = tiny.build()
+    optimizer = torch.optim.AdamW(model[0].parameters())
+    model[0].requires_grad_(False)
+    with pytest.raises(SpecError, match="holds only frozen parameters.*model's 9 trainable"):
+        find_lr(model, loader, loss, optimizer=optimizer, steps=10)
+
+
 def test_param_groups_a_sweep_cannot_scale_are_named() -> None:
     from lrfind import SpecError
 

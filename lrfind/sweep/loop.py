@@ -21,9 +21,10 @@ from lrfind.core.history import History, StopReason
 from lrfind.errors import LrfindError, SweepError, describe_exception
 from lrfind.sweep.adapters.describe import describe
 from lrfind.sweep.device import resident_warning
+from lrfind.sweep.groups import frozen_headline, group_ratios
 from lrfind.sweep.loaders import cycle
 from lrfind.sweep.mistakes import check_task, explain
-from lrfind.sweep.optim import frozen_headline, group_ratios, optimizer_origin
+from lrfind.sweep.optim import optimizer_origin
 from lrfind.sweep.recorder import SYNC_EVERY, Recorder, Reduce
 from lrfind.sweep.step import Stepper
 from lrfind.sweep.task import Task

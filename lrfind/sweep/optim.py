@@ -13,6 +13,7 @@ from torch import nn
 from lrfind.config.settings import OPTIMIZERS, SweepConfig
 from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.adapters.base import ModelOptimizer
+from lrfind.sweep.groups import check_trains
 from lrfind.sweep.mistakes import check_copy
 from lrfind.sweep.task import Task
 
@@ -59,6 +60,7 @@ def prepare(
     elif optimizer is None:
         optimizer = torch.optim.SGD(model.parameters(), lr=config.start_lr, momentum=0.9)
     _check_no_closure(optimizer)
+    check_trains(optimizer, model)
     return model, optimizer
 
 
@@ -90,65 +92,6 @@ def optimizer_origin(task: Task, config: SweepConfig) -> str:
     if task.optimizer is not None:
         return f"from the {task.stack.name}" if task.stack is not None else "from build"
     return DEFAULT_ORIGIN
-
-
-def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
-    """Each param group's LR as a multiple of the headline LR; the sweep keeps these.
-
-    The headline LR is group 0's base LR. A group's base is its "initial_lr"
-    when a scheduler has set one (the LR before the scheduler changed it: a
-    warmup may have set "lr" to 0 already), else its "lr"; timm's layer-wise
-    decay multiplies it by the group's "lr_scale", as timm's schedulers do.
-    """
-    groups = optimizer.param_groups
-    name = type(optimizer).__name__
-    if any("lr" not in g for g in groups):
-        raise SpecError(
-            f"{name}'s param groups have no 'lr', and a range test sets each group's 'lr': "
-            "sweep an optimizer that has one (--optimizer adam, sgd, ...)"
-        )
-    if any(g.get("initial_lr", g["lr"]) is None for g in groups):  # Adafactor's relative step
-        raise SpecError(
-            f"{name} has lr=None (it sets its own step size, a relative step), and a range "
-            "test sets the LR: give it an lr (lr=1e-3) or sweep another (--optimizer adamw)"
-        )
-    bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
-    scales = [float(g.get("lr_scale", 1.0)) for g in groups]
-    if bases[0] <= 0 and any(b > 0 for b in bases):
-        fix = (
-            "; give the frozen group the LR it is to train at once unfrozen (its ratio to the "
-            "others is kept), or leave it out of the optimizer"
-            if _frozen(groups[0])
-            else ", so group 0 must train; put a trainable group first, or freeze with "
-            "requires_grad=False"
-        )
-        frozen = " (it is frozen)" if _frozen(groups[0]) else ""
-        raise SpecError(
-            f"{name}'s param group 0 has lr 0{frozen} and another has not: the sweep scales "
-            f"every group by group 0's LR{fix}"
-        )
-    if bases[0] <= 0:  # every group at 0 (a warmup's start without initial_lr): as given
-        bases = [1.0] * len(groups)
-    return [base / bases[0] * scale for base, scale in zip(bases, scales, strict=True)]
-
-
-def frozen_headline(optimizer: torch.optim.Optimizer, ratios: list[float]) -> str | None:
-    """A note when group 0, whose LR is the headline, trains nothing (all requires_grad=False:
-    a backbone frozen for now beside a head at a higher LR)."""
-    groups = optimizer.param_groups
-    if not _frozen(groups[0]):
-        return None
-    trains = next((i for i, g in enumerate(groups) if not _frozen(g)), None)
-    if trains is None:
-        return None
-    return (
-        f"param group 0 is frozen (requires_grad=False): the LRs shown are its own, and group "
-        f"{trains}, the first that trains, ran at {ratios[trains]:.3g} x them"
-    )
-
-
-def _frozen(group: dict) -> bool:
-    return bool(group["params"]) and not any(p.requires_grad for p in group["params"])
 
 
 def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:
@@ -250,10 +193,12 @@ def _copy_dropped(given: torch.optim.Optimizer, copied: torch.optim.Optimizer, m
     keeps): a wrapper's inner optimizer, such as timm's Lookahead `_base_optimizer`.
 
     With the model's memo, so the inner optimizer's params and groups are the copy's.
-    One that cannot be copied stays out, as before.
+    One that cannot be copied stays out, as before; so does an instance attribute that
+    shadows a method: an LR scheduler's `step` wrapper calls the optimizer it was built on,
+    and copied it would step the user's optimizer (and model) instead of the copy.
     """
     for key, value in vars(given).items():
-        if key not in vars(copied):
+        if key not in vars(copied) and not hasattr(type(given), key):
             try:
                 vars(copied)[key] = copy.deepcopy(value, memo)
             except Exception:  # left out, as deepcopy alone leaves it

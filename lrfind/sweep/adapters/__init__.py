@@ -8,7 +8,7 @@ transformers.Trainer; ModelOutputs), lightning and lightning_steps (a
 LightningModule with its datamodule and Trainer settings), outputs (model
 outputs that are not a tensor; detection batches), describe (what the sweep
 trained with, for the report). timm needs no adapter: its param groups'
-lr_scale is honoured by lrfind.sweep.optim.group_ratios.
+lr_scale is honoured by lrfind.sweep.groups.group_ratios.
 """
 
 from __future__ import annotations
