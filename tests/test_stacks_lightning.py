@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -255,3 +256,30 @@ def test_a_finetuning_callback_freezes_the_copy_as_fit_would() -> None:
     assert "BackboneFinetuning's freeze_before_training" in ", ".join(result.training.took)
     assert [g.params for g in result.training.groups] == [2]  # the head's weight and bias
     assert all(p.requires_grad for p in module.parameters())  # the user's module: untouched
+
+
+def test_a_frozen_submodule_keeps_its_eval_mode_as_fit_keeps_it() -> None:
+    """Lightning's fit() leaves the modes as the user set them (#18951): so does the sweep,
+    and its validation passes put them back as they were."""
+
+    seen: list[tuple[bool, bool]] = []  # outside the module: the sweep's copy appends too
+
+    class Frozen(pl_forms.FormModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.BatchNorm1d(32))
+            self.body.requires_grad_(False)
+            self.body.eval()
+
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            seen.append((self.head.training, self.body[1].training))
+            return super().training_step(batch, batch_idx)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.AdamW(self.head.parameters(), lr=1e-3)
+
+    module = Frozen()
+    result = find_lr(module, module.train_dataloader(), val_batches=2, **FAST)
+    assert result.steps_run == 8
+    assert seen == [(True, False)] * 8  # the body's BatchNorm stayed in eval, as in fit()
+    assert not module.body.training and module.head.training  # the user's: untouched

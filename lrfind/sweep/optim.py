@@ -42,7 +42,8 @@ def prepare(
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):
         model.to(device)
-        model.train()
+        if task.stack is None or not task.stack.keeps_modes:
+            model.train()
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError(
             "the model has no trainable parameters (none has requires_grad=True): "

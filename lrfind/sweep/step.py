@@ -158,11 +158,12 @@ class Stepper:
 
     def val_loss(self) -> torch.Tensor:
         """Mean loss over the validation loader (or its fixed batches, with
-        val_batches), in eval mode, without grad; train mode again after.
+        val_batches), in eval mode, without grad; each module's mode as it was after.
 
         BatchNorm layers normalise with the batch's own statistics there, and
         their running buffers are put back afterwards (see BatchStats).
         """
+        modes = [m.training for m in self.model.modules()]  # put back after, as they were
         self.model.eval()
         total, count = None, 0
         with torch.no_grad(), self.batch_stats:  # type: ignore[union-attr]
@@ -171,7 +172,8 @@ class Stepper:
                 loss = self.val_compute(self.model, moved).detach().float()
                 total = loss if total is None else total + loss
                 count += 1
-        self.model.train()
+        for module, mode in zip(self.model.modules(), modes, strict=True):
+            module.training = mode
         if total is None and self._val_count:
             raise SpecError(
                 f"val_loader gave {self._val_count} batches in the first validation pass and "

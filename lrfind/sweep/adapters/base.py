@@ -103,6 +103,8 @@ class Stack:
             config file win over them (see with_stack_settings).
         on_copy: run on the sweep's deep copy before it moves to the device
             (Lightning's setup hooks; self.log made harmless).
+        keeps_modes: the copy keeps each submodule's train / eval mode as the user left it
+            (Lightning's fit() does), instead of model.train().
         val_step: `f(model, batch) -> loss` for the validation loss, if not the training one.
         eval_loader: the stack's validation data, used with --val-batches K.
         loaders: FreshLoaders to restart at the start of each sweep.
@@ -114,6 +116,7 @@ class Stack:
     set_aside: list[str] = field(default_factory=list)
     settings: dict[str, Setting] = field(default_factory=dict)
     on_copy: Callable[[nn.Module], None] | None = None
+    keeps_modes: bool = False
     val_step: Callable[[nn.Module, Any], Any] | None = None
     eval_loader: Iterable[Any] | None = None
     loaders: tuple[FreshLoader, ...] = ()

@@ -109,7 +109,8 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
             "steps the optimizer itself, which needs a Lightning Trainer; return a Task with a "
             "step_fn(model, batch) -> loss instead"
         )
-    stack = Stack(name="LightningModule")
+    # fit() keeps a frozen submodule's eval mode (Lightning >= 2.2, #18951): so does the sweep.
+    stack = Stack(name="LightningModule", keeps_modes=True)
     stack.took += ["training_step"]
     data = parts.get("datamodule")
     if data is not None:  # the user's own object, set up as Lightning would before fit
