@@ -395,6 +395,25 @@ def test_a_wrapping_optimizer_keeps_its_inner_one_on_the_copy() -> None:
     assert training is not None and training.optimizer == "_Lookahead over SGD"
 
 
+class _Accelerated(_Lookahead):
+    """A wrapper as accelerate's AcceleratedOptimizer is: the inner one in `.optimizer`."""
+
+    def __init__(self, base: torch.optim.Optimizer) -> None:
+        super().__init__(base)
+        self.optimizer = vars(self).pop("_base_optimizer")
+
+    def step(self, closure: Any = None) -> None:
+        self.optimizer.step()
+
+
+def test_an_accelerated_optimizer_is_named_with_what_it_wraps() -> None:
+    model = nn.Linear(4, 1)
+    wrapper = _Accelerated(torch.optim.AdamW(model.parameters(), lr=1e-3))
+    result = find_lr(model, tiny._loader(), nn.MSELoss(), optimizer=wrapper, steps=8)
+    assert result.training is not None and result.training.optimizer == "_Accelerated over AdamW"
+    assert result.optimizer == "AdamW"  # the sanity priors know AdamW's usual LRs
+
+
 def test_an_optimizer_with_lr_none_names_the_fix_and_a_named_one_replaces_it() -> None:
     model = nn.Linear(4, 1)
     relative = torch.optim.SGD(model.parameters(), lr=0.1)

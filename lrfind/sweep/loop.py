@@ -19,7 +19,7 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.curve import lr_schedule
 from lrfind.core.history import History, StopReason
 from lrfind.errors import LrfindError, SweepError, describe_exception
-from lrfind.sweep.adapters.describe import describe
+from lrfind.sweep.adapters.describe import describe, innermost
 from lrfind.sweep.device import resident_warning
 from lrfind.sweep.groups import frozen_headline, group_ratios
 from lrfind.sweep.loaders import cycle
@@ -70,7 +70,7 @@ def run_sweep(
         rec.warnings = () if warning is None else (warning,)
         stepper = Stepper(task, config, device, wrap)
         rec.pinned = stepper.pinned
-        rec.optimizer = type(stepper.optimizer).__name__
+        rec.optimizer = type(innermost(stepper.optimizer)).__name__  # for the priors
         ratios = group_ratios(stepper.optimizer)
         origin = optimizer_origin(task, config)
         frozen = frozen_headline(stepper.optimizer, ratios)

@@ -51,12 +51,27 @@ def describe(
 
 
 def optimizer_name(optimizer: torch.optim.Optimizer) -> str:
-    """Its class name, with the optimizer inside a wrapper: "Lookahead over AdamW" (timm)."""
+    """Its class name, with the optimizer inside a wrapper: "Lookahead over AdamW" (timm),
+    "AcceleratedOptimizer over AdamW" (accelerate)."""
     name = type(optimizer).__name__
-    inner = getattr(optimizer, "_base_optimizer", None)  # timm's Lookahead
-    if isinstance(inner, torch.optim.Optimizer) and inner is not optimizer:
-        return f"{name} over {optimizer_name(inner)}"
-    return name
+    inner = wrapped(optimizer)
+    return name if inner is None else f"{name} over {optimizer_name(inner)}"
+
+
+def innermost(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """The optimizer inside any wrappers: the one whose usual LRs the sanity priors know."""
+    inner = wrapped(optimizer)
+    return optimizer if inner is None else innermost(inner)
+
+
+def wrapped(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer | None:
+    """The optimizer a wrapper steps: timm's Lookahead `_base_optimizer`, accelerate's
+    AcceleratedOptimizer `optimizer`; None for a plain one."""
+    for key in ("_base_optimizer", "optimizer"):
+        inner = vars(optimizer).get(key)
+        if isinstance(inner, torch.optim.Optimizer) and inner is not optimizer:
+            return inner
+    return None
 
 
 def _hyper(optimizer: torch.optim.Optimizer) -> dict[str, Any]:
