@@ -114,6 +114,15 @@ def test_batch_stats_touch_nothing_without_batchnorm() -> None:
         assert stats.layers == [] and not model[1].training
 
 
+def test_batch_stats_leave_a_frozen_eval_layer_on_its_running_statistics() -> None:
+    model = nn.Sequential(nn.Linear(2, 4), nn.BatchNorm1d(4), nn.Linear(4, 4), nn.BatchNorm1d(4))
+    model[1].eval()  # frozen by the user: it trains on its running statistics
+    model.eval()
+    model[3].train()  # as the sweep's copy is after model.train(), with model[1] kept frozen
+    stats = BatchStats(model)
+    assert stats.layers == [model[3]]
+
+
 def test_validation_sweep_notes_batch_statistics() -> None:
     result = find_lr(_bn_task(), steps=6, end_lr=1e-3, device="cpu")
     assert result.loss_source == "validation"

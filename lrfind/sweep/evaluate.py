@@ -22,12 +22,18 @@ class BatchStats:
     """Context manager: the model's BatchNorm layers in train mode, their buffers restored on exit.
 
     Everything else stays as the caller left it (eval mode: dropout off). With
-    no BatchNorm layer it does nothing.
+    no BatchNorm layer it does nothing. Only the layers in train mode when it is made (the
+    ones that train in the sweep) are switched: a frozen layer the user keeps in eval mode
+    normalises with its running statistics in training, and they do not lag.
     """
 
     def __init__(self, model: nn.Module) -> None:
         norm = nn.modules.batchnorm._BatchNorm  # BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm*
-        self.layers = [m for m in model.modules() if isinstance(m, norm) and m.track_running_stats]
+        self.layers = [
+            m
+            for m in model.modules()
+            if isinstance(m, norm) and m.track_running_stats and m.training
+        ]
         self.saved: list[torch.Tensor] = []
 
     def _buffers(self) -> list[torch.Tensor]:
