@@ -548,3 +548,25 @@ def test_an_optimizer_with_a_scheduler_steps_the_copy_not_the_users() -> None:
     reference.load_state_dict(plain)
     unscheduled = find_lr(model, loader, loss, optimizer=reference, **settings)
     assert scheduled.history.losses == unscheduled.history.losses  # the copy trained
+
+
+def test_gradient_hooks_on_parameters_reach_the_copy_and_step_hooks_are_named() -> None:
+    """A gradient mask on a parameter is part of the training; deepcopy drops it."""
+    seen: list[int] = []
+    model, loader, loss = tiny.build()
+    mask = torch.zeros_like(model[0].weight)
+    mask[0] = 1.0  # only row 0 of the first layer trains
+    model[0].weight.register_hook(lambda grad: grad * mask)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    optimizer.register_step_post_hook(lambda *args: seen.append(1))
+    task = Task(model, loader, loss, optimizer=optimizer)
+    copy_, optimizer_ = prepare(task, SweepConfig(), torch.device("cpu"))
+    before = copy_[0].weight.detach().clone()
+    x, y = next(iter(loader))
+    loss(copy_(x), y).backward()
+    optimizer_.step()
+    moved = (copy_[0].weight.detach() != before).any(dim=1).tolist()
+    assert moved == [True] + [False] * (len(moved) - 1)  # every row moved, before
+    result = find_lr(task, steps=6, end_lr=1e-3)
+    assert seen == [] and result.training is not None
+    assert any("step hooks (0 pre, 1 post) are not run" in n for n in result.training.notes)

@@ -15,6 +15,7 @@ from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.adapters.base import ModelOptimizer
 from lrfind.sweep.groups import check_trains
 from lrfind.sweep.mistakes import check_copy
+from lrfind.sweep.param_hooks import carry_grad_hooks
 from lrfind.sweep.task import Task
 
 DEFAULT_ORIGIN = "lrfind's default"
@@ -38,6 +39,7 @@ def prepare(
         raise check_copy(e, task.model) from e
     if given is not None and optimizer is not None:
         _copy_dropped(given, optimizer, memo)
+    carry_grad_hooks(task.model, memo)
     if task.stack is not None and task.stack.on_copy is not None:
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):

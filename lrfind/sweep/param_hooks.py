@@ -1,0 +1,51 @@
+"""The user's hooks on parameters and on the optimizer: what the sweep's copy keeps of them.
+
+deepcopy keeps a module's hooks but drops those on its parameters (`tensor.register_hook`)
+and gives a copied optimizer empty step hooks. A gradient hook is part of the training (a
+mask that trains only some rows of an embedding), so the copy's parameters get it again.
+Optimizer step hooks and post-accumulate-grad hooks often act on the user's own objects (an
+EMA model, the optimizers of an optimizer-in-backward loop): running them would change those,
+so they stay off the copy and a note says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def carry_grad_hooks(model: nn.Module, memo: dict[int, Any]) -> None:
+    """Register the gradient hooks of `model`'s parameters on their copies (found in the
+    deepcopy's `memo`)."""
+    for param in model.parameters():
+        hooks = getattr(param, "_backward_hooks", None)
+        twin = memo.get(id(param))
+        if hooks and isinstance(twin, torch.Tensor) and twin is not param:
+            for hook in list(hooks.values()):
+                twin.register_hook(hook)
+
+
+def unswept_hooks(model: nn.Module, optimizer: object) -> list[str]:
+    """Notes for the hooks the sweep does not run: the optimizer's step hooks and the
+    parameters' post-accumulate-grad hooks."""
+    notes = []
+    if isinstance(optimizer, torch.optim.Optimizer):
+        pre = len(getattr(optimizer, "_optimizer_step_pre_hooks", ()) or ())
+        post = len(getattr(optimizer, "_optimizer_step_post_hooks", ()) or ())
+        if pre or post:
+            notes.append(
+                f"the optimizer's step hooks ({pre} pre, {post} post) are not run in the sweep: "
+                "they may act on your own objects (an EMA model); a hook that shapes the "
+                "update (a gradient mask) belongs on the parameters (p.register_hook)"
+            )
+    accumulate = sum(
+        bool(getattr(p, "_post_accumulate_grad_hooks", None)) for p in model.parameters()
+    )
+    if accumulate:
+        notes.append(
+            f"{accumulate} parameters' post-accumulate-grad hooks (an optimizer in backward) are "
+            "not run in the sweep: it steps its own optimizer"
+        )
+    return notes
