@@ -548,6 +548,9 @@ def test_an_optimizer_with_a_scheduler_steps_the_copy_not_the_users() -> None:
     reference.load_state_dict(plain)
     unscheduled = find_lr(model, loader, loss, optimizer=reference, **settings)
     assert scheduled.history.losses == unscheduled.history.losses  # the copy trained
+    assert scheduled.training is not None and unscheduled.training is not None
+    assert any(n.startswith("an LR scheduler is built on") for n in scheduled.training.notes)
+    assert not any("LR scheduler" in n for n in unscheduled.training.notes)
 
 
 def test_gradient_hooks_on_parameters_reach_the_copy_and_step_hooks_are_named() -> None:
