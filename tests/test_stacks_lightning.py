@@ -283,3 +283,27 @@ def test_a_frozen_submodule_keeps_its_eval_mode_as_fit_keeps_it() -> None:
     assert result.steps_run == 8
     assert seen == [(True, False)] * 8  # the body's BatchNorm stayed in eval, as in fit()
     assert not module.body.training and module.head.training  # the user's: untouched
+
+
+def test_a_finetuning_callback_from_configure_callbacks_freezes_the_copy() -> None:
+    from lightning.pytorch.callbacks import BackboneFinetuning
+
+    class Configured(pl_forms.FormModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = self.body
+
+        def configure_callbacks(self) -> list[Any]:
+            return [BackboneFinetuning(unfreeze_backbone_at_epoch=10)]
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.AdamW([p for p in self.parameters() if p.requires_grad], lr=1e-3)
+
+    module = Configured()
+    result = find_lr(module, module.train_dataloader(), **FAST)
+    assert result.training is not None
+    assert [g.params for g in result.training.groups] == [2]  # the backbone was frozen
+    assert "configure_callbacks()'s callbacks (only a fine-tuning freeze runs)" in (
+        result.training.set_aside
+    )
+    assert all(p.requires_grad for p in module.parameters())

@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from lrfind.errors import SpecError, describe_exception
-from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Setting, Stack, has_class
+from lrfind.errors import SpecError, describe_exception, user_code
+from lrfind.sweep.adapters.base import FreshLoader, ModelOptimizer, Stack, has_class
 from lrfind.sweep.adapters.base import overrides as _overrides
 from lrfind.sweep.adapters.lightning_steps import (
     NO_TRAINER,
@@ -28,6 +28,7 @@ from lrfind.sweep.adapters.lightning_steps import (
     step_takes_index,
 )
 from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
+from lrfind.sweep.adapters.lightning_trainer import freeze_first, trainer_settings
 
 # The module's hooks that change training inside Trainer.fit; the sweep calls none of them.
 _LOOP_HOOKS = (
@@ -44,16 +45,11 @@ _LOOP_HOOKS = (
     "optimizer_step",
     "on_before_zero_grad",
     "optimizer_zero_grad",
-    "configure_callbacks",
 )
 _ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of classes
 MODULE = tuple((f"{root}.core.module", "LightningModule") for root in _ROOTS)
 DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in _ROOTS)
 TRAINER = tuple((f"{root}.trainer.trainer", "Trainer") for root in _ROOTS)
-_FINETUNING = tuple((f"{root}.callbacks.finetuning", "BaseFinetuning") for root in _ROOTS)
-# Lightning's precision names -> lrfind's autocast (the "-true" ones cast the weights instead).
-_AMP = {"bf16-mixed": "bf16", "bf16": "bf16", "16-mixed": "fp16", "16": "fp16"}
-_FULL = {"32-true", "32", None}
 
 
 def overrides(obj: object, method: str) -> bool:
@@ -140,8 +136,11 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
         stack.set_aside.append(f"{', '.join(hooks)} (hooks of Lightning's loop, which never runs)")
     trainer = parts.get("Lightning Trainer")
     if trainer is not None:
-        stack.settings.update(_trainer_settings(trainer, stack))
-        _freeze_first(trainer, stack)
+        stack.settings.update(trainer_settings(trainer, stack))
+    own = overrides(module, "configure_callbacks")
+    if own:
+        stack.set_aside.append("configure_callbacks()'s callbacks (only a fine-tuning freeze runs)")
+    freeze_first(trainer, stack, _from_module if own else None)
     return {
         "model": steps,
         "train_loader": train,
@@ -199,26 +198,6 @@ def _on_copy(data: Any, train: Any, evals: Any) -> Any:
     return on_copy
 
 
-def _freeze_first(trainer: Any, stack: Stack) -> None:
-    """The Trainer's fine-tuning callbacks (BackboneFinetuning, the user's BaseFinetuning):
-    their setup freezes part of the module as fit() starts, before configure_optimizers, and
-    Lightning runs it before the module's own setup. So does the sweep, on the copy."""
-    callbacks = [c for c in getattr(trainer, "callbacks", ()) or () if has_class(c, *_FINETUNING)]
-    if not callbacks:
-        return
-    names = ", ".join(type(c).__name__ for c in callbacks)
-    stack.took.append(f"{names}'s freeze_before_training (its later unfreezing is not swept)")
-    after = stack.on_copy
-
-    def frozen_first(steps: nn.Module) -> None:
-        for callback in callbacks:
-            _call(callback, "freeze_before_training", steps.module, own=False)
-        if after is not None:
-            after(steps)
-
-    stack.on_copy = frozen_first
-
-
 def _call(obj: Any, hook: str, *args: Any, own: bool = True) -> None:
     if own and not overrides(obj, hook):  # own: only the user's override runs
         return
@@ -234,23 +213,8 @@ def _call(obj: Any, hook: str, *args: Any, own: bool = True) -> None:
         raise SpecError(f"{name}.{hook}() raised {describe_exception(e)}") from e
 
 
-def _trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
-    """gradient_clip_val, accumulate_grad_batches and precision of an unfitted Lightning Trainer."""
-    out = {}
-    clip = getattr(trainer, "gradient_clip_val", None)
-    if clip:
-        algorithm = getattr(trainer, "gradient_clip_algorithm", None)
-        mode = str(getattr(algorithm, "value", algorithm) or "norm")
-        out["clip_grad"] = Setting(float(clip), f"gradient_clip_val {float(clip):g}")
-        out["clip_mode"] = Setting(mode, f"gradient_clip_algorithm {mode}")
-    steps = getattr(trainer, "accumulate_grad_batches", 1)
-    if isinstance(steps, int) and steps > 1:
-        out["accumulate"] = Setting(steps, f"accumulate_grad_batches {steps}")
-    precision = getattr(trainer, "precision", None)
-    if precision in _AMP:
-        out["amp"] = Setting(_AMP[precision], f"precision {precision}")
-    elif precision not in _FULL:
-        aside = f"precision {precision} (the sweep runs in float32; --amp bf16 autocasts)"
-        stack.set_aside.append(aside)
-    stack.set_aside.append("the Trainer's loop (fit is never called: callbacks, loggers)")
-    return out
+def _from_module(copy: Any) -> list[Any]:
+    """The callbacks the copy's configure_callbacks() gives, as fit() adds them."""
+    with user_code(f"{type(copy).__name__}.configure_callbacks()", SpecError):
+        made = copy.configure_callbacks()
+    return list(made) if isinstance(made, list | tuple) else [made]
