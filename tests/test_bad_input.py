@@ -77,7 +77,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
     ("no trainable parameters", [BAD + ":frozen"], {}, 2, ["no trainable parameters"]),
     ("empty loader", [BAD + ":empty_loader"], {}, 2, ["step 1/100", "yielded no batches"]),
     ("loader yields strings", [BAD + ":strings_loader"], {}, 2, ["a batch is a str", "step_fn"]),
-    ("loader yields None", [BAD + ":none_loader"], {}, 2, ["a batch is None"]),
+    ("loader yields None", [BAD + ":none_loader"], {}, 2, ["a batch is None: a collate_fn"]),
     (
         "batch does not fit model",
         [BAD + ":shape_mismatch"],

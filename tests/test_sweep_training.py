@@ -218,6 +218,14 @@ def test_a_frozen_group_0_is_named() -> None:
         find_lr(model, loader, loss, optimizer=torch.optim.SGD(at_zero, lr=0.1), steps=10)
 
 
+def test_the_default_optimizer_holds_only_what_trains() -> None:
+    """A PeftModel's few trainable tensors, not every frozen one (the report's params)."""
+    model, loader, loss = tiny.build()
+    model[0].requires_grad_(False)
+    result = find_lr(model, loader, loss, steps=8)
+    assert result.training is not None and [g.params for g in result.training.groups] == [2]
+
+
 def test_an_optimizer_of_frozen_parameters_only_is_named_before_the_sweep() -> None:
     """Built before freezing (or before get_peft_model): it holds none of what trains."""
     from lrfind import SpecError

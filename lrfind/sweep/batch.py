@@ -71,6 +71,11 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
             if type(out) is tensor:
                 return raw_loss(out, batch["labels"])  # type: ignore[misc]
             return loss_fn(out, batch["labels"])
+        if batch is None:  # a step_fn cannot skip a batch: the fix is where None came from
+            raise SpecError(
+                "a batch is None: a collate_fn that drops bad samples returned None for a whole "
+                "batch? filter them in the dataset, or return the batch without them"
+            )
         raise SpecError(
             f"a batch is {_describe(batch)}: lrfind takes (inputs, targets) pairs or dicts; "
             "for anything else return a step_fn(model, batch) -> loss"

@@ -143,7 +143,7 @@ def _raise_failure(
         failure.history = rec.partial()
         raise failure from e
     if where == "loader":  # the data pipeline (a collate_fn, a dataset) failed, not the model
-        what = "taking a batch from the train loader (its dataset or collate_fn) raised"
+        what = "taking a batch from the train loader (dataset, collate_fn, worker_init_fn) raised"
         message = f"step {step + 1}/{total}: {what} {describe_exception(e)}"
         raise SweepError(message, history=rec.partial()) from e  # at run time: exit 1
     # SystemExit and the like too: the user's code must not end lrfind.

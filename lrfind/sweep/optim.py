@@ -61,7 +61,8 @@ def prepare(
     if config.optimizer is not None:
         optimizer = _named(config, model, optimizer)
     elif optimizer is None:
-        optimizer = torch.optim.SGD(model.parameters(), lr=config.start_lr, momentum=0.9)
+        trainable = [p for p in model.parameters() if p.requires_grad]  # a PeftModel's few
+        optimizer = torch.optim.SGD(trainable, lr=config.start_lr, momentum=0.9)
     _check_no_closure(optimizer)
     check_trains(optimizer, model)
     return model, optimizer
