@@ -31,16 +31,17 @@ def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     scales = [float(g.get("lr_scale", 1.0)) for g in groups]
     if bases[0] <= 0 and any(b > 0 for b in bases):
+        frozen = _frozen(groups[0])
         fix = (
             "; give the frozen group the LR it is to train at once unfrozen (its ratio to the "
             "others is kept), or leave it out of the optimizer"
-            if _frozen(groups[0])
+            if frozen
             else ", so group 0 must train; put a trainable group first, or freeze with "
             "requires_grad=False"
         )
-        frozen = " (it is frozen)" if _frozen(groups[0]) else ""
+        what = " (it is frozen)" if frozen else ""
         raise SpecError(
-            f"{name}'s param group 0 has lr 0{frozen} and another has not: the sweep scales "
+            f"{name}'s param group 0 has lr 0{what} and another has not: the sweep scales "
             f"every group by group 0's LR{fix}"
         )
     if bases[0] <= 0:  # every group at 0 (a warmup's start without initial_lr): as given

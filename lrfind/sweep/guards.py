@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from lrfind.sweep import signals
+from lrfind.sweep.loaders import samplers_of
 
 
 @contextmanager
@@ -51,13 +52,8 @@ def seeded(seed: int, device: torch.device, loaders: Iterable[Any] = ()) -> Iter
 def _generators(loaders: Iterable[Any]) -> list[torch.Generator]:
     found: dict[int, torch.Generator] = {}
     for loader in loaders:
-        batch_sampler = getattr(loader, "batch_sampler", None)
-        for obj in (
-            loader,
-            getattr(loader, "sampler", None),
-            batch_sampler,  # a bucketing batch sampler may shuffle with its own generator
-            getattr(batch_sampler, "sampler", None),
-        ):
+        # A bucketing batch sampler may shuffle with its own generator, as a sampler may.
+        for obj in (loader, *samplers_of(loader)):
             g = getattr(obj, "generator", None)
             if isinstance(g, torch.Generator):
                 found[id(g)] = g

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -44,19 +45,24 @@ _DTYPE_NAMES = {
 }
 
 
-def _dtypes(batch: Any) -> set[torch.dtype]:
-    if isinstance(batch, torch.Tensor):
-        return {batch.dtype}
+def _leaves(batch: Any) -> Iterator[Any]:
+    """What a batch holds once its tuples, lists and dicts are opened."""
     if isinstance(batch, dict):
-        return set().union(*map(_dtypes, batch.values()))
+        batch = list(batch.values())
     if isinstance(batch, tuple | list):
-        return set().union(*map(_dtypes, batch))
-    return set()
+        for item in batch:
+            yield from _leaves(item)
+    else:
+        yield batch
+
+
+def _dtypes(batch: Any) -> set[torch.dtype]:
+    return {leaf.dtype for leaf in _leaves(batch) if isinstance(leaf, torch.Tensor)}
 
 
 def _not_tensors(batch: Any) -> str:
     """What in the batch is no tensor, and how to make it one: a batch no collate built."""
-    kinds = _leaves(batch) - {"tensor"}
+    kinds = {_kind(leaf) for leaf in _leaves(batch)}
     if "str" in kinds:
         return (
             "; the batch holds strings (text not tokenized): tokenize in the Dataset or a "
@@ -75,20 +81,12 @@ def _not_tensors(batch: Any) -> str:
     return ""
 
 
-def _leaves(batch: Any) -> set[str]:
-    if isinstance(batch, torch.Tensor):
-        return {"tensor"}
-    if isinstance(batch, str):
-        return {"str"}
-    if isinstance(batch, int | float | bool):
-        return {"number"}
-    if type(batch).__module__ == "numpy":
-        return {"numpy"}
-    if isinstance(batch, dict):
-        return set().union(*map(_leaves, batch.values()))
-    if isinstance(batch, tuple | list):
-        return set().union(*map(_leaves, batch))
-    return set()
+def _kind(leaf: Any) -> str | None:
+    if isinstance(leaf, str):
+        return "str"
+    if isinstance(leaf, int | float | bool):
+        return "number"
+    return "numpy" if type(leaf).__module__ == "numpy" else None
 
 
 def _float_mismatch(batch: Any, model: nn.Module) -> str:

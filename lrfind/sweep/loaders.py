@@ -59,14 +59,30 @@ def check_sized(loader: Any) -> None:
         ) from None
 
 
+def samplers_of(loader: Any) -> list[Any]:
+    """A loader's sampler, batch sampler and the batch sampler's sampler, each once, where it
+    has them: where its order (a generator, an epoch) lives."""
+    batch_sampler = getattr(loader, "batch_sampler", None)
+    found = (
+        getattr(loader, "sampler", None),
+        batch_sampler,
+        getattr(batch_sampler, "sampler", None),  # a DataLoader's own sampler again, mostly
+    )
+    return list({id(obj): obj for obj in found if obj is not None}.values())
+
+
+def _dataset_size(loader: Any) -> int | None:
+    with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
+        return len(loader.dataset)
+    return None
+
+
 def why_empty(loader: Any) -> str:
     """Why a loader gave no batch, and the fix, from what a DataLoader says about itself."""
     if isinstance(loader, list | tuple):
         return f"it is an empty {type(loader).__name__}: check how build() fills it"
-    size = drawn = batch = None
+    size, drawn, batch = _dataset_size(loader), None, None
     with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
-        size = len(loader.dataset)
-    with contextlib.suppress(Exception):
         drawn = len(loader.sampler)
     batcher = getattr(loader, "batch_sampler", None)  # drop_last and the size may live here
     with contextlib.suppress(Exception):
@@ -96,13 +112,13 @@ def cycle(loader: Iterable[Any], per_step: int = 1) -> Iterator[Any]:
     DistributedSampler, whose order is otherwise the same on every pass) is told so, and
     its epoch is put back when the generator is closed.
     """
-    samplers = _epoch_samplers(loader)
+    samplers = [s for s in samplers_of(loader) if callable(getattr(s, "set_epoch", None))]
     epochs = [getattr(s, "epoch", None) for s in samplers]
     seen = passes = 0
     try:
         while True:
-            for sampler, epoch in zip(samplers, epochs, strict=True):
-                if passes:
+            if passes:
+                for sampler, epoch in zip(samplers, epochs, strict=True):
                     sampler.set_epoch((epoch or 0) + passes)
             before = seen
             for batch in loader:
@@ -112,8 +128,9 @@ def cycle(loader: Iterable[Any], per_step: int = 1) -> Iterator[Any]:
             if seen == 0:
                 raise SpecError(f"train_loader yielded no batches: {why_empty(loader)}")
             if seen == before:
-                lower = "--steps" if per_step == 1 else "--steps or --accumulate (each step "
-                lower += "" if per_step == 1 else f"takes {per_step} batches)"
+                lower = "--steps"
+                if per_step > 1:
+                    lower += f" or --accumulate (each step takes {per_step} batches)"
                 raise SpecError(
                     f"train_loader stopped after {seen} batches and cannot restart (a "
                     f"generator?): return a DataLoader or a list, or lower {lower}"
@@ -122,20 +139,6 @@ def cycle(loader: Iterable[Any], per_step: int = 1) -> Iterator[Any]:
         for sampler, epoch in zip(samplers, epochs, strict=True):
             if passes and isinstance(epoch, int):
                 sampler.set_epoch(epoch)
-
-
-def _epoch_samplers(loader: Any) -> list[Any]:
-    """The loader's sampler and batch sampler that keep an epoch (set_epoch), once each."""
-    batch_sampler = getattr(loader, "batch_sampler", None)
-    found: dict[int, Any] = {}
-    for obj in (
-        getattr(loader, "sampler", None),
-        batch_sampler,
-        getattr(batch_sampler, "sampler", None),
-    ):
-        if callable(getattr(obj, "set_epoch", None)):
-            found.setdefault(id(obj), obj)
-    return list(found.values())
 
 
 def own_workers(loader: Any) -> Any:
@@ -159,10 +162,7 @@ def batch_of_one(loader: Any, validation: bool = False) -> str:
     evaluates with BatchNorm on batch statistics (see lrfind.sweep.evaluate)."""
     name = "val_loader" if validation else "train_loader"
     why = "lrfind's validation pass runs BatchNorm on batch statistics, and " if validation else ""
-    size = getattr(loader, "batch_size", None)
-    n = None
-    with contextlib.suppress(Exception):  # the user's objects: any of it may be missing or fail
-        n = len(loader.dataset)
+    size, n = getattr(loader, "batch_size", None), _dataset_size(loader)
     if size == 1:
         return f"; {why}the {name} gives batches of 1 sample: use a batch_size of 2 or more"
     if size and n and n % size == 1 and not getattr(loader, "drop_last", False):

@@ -31,13 +31,13 @@ def unswept_hooks(model: nn.Module, optimizer: object) -> list[str]:
     """Notes for what the sweep does not run: an LR scheduler built on the optimizer, the
     optimizer's step hooks and the parameters' post-accumulate-grad hooks."""
     notes = []
-    step = vars(optimizer).get("step") if isinstance(optimizer, torch.optim.Optimizer) else None
-    if getattr(step, "_wrapped_by_lr_sched", False):  # torch's LRScheduler wraps step
-        notes.append(
-            "an LR scheduler is built on the optimizer: set aside, as the range test sets the "
-            "LR itself (from each group's initial_lr); lrfind's schedules come from the sweep"
-        )
     if isinstance(optimizer, torch.optim.Optimizer):
+        if getattr(vars(optimizer).get("step"), "_wrapped_by_lr_sched", False):  # LRScheduler's
+            notes.append(
+                "an LR scheduler is built on the optimizer: set aside, as the range test sets "
+                "the LR itself (from each group's initial_lr); lrfind's schedules come from the "
+                "sweep"
+            )
         pre = len(getattr(optimizer, "_optimizer_step_pre_hooks", ()) or ())
         post = len(getattr(optimizer, "_optimizer_step_post_hooks", ()) or ())
         if pre or post:

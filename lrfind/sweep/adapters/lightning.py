@@ -23,6 +23,7 @@ from lrfind.sweep.adapters.base import overrides as _overrides
 from lrfind.sweep.adapters.lightning_steps import (
     NO_TRAINER,
     PACKAGES,
+    ROOTS,
     LightningSteps,
     Logs,
     step_takes_index,
@@ -46,10 +47,9 @@ _LOOP_HOOKS = (
     "on_before_zero_grad",
     "optimizer_zero_grad",
 )
-_ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of classes
-MODULE = tuple((f"{root}.core.module", "LightningModule") for root in _ROOTS)
-DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in _ROOTS)
-TRAINER = tuple((f"{root}.trainer.trainer", "Trainer") for root in _ROOTS)
+MODULE = tuple((f"{root}.core.module", "LightningModule") for root in ROOTS)
+DATAMODULE = tuple((f"{root}.core.datamodule", "LightningDataModule") for root in ROOTS)
+TRAINER = tuple((f"{root}.trainer.trainer", "Trainer") for root in ROOTS)
 
 
 def overrides(obj: object, method: str) -> bool:
@@ -198,8 +198,8 @@ def _on_copy(data: Any, train: Any, evals: Any) -> Any:
     return on_copy
 
 
-def _call(obj: Any, hook: str, *args: Any, own: bool = True) -> None:
-    if own and not overrides(obj, hook):  # own: only the user's override runs
+def _call(obj: Any, hook: str, *args: Any) -> None:
+    if not overrides(obj, hook):
         return
     name = type(obj).__name__
     try:

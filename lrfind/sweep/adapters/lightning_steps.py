@@ -18,6 +18,7 @@ from lrfind.errors import SpecError, describe_exception
 from lrfind.sweep.adapters.base import overrides
 
 PACKAGES = ("lightning", "pytorch_lightning")
+ROOTS = ("lightning.pytorch", "pytorch_lightning")  # two packages, two sets of classes
 
 NO_TRAINER = "not attached to a `Trainer`"
 

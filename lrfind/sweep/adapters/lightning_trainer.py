@@ -10,9 +10,9 @@ from torch import nn
 
 from lrfind.errors import SpecError, user_code
 from lrfind.sweep.adapters.base import Setting, Stack, has_class
+from lrfind.sweep.adapters.lightning_steps import ROOTS
 
-_ROOTS = ("lightning.pytorch", "pytorch_lightning")
-_FINETUNING = tuple((f"{root}.callbacks.finetuning", "BaseFinetuning") for root in _ROOTS)
+_FINETUNING = tuple((f"{root}.callbacks.finetuning", "BaseFinetuning") for root in ROOTS)
 # Lightning's precision names -> lrfind's autocast (the "-true" ones cast the weights instead).
 _AMP = {"bf16-mixed": "bf16", "bf16": "bf16", "16-mixed": "fp16", "16": "fp16"}
 _FULL = {"32-true", "32", None}
