@@ -308,7 +308,9 @@ def suggest_on(c: Cut, curve: list[float], rule: Rule) -> Suggestion:
         spans = f"spans {basin:.2f} decades" if basin >= 0.005 else "is one point"
         reasons.append(f"a sharp minimum: its basin {spans}")
     if snr < rule.lo_snr:
-        reasons.append("noisy curve: the descent is a few times its noise")
+        # 98% of flat plateaus of pure noise dip less than lo_snr (quality_null.py --snr).
+        dip = f"only {snr:.1f}x its noise, a dip noise alone can make"
+        reasons.append(f"noisy curve: the descent is {dip}")
     elif snr < rule.hi_snr:
         reasons.append("the descent is moderate against the noise")
     if best >= hi - 3 and stop != "completed":

@@ -119,6 +119,9 @@ def test_confidence_drops_on_a_noisy_shallow_descent_and_a_sharp_minimum() -> No
     raw = [v + (0.25 if i % 2 else -0.25) for i, v in enumerate(_bowl())][:83]
     noisy = robust_answer(LRS[:83], raw, "diverged")
     assert noisy.confidence == "low" and any("noisy curve" in r for r in noisy.reasons)
+    # The reason gives the depth it measured, not "a few times" (a pure-noise dip can be 1x).
+    snr = noisy.detail["snr"]
+    assert f"the descent is only {snr:.1f}x its noise" in "; ".join(noisy.reasons)
     sharp = [2.0] * 40 + [2 - j / 4 for j in range(1, 5)] + [1.25, 1.5, 4.0, 8.0]
     s = robust_answer(LRS[: len(sharp)], sharp, "diverged")
     assert s.lr is not None and s.confidence == "medium"
