@@ -522,8 +522,10 @@ def test_nll_loss_on_raw_logits_is_named() -> None:
     classes = (y > y.median()).long()
     loader = torch.utils.data.DataLoader(list(zip(x, classes, strict=True)), batch_size=16)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
-    raw = find_lr(model, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
-    assert any(w.startswith("NLLLoss went below 0") for w in raw.warnings)
+    with pytest.raises(SpecError, match=r"NLLLoss went below 0 from step \d+ .*log_softmax") as e:
+        find_lr(model, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
+    kept = e.value.history  # the curve is kept, as a failed sweep's (no suggestion)
+    assert e.value.exit_code == 2 and len(kept.losses) == 30 and kept.stop_reason == "error"
     proper = nn.Sequential(model, nn.LogSoftmax(dim=1))
     fine = find_lr(proper, loader, nn.NLLLoss(), steps=30, diverge_threshold=NEVER)
     assert not any("NLLLoss" in w for w in fine.warnings)

@@ -116,19 +116,20 @@ def check_gradients(optimizer: torch.optim.Optimizer) -> None:
 
 
 def check_log_probabilities(task: Task, history: History) -> History:
-    """After the sweep: a warning when NLLLoss went below 0. It takes log-probabilities, and
-    on raw logits it falls without bound, so the curve's minimum is only the sweep's end."""
+    """After the sweep: a SpecError with the history when NLLLoss went below 0 (beyond float
+    rounding). Log-probabilities never give that; raw logits fall without bound."""
     if not isinstance(task.loss_fn, nn.NLLLoss):
         return history
-    low = min((x for x in history.losses if math.isfinite(x)), default=0.0)
-    if low >= 0:
+    below = [(i, x) for i, x in enumerate(history.losses) if math.isfinite(x) and x < -1e-3]
+    if not below:
         return history
-    warning = (
-        f"NLLLoss went below 0 (to {low:.3g}): it takes log-probabilities, and the model's "
-        "outputs are none: end the model with log_softmax(dim=1), or use CrossEntropyLoss on "
-        "its raw logits"
+    step, low = below[0][0] + 1, min(x for _, x in below)
+    raise SpecError(
+        f"NLLLoss went below 0 from step {step} (to {low:.3g}): it takes log-probabilities, "
+        "and the model's outputs are not: end the model with log_softmax(dim=1), or use "
+        "CrossEntropyLoss on its raw logits",
+        history=dataclasses.replace(history, stop_reason="error"),  # a curve with no suggestion
     )
-    return dataclasses.replace(history, warnings=(*history.warnings, warning))
 
 
 def explain(
