@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -121,6 +122,42 @@ def test_batch_stats_leave_a_frozen_eval_layer_on_its_running_statistics() -> No
     model[3].train()  # as the sweep's copy is after model.train(), with model[1] kept frozen
     stats = BatchStats(model)
     assert stats.layers == [model[3]]
+
+
+def _frozen_backbone(batch_size: int) -> tuple[nn.Module, Any]:
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU())
+    with torch.no_grad():  # "pre-trained" running statistics, far from a batch's own
+        backbone[1].running_mean.fill_(0.5)
+        backbone[1].running_var.fill_(4.0)
+    backbone.eval().requires_grad_(False)
+    model = nn.Sequential(backbone, nn.Linear(16, 2))
+    x = torch.randn(64, 8)
+    data = torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long())
+    return model, torch.utils.data.DataLoader(data, batch_size=batch_size)
+
+
+def test_a_backbone_frozen_in_eval_mode_stays_so_in_the_copy() -> None:
+    """build's deliberate mix of modes (a frozen BatchNorm backbone) is the training the
+    user's loop runs: model.train() on the copy would sweep BatchNorm on batch statistics."""
+    model, loader = _frozen_backbone(16)
+    with torch.no_grad():
+        first = nn.functional.cross_entropy(model(next(iter(loader))[0]), next(iter(loader))[1])
+    result = find_lr(model, loader, nn.CrossEntropyLoss(), steps=20, device="cpu")
+    assert result.history.losses[0] == first.item()  # on the running statistics
+    assert any(n.startswith("kept 0 (Sequential) in eval mode") for n in result.training.notes)
+    assert model.training and not model[0].training  # the user's modes, untouched
+    # A batch of one through the frozen BatchNorm works, as in the user's loop.
+    one = find_lr(*_frozen_backbone(1), nn.CrossEntropyLoss(), steps=8, device="cpu")
+    assert len(one.history.losses) == 8
+
+
+def test_a_model_wholly_in_eval_mode_is_swept_in_train_mode() -> None:
+    model, loader = _frozen_backbone(16)
+    model.eval()  # left so after an evaluation: no mix, nothing kept
+    result = find_lr(model, loader, nn.CrossEntropyLoss(), steps=8, device="cpu")
+    assert not any("eval mode" in n for n in result.training.notes)
+    assert not model.training and not model[0].training
 
 
 def test_validation_sweep_notes_batch_statistics() -> None:

@@ -15,6 +15,7 @@ from lrfind.errors import SpecError, UsageError, user_code
 from lrfind.sweep.adapters.base import ModelOptimizer
 from lrfind.sweep.groups import check_trains
 from lrfind.sweep.mistakes import check_copy
+from lrfind.sweep.modes import kept_in_eval
 from lrfind.sweep.param_hooks import carry_grad_hooks
 from lrfind.sweep.task import Task
 
@@ -44,7 +45,8 @@ def prepare(
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):
         model.to(device)
-        if task.stack is None or not task.stack.keeps_modes:
+        keep = kept_in_eval(model) if task.stack is None else task.stack.keeps_modes
+        if not keep:  # a plain model's deliberate mix of modes stays (lrfind.sweep.modes)
             model.train()
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError(

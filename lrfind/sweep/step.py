@@ -19,6 +19,7 @@ from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
 from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
+from lrfind.sweep.modes import modes_note
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.param_hooks import unswept_hooks
 from lrfind.sweep.targets import broadcast_watch
@@ -57,6 +58,8 @@ class Stepper:
         self.model = torch.compile(model) if config.compile else model
         #: What lrfind says once about how it read the model's outputs.
         self.notes: list[str] = unswept_hooks(task.model, task.optimizer)
+        if task.stack is None:  # a stack's copy has the modes its trainer gives it
+            self.notes += modes_note(task.model)
         self.compute = _under_autocast(step_loss(task, self.notes), device, config.amp)
         self.val_compute = self.compute
         if task.stack is not None and task.stack.val_step is not None:  # validation_step
