@@ -121,6 +121,25 @@ def test_detection_batches_and_loss_dicts(tmp_path: Path) -> None:
     assert "lrfind's default: to sweep yours, pass --optimizer NAME" in output
 
 
+def test_a_dict_of_losses_leaves_its_metrics_out() -> None:
+    """mmdet/DETR-style outputs carry metrics beside the losses: an accuracy that rises to
+    100 summed in would read as a divergence. Keys named loss... count, else the ones with
+    a gradient; under no_grad (the validation pass) neither rule drops anything else."""
+    from lrfind.sweep.adapters.outputs import summed_losses
+
+    w = torch.ones((), requires_grad=True)
+    notes: list[str] = []
+    out = {"loss_cls": 2 * w, "loss_box": 3 * w, "acc": torch.tensor(97.0)}
+    assert summed_losses(out, notes).item() == 5.0
+    summed = "the model returns a dict of 2 losses (loss_cls, loss_box): summed"
+    assert notes == [summed + "; left out acc (not a loss)"]
+    unnamed = {"ce": 2 * w, "top1": torch.tensor(97.0), "top5": torch.tensor(99.0)}
+    assert summed_losses(unnamed, notes).item() == 2.0
+    assert notes[-1] == "the model returns a dict: its loss is ce; left out top1, top5 (not losses)"
+    with torch.no_grad():
+        assert summed_losses({"ce": 2 * w, "aux": 3 * w}, []).item() == 5.0
+
+
 def test_a_pair_batch_without_loss_fn_names_step_fn() -> None:
     model = nn.Linear(2, 1)
     batches = [(torch.randn(4, 2), torch.randn(4, 1))]

@@ -59,16 +59,31 @@ class OutputReader:
 
 
 def summed_losses(out: Any, notes: list[str]) -> Any:
-    """The sum of a dict of scalar tensors (a detection model's losses), else None."""
+    """The sum of a dict of scalar tensors (a detection model's losses), else None.
+
+    Metrics beside the losses are left out: with keys named "loss..." only those count (as
+    mmdet's parse_losses sums them), else only the entries with a gradient (a detached
+    accuracy is no loss; under no_grad, in the validation pass, none has one)."""
     if not isinstance(out, Mapping) or not out:
         return None
-    values = list(out.values())
-    if not all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in values):
+    if not all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in out.values()):
         return None
-    note(notes, f"the model returns a dict of {len(values)} losses ({keys_of(out)}): summed")
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
+    keys = [k for k in out if "loss" in str(k).lower()]
+    if not keys and torch.is_grad_enabled():
+        keys = [k for k, v in out.items() if v.requires_grad]
+    keys = keys or list(out)
+    left = [k for k in out if k not in keys]
+    said = f"; left out {keys_of(left)} (not {'a loss' if len(left) == 1 else 'losses'})"
+    said = said if left else ""
+    if len(keys) == 1:
+        note(notes, f"the model returns a dict: its loss is {keys[0]}{said}")
+    else:
+        note(
+            notes, f"the model returns a dict of {len(keys)} losses ({keys_of(keys)}): summed{said}"
+        )
+    total = out[keys[0]]
+    for key in keys[1:]:
+        total = total + out[key]
     return total
 
 
