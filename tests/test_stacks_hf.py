@@ -117,6 +117,21 @@ def test_create_optimizer_runs_on_the_copy_with_the_subclass_overrides() -> None
     assert group_ratios(optimizer) == pytest.approx([1.0, 10.0])
 
 
+def test_a_create_optimizer_that_only_sets_self_optimizer_is_taken() -> None:
+    """transformers ignores create_optimizer's return value: an override that assigns
+    self.optimizer and returns None trains with Trainer.train(), and so sweeps."""
+
+    class AssignOnly(trainer_groups.HeadTrainer):
+        def create_optimizer(self, model=None):  # type: ignore[no-untyped-def]
+            super().create_optimizer(model)  # sets self.optimizer; nothing returned
+
+    trainer = trainer_groups.build_subclass()
+    trainer.__class__ = AssignOnly
+    result = find_lr(trainer, **FAST)
+    assert result.training is not None and result.training.ratios == pytest.approx([1.0, 10.0])
+    assert trainer.optimizer is None  # built on the copy's shadow, not on the user's Trainer
+
+
 def test_optimizers_given_to_the_trainer_are_swept_as_they_are() -> None:
     result = find_lr(trainer_groups.build_given_optimizer(), **FAST)
     assert result.training is not None and result.training.optimizer == "SGD"

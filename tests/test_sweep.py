@@ -516,6 +516,19 @@ def test_the_broadcast_watch_passes_other_warnings_on_and_keeps_the_users_filter
     assert len(shown) == 1
 
 
+def test_a_tensor_lr_beside_a_groups_own_float_lr_is_set_group_by_group() -> None:
+    """Adam(lr=torch.tensor(...)) with one group given its own float lr: each group's LR
+    is set in its own kind (fill_ on a tensor, assignment on a float)."""
+    model, loader, loss_fn = tiny.build()
+    body, head = list(model.parameters())[:-1], list(model.parameters())[-1:]
+    groups = [{"params": body}, {"params": head, "lr": 1e-2}]
+    optimizer = torch.optim.Adam(groups, lr=torch.tensor(1e-3), foreach=False)
+    result = find_lr(Task(model, loader, loss_fn, optimizer=optimizer), steps=8, device="cpu")
+    assert len(result.history.losses) == 8 and result.training.ratios == pytest.approx([1, 10])
+    assert isinstance(optimizer.param_groups[0]["lr"], torch.Tensor)  # the user's, as it was
+    assert optimizer.param_groups[0]["lr"].item() == pytest.approx(1e-3)
+
+
 def test_nll_loss_on_raw_logits_is_named() -> None:
     """NLLLoss takes log-probabilities; on logits it falls below 0 without bound."""
     x, y = tiny._data(64)

@@ -83,16 +83,19 @@ def run_sweep(
             stepper.warm_up(first)
             batches = itertools.chain([first], batches)
         groups = stepper.optimizer.param_groups
-        pairs = list(zip(groups, ratios, strict=True))
-        tensor_lr = any(isinstance(g["lr"], torch.Tensor) for g in groups)
+        # Capturable / fused optimizers keep the LR in a tensor, group by group (a tensor
+        # lr= given to the constructor, one group with its own float): decided per group.
+        pairs = [
+            (g, r, isinstance(g["lr"], torch.Tensor)) for g, r in zip(groups, ratios, strict=True)
+        ]
         loop_start = time.perf_counter()
         rec.setup_s = loop_start - start
         for step, lr in enumerate(schedule):
             if should_stop is not None and should_stop():
                 rec.flush()
                 return _finish(rec, "interrupted", loop_start)
-            for group, ratio in pairs:
-                if tensor_lr:  # capturable / fused optimizers keep the LR in a tensor
+            for group, ratio, tensor_lr in pairs:
+                if tensor_lr:
                     group["lr"].fill_(lr * ratio)
                 else:
                     group["lr"] = lr * ratio

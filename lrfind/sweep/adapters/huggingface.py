@@ -102,7 +102,8 @@ def _create_optimizer(trainer: Any, model: nn.Module) -> torch.optim.Optimizer:
     shadow.model = shadow.model_wrapped = model
     shadow.optimizer = None
     try:
-        optimizer = shadow.create_optimizer()
+        # transformers ignores what it returns: an override may only set self.optimizer.
+        optimizer = shadow.create_optimizer() or shadow.optimizer
     except Exception as e:
         raise SpecError(
             f"the Trainer's create_optimizer raised {type(e).__name__}: {e}; "
