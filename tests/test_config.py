@@ -267,6 +267,22 @@ def test_shipped_configs_are_valid() -> None:
         resolve("x.py:build", NONE, None, str(path))
 
 
+def test_the_default_config_is_lrfinds_defaults() -> None:
+    """configs/default.toml says "lrfind's defaults, every key written out": each value it
+    sets is SweepConfig's, and every [sweep] key is there (commented out where the default
+    is unset: diverge_threshold, val_batches, amp, clip_grad)."""
+    path = Path(__file__).parents[1] / "configs" / "default.toml"
+    flat = parse_config(load_toml(path), str(path))
+    defaults = SweepConfig()
+    for key, value in flat.items():
+        if hasattr(defaults, key):
+            assert value == getattr(defaults, key), key
+    text = path.read_text()
+    from lrfind.config.files import SWEEP_KEYS
+
+    assert all(f"\n{k} = " in text or f"\n# {k} = " in text for k in SWEEP_KEYS)
+
+
 def test_unknown_names_get_lrfinds_name_or_the_closest() -> None:
     known = ["steps", "start_lr", "end_lr", "smoothing", "diverge_threshold", "accumulate"]
     assert unknown_names(["num_iter", "max_lr", "stepz", "foo", "lr"], known) == [
