@@ -139,6 +139,13 @@ def test_optimizer_table(tmp_path: Path) -> None:
     assert cfg.sweep.optimizer == "sgd" and dict(cfg.sweep.optimizer_kwargs) == {}
 
 
+def test_optimizer_arguments_the_constructor_chokes_on_are_a_usage_error() -> None:
+    """betas=[0.9] makes Adam's constructor raise IndexError, not TypeError or ValueError:
+    still the [optimizer] table's fault, exit 2, not a failed sweep."""
+    with pytest.raises(UsageError, match=r"optimizer adamw rejects its arguments .*\[optimizer\]"):
+        find_lr(*tiny.build(), optimizer="adamw", optimizer_kwargs={"betas": [0.9]}, steps=6)
+
+
 def test_unknown_keys_and_wrong_types_are_reported_together(tmp_path: Path) -> None:
     path = _write(
         tmp_path,

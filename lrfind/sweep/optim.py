@@ -178,7 +178,7 @@ def _named(
         kwargs.setdefault("momentum", 0.9)  # the default optimizer's momentum, unless set
     try:
         return cls(groups, lr=config.start_lr, **kwargs)
-    except (TypeError, ValueError) as e:
+    except Exception as e:  # its groups are lrfind's: any failure is the kwargs' (betas=[0.9])
         raise UsageError(
             f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
             setting="optimizer_kwargs",
