@@ -32,6 +32,16 @@ def test_only_the_copy_goes_to_the_gpu() -> None:
     assert result.suggested_lr is not None
 
 
+def test_a_class_weighted_loss_built_on_the_cpu_sweeps_on_the_gpu() -> None:
+    x, y = tiny._data(256)
+    classes = (y > y.median()).long()
+    loader = torch.utils.data.DataLoader(list(zip(x, classes, strict=True)), batch_size=32)
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+    loss = nn.CrossEntropyLoss(weight=torch.tensor([1.0, 3.0]))
+    result = find_lr(model, loader, loss, device="cuda", steps=30)
+    assert len(result.history.losses) > 5 and loss.weight.device.type == "cpu"
+
+
 def test_no_host_sync_every_step() -> None:
     model, _, loss = tiny.build()
     torch.cuda.set_sync_debug_mode("warn")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import warnings
 from collections import namedtuple
@@ -527,6 +528,45 @@ def test_a_tensor_lr_beside_a_groups_own_float_lr_is_set_group_by_group() -> Non
     assert len(result.history.losses) == 8 and result.training.ratios == pytest.approx([1, 10])
     assert isinstance(optimizer.param_groups[0]["lr"], torch.Tensor)  # the user's, as it was
     assert optimizer.param_groups[0]["lr"].item() == pytest.approx(1e-3)
+
+
+class _CentredLoss(nn.Module):
+    """DINO-style: an EMA centre buffer updated in forward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("center", torch.zeros(1))
+
+    def forward(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            self.center.mul_(0.9).add_(0.1 * out.detach().mean())
+        return nn.functional.mse_loss(out - self.center, y)
+
+
+def test_a_loss_with_state_is_copied_the_users_kept_and_each_sweep_starts_from_it() -> None:
+    model, loader, _ = tiny.build()
+    loss = _CentredLoss()
+    first = find_lr(model, loader, loss, steps=12, device="cpu")
+    assert loss.center.item() == 0.0  # the user's buffer, untouched
+    again = find_lr(model, loader, loss, steps=12, device="cpu")
+    assert again.history.losses == first.history.losses  # same seed, same curve
+
+
+def test_a_weighted_loss_goes_to_the_sweeps_device() -> None:
+    """CrossEntropyLoss(weight=...) built on the CPU must meet the logits where they are."""
+    from lrfind.sweep.optim import loss_copy
+
+    loss = nn.CrossEntropyLoss(weight=torch.ones(3))
+    task = loss_copy(
+        Task(nn.Linear(2, 3), [(torch.zeros(1, 2), torch.zeros(1).long())], loss),
+        torch.device("meta"),
+    )
+    assert task.loss_fn is not loss and task.loss_fn.weight.device.type == "meta"
+    assert loss.weight.device.type == "cpu"
+    plain = nn.CrossEntropyLoss()  # no state: nothing to copy
+    assert (
+        loss_copy(dataclasses.replace(task, loss_fn=plain), torch.device("meta")).loss_fn is plain
+    )
 
 
 def test_nll_loss_on_raw_logits_is_named() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -183,6 +184,22 @@ def _named(
             f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
             setting="optimizer_kwargs",
         ) from None
+
+
+def loss_copy(task: Task, device: torch.device) -> Task:
+    """The task with a copy of its loss_fn on `device`, when it is a module with state.
+
+    A CrossEntropyLoss(weight=...) built on the CPU must meet the logits on the GPU, and a
+    loss whose buffers change in forward (DINO's centre) must leave the user's as they were
+    (each sweep, each repeat, starts from them). One that cannot be copied is used as is.
+    """
+    loss = task.loss_fn
+    if not isinstance(loss, nn.Module) or next(loss.buffers(), None) is None:
+        return task
+    try:
+        return dataclasses.replace(task, loss_fn=copy.deepcopy(loss).to(device))
+    except Exception:
+        return task
 
 
 def _group_copy(group: dict, keep: tuple[str, ...]) -> dict:

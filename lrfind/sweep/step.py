@@ -20,7 +20,7 @@ from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
 from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
 from lrfind.sweep.modes import modes_note
-from lrfind.sweep.optim import gradient_clipper, prepare
+from lrfind.sweep.optim import gradient_clipper, loss_copy, prepare
 from lrfind.sweep.param_hooks import unswept_hooks
 from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
@@ -51,6 +51,7 @@ class Stepper:
             task.stack.start_sweep()
         self._user_grads = user_grads(task.model)  # the first step checks it got none
         model, self.optimizer = prepare(task, config, device)
+        task = loss_copy(task, device)  # a loss with buffers: on the device, the user's kept
         if config.channels_last:
             model = model.to(memory_format=torch.channels_last)
         if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
