@@ -208,6 +208,15 @@ def test_an_optimizer_factory_that_takes_the_model_gets_the_copy(factory: Any) -
     assert all(id(p) in copied for g in optimizer.param_groups for p in g["params"])
 
 
+def test_a_factory_that_closes_over_the_users_model_is_named() -> None:
+    """nanoGPT style, lambda params: m.configure_optimizers(...): the optimizer holds the
+    user's parameters, not the copy's; the loss is not at fault."""
+    user_model, loader, loss = tiny.build()
+    task = Task(user_model, loader, loss, optimizer=lambda params: _split_by_model(user_model))
+    with pytest.raises(SpecError, match=r"not those of the model it was given \(does it close"):
+        prepare(task, SweepConfig(), torch.device("cpu"))
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

@@ -126,6 +126,7 @@ def _call_factory(factory: object, model: nn.Module) -> torch.optim.Optimizer:
             f"the optimizer factory returned a {type(optimizer).__name__}, not a "
             "torch.optim.Optimizer"
         )
+    _check_owned(optimizer, model, "the optimizer factory returned an optimizer over")
     return optimizer
 
 
@@ -189,9 +190,8 @@ def _named(
 def loss_copy(task: Task, device: torch.device) -> Task:
     """The task with a copy of its loss_fn on `device`, when it is a module with state.
 
-    A CrossEntropyLoss(weight=...) built on the CPU must meet the logits on the GPU, and a
-    loss whose buffers change in forward (DINO's centre) must leave the user's as they were
-    (each sweep, each repeat, starts from them). One that cannot be copied is used as is.
+    CrossEntropyLoss(weight=...) from the CPU must meet the GPU's logits; a loss whose buffers
+    change in forward (DINO's centre) must leave the user's as they were. Else: as is.
     """
     loss = task.loss_fn
     if not isinstance(loss, nn.Module) or next(loss.buffers(), None) is None:
@@ -228,14 +228,21 @@ def _copy_dropped(given: torch.optim.Optimizer, copied: torch.optim.Optimizer, m
                 continue
 
 
-def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
+def _check_owned(optimizer: torch.optim.Optimizer, model: nn.Module, factory: str = "") -> None:
     owned = {id(p) for p in model.parameters()}
     for group in optimizer.param_groups:
-        if any(id(p) not in owned for p in group["params"]):
+        if not any(id(p) not in owned for p in group["params"]):
+            continue
+        if factory:  # it closes over the model build returned (nanoGPT's configure_optimizers)
             raise SpecError(
-                "the optimizer build returned holds parameters that are not the model's: "
-                "build it on the returned model, or return a factory instead"
+                f"{factory} parameters that are not those of the model it was given (does it "
+                "close over the model build returned?): build it from its argument, "
+                "factory(model.parameters()) or factory(model)"
             )
+        raise SpecError(
+            "the optimizer build returned holds parameters that are not the model's: "
+            "build it on the returned model, or return a factory instead"
+        )
 
 
 def _check_no_closure(optimizer: torch.optim.Optimizer) -> None:
