@@ -217,6 +217,14 @@ def test_a_factory_that_closes_over_the_users_model_is_named() -> None:
         prepare(task, SweepConfig(), torch.device("cpu"))
 
 
+def test_channels_last_on_a_3d_conv_net_is_a_usage_error() -> None:
+    model = nn.Sequential(nn.Conv3d(3, 4, 3), nn.Flatten(), nn.LazyLinear(2))
+    loader = [(torch.randn(2, 3, 4, 6, 6), torch.zeros(2).long())] * 8
+    with pytest.raises(UsageError, match=r"5-d weights \(Conv3d\): drop --channels-last") as e:
+        find_lr(model, loader, nn.CrossEntropyLoss(), steps=6, channels_last=True, device="cpu")
+    assert e.value.exit_code == 2
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

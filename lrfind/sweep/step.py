@@ -53,7 +53,7 @@ class Stepper:
         model, self.optimizer = prepare(task, config, device)
         task = loss_copy(task, device)  # a loss with buffers: on the device, the user's kept
         if config.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = _channels_last(model)
         if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
             model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
@@ -233,3 +233,22 @@ def _grad_scaler(device: torch.device) -> Any:
             )
         return torch.cuda.amp.GradScaler()
     return scaler_cls(device.type)
+
+
+def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
+    """--channels-last: torch applies it to every 4-d parameter and refuses a 5-d one."""
+    five = next(
+        (
+            type(m).__name__
+            for m in model.modules()
+            if any(p.dim() == 5 for p in m.parameters(False))
+        ),
+        None,
+    )
+    if five is not None:  # Conv3d (video models): channels_last_3d, not lrfind's option
+        raise UsageError(
+            f"--channels-last is for 2-d conv nets (4-d weights); this model has 5-d weights "
+            f"({five}): drop --channels-last",
+            setting="channels_last",
+        )
+    return model.to(memory_format=torch.channels_last)
