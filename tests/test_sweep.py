@@ -225,6 +225,31 @@ def test_channels_last_on_a_3d_conv_net_is_a_usage_error() -> None:
     assert e.value.exit_code == 2
 
 
+def _half_task() -> Task:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2)).half()
+    x = torch.randn(64, 8).half()
+    data = torch.utils.data.TensorDataset(x, (x[:, 0] > 0).long())
+    opt = torch.optim.AdamW(model.parameters())  # grad**2 underflows, eps is 0: 0 / 0
+    return Task(
+        model,
+        torch.utils.data.DataLoader(data, batch_size=16),
+        nn.CrossEntropyLoss(),
+        optimizer=opt,
+    )
+
+
+def test_a_float16_model_under_amp_fp16_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"parameters are float16 already: return it in float32"):
+        find_lr(_half_task(), steps=8, amp="fp16", device="cpu")
+
+
+def test_a_float16_model_whose_loss_turns_nan_at_once_is_told_its_dtype() -> None:
+    result = find_lr(_half_task(), steps=40, device="cpu")  # AdamW in float16: NaN at step 2
+    assert result.stop_reason == "nan" and result.steps_run < 10
+    assert any(w.startswith("the model's parameters are float16") for w in result.warnings)
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

@@ -97,8 +97,8 @@ def robust_answer(
                 "and the loss"
             )
         why = (
-            f"{NO_CURVE}: only {len(ys)} finite points (the rule needs {max(rule.window, 5)}); "
-            + fix
+            f"{NO_CURVE}: only {len(ys)} finite point{'s' * (len(ys) != 1)} "
+            f"(the rule needs {max(rule.window, 5)}); {fix}"
         )
         return RobustAnswer(None, full, reasons=(why,))
     # The noise scale the stop rule measured at its best median (it fired, or not, on the

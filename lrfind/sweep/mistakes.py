@@ -8,10 +8,8 @@ function; none runs inside the sweep's per-step loop.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import itertools
-import math
 import multiprocessing
 import sys
 from collections.abc import Mapping
@@ -20,7 +18,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from lrfind.core.history import History
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.adapters.base import keys_of
@@ -113,23 +110,6 @@ def check_gradients(optimizer: torch.optim.Optimizer) -> None:
             "on them (a detached output, .item(), torch.no_grad(), or a loss of other tensors); "
             "make loss_fn (or step_fn) compute the loss from the model's output"
         )
-
-
-def check_log_probabilities(task: Task, history: History) -> History:
-    """After the sweep: a SpecError with the history when NLLLoss went below 0 (beyond float
-    rounding). Log-probabilities never give that; raw logits fall without bound."""
-    if not isinstance(task.loss_fn, nn.NLLLoss):
-        return history
-    below = [(i, x) for i, x in enumerate(history.losses) if math.isfinite(x) and x < -1e-3]
-    if not below:
-        return history
-    step, low = below[0][0] + 1, min(x for _, x in below)
-    raise SpecError(
-        f"NLLLoss went below 0 from step {step} (to {low:.3g}): it takes log-probabilities, "
-        "and the model's outputs are not: end the model with log_softmax(dim=1), or use "
-        "CrossEntropyLoss on its raw logits",
-        history=dataclasses.replace(history, stop_reason="error"),  # a curve with no suggestion
-    )
 
 
 def explain(

@@ -24,10 +24,10 @@ from lrfind.core.result import SweepResult, analyse, combine
 from lrfind.errors import ConfigError, LrfindError, SpecError
 from lrfind.sweep.adapters import stack_fields
 from lrfind.sweep.adapters.base import with_stack_settings
+from lrfind.sweep.curve_checks import check_curve
 from lrfind.sweep.device import describe, resolve_device
 from lrfind.sweep.guards import seeded, stop_on_interrupt, training
 from lrfind.sweep.loop import Progress, run_sweep
-from lrfind.sweep.mistakes import check_log_probabilities
 from lrfind.sweep.task import OptimizerFactory, Task
 
 
@@ -178,8 +178,8 @@ def _sweep(
     loaders = (task.train_loader, task.val_loader)
     with training(), seeded(config.seed, device, loaders), guard as interrupted:
         start = time.perf_counter()
-        history = check_log_probabilities(
-            task, run_sweep(task, config, device, progress, interrupted, **hooks)
+        history = check_curve(
+            task, run_sweep(task, config, device, progress, interrupted, **hooks), config
         )
         sweep_s = time.perf_counter() - start
     return analyse(

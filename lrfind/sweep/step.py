@@ -26,6 +26,10 @@ from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_FP16_PARAMS = (
+    "--amp fp16 autocasts a float32 model and scales its gradients; this model's parameters "
+    "are float16 already: return it in float32 (model.float()), or drop --amp"
+)
 
 
 class Stepper:
@@ -83,6 +87,8 @@ class Stepper:
         self.non_blocking = device.type == "cuda"
         self.channels_last = config.channels_last
         self.accumulate = config.accumulate
+        if config.amp == "fp16" and any(p.dtype == torch.float16 for p in model.parameters()):
+            raise UsageError(_FP16_PARAMS, setting="amp")  # the scaler cannot unscale them
         self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
         self.clip = gradient_clipper(config, self.optimizer)
         self.batch_stats = BatchStats(self.model) if self.val_loader is not None else None
