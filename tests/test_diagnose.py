@@ -537,3 +537,114 @@ def test_thresholds_that_cannot_mean_anything_are_usage_errors(
 def test_a_log_on_stdin_is_dash() -> None:
     result = runner.invoke(app, ["diagnose", "-", "--no-plot"], input=json.dumps(HEALTHY))
     assert result.exit_code == 0 and "Diagnosis: healthy" in result.stdout, result.output
+
+
+def _nan_tail_logs(tmp_path: Path) -> list[Path]:
+    """30 falling losses, then 10 NaN ones, as a CSV, JSON records and a trainer_state.json."""
+    losses = [*_falling(30), math.nan]
+    steps = range(40)
+    csv_log = tmp_path / "nan.csv"
+    csv_log.write_text("step,loss\n" + "".join(f"{s},{losses[min(s, 30)]}\n" for s in steps))
+    records = [{"step": s, "loss": losses[min(s, 30)]} for s in steps]
+    (tmp_path / "records.json").write_text(json.dumps(records))  # NaN, as json.dumps writes it
+    (tmp_path / "trainer_state.json").write_text(json.dumps({"log_history": records}))
+    return [csv_log, tmp_path / "records.json", tmp_path / "trainer_state.json"]
+
+
+def test_a_logged_nan_train_loss_is_a_nan_not_a_gap(tmp_path: Path) -> None:
+    for path in _nan_tail_logs(tmp_path):
+        log = load_losses(path)
+        assert len(log.train) == 40 and all(map(math.isnan, log.train[30:])), path
+        result = runner.invoke(app, ["diagnose", str(path), "--no-plot"])
+        assert "Diagnosis: diverging" in result.stdout, result.stdout
+        assert "train loss is nan at step 30" in result.stdout
+    # An empty cell, Keras' NA and a null stay "not logged": the row is a val-only one.
+    path = tmp_path / "sparse.csv"
+    path.write_text("step,loss,val_loss\n1,2.0,\n2,1.5,NA\n2,,1.7\n3,NA,1.6\n4,1.2,\n")
+    log = load_losses(path)
+    assert log.x == [1.0, 2.0, 4.0] and log.train == [2.0, 1.5, 1.2]
+    assert log.val is not None and log.val[1] == 1.6 and math.isnan(log.val[2])
+
+
+def test_plateau_losses_keep_the_logged_nans(tmp_path: Path) -> None:
+    path = _nan_tail_logs(tmp_path)[0]
+    args = ["schedule", "plateau", "--lr", "0.1", "--steps", "42", "--no-plot"]
+    result = runner.invoke(app, [*args, "--plateau-losses", str(path)])
+    assert result.exit_code == 2 and "the file has 40" in result.stderr, result.output
+
+
+def test_a_wandb_panel_of_several_runs_is_exit_2_naming_them(tmp_path: Path) -> None:
+    path = tmp_path / "panel.csv"
+    head = '"Step","good - train/loss","good - train/loss__MIN","bad - train/loss"\n'
+    path.write_text(head + "".join(f"{i},{v},{v},{2 * v}\n" for i, v in enumerate(_falling(20))))
+    result = runner.invoke(app, ["diagnose", str(path), "--no-plot"])
+    assert result.exit_code == 2 and "holds 2 runs (good, bad)" in result.stderr, result.output
+    assert "export a panel of that run alone" in result.stderr
+    # The same as JSON records, and two columns that read as one name.
+    records = [{"step": 0, "a - loss": 1.0}, {"step": 1, "b - loss": 0.9}]
+    (tmp_path / "runs.json").write_text(json.dumps(records))
+    with pytest.raises(UsageError, match=r"holds 2 runs \(a, b\)"):
+        load_losses(tmp_path / "runs.json")
+    (tmp_path / "dup.csv").write_text("step,loss,Loss\n0,2.4,2.0\n1,2.2,1.9\n")
+    with pytest.raises(UsageError, match="2 columns read as loss \\('loss', 'Loss'\\)"):
+        load_losses(tmp_path / "dup.csv")
+
+
+def test_json_columns_are_in_step_order_and_merged_like_csv(tmp_path: Path) -> None:
+    path = tmp_path / "cols.json"
+    columns = {"step": [3, 2, 1, 0, 2], "train": [0.7, 0.8, 0.9, 1.0, 0.75]}
+    path.write_text(json.dumps({**columns, "val": [1.1, 1.2, None, 1.4, None]}))
+    log = load_losses(path)
+    assert log.x == [0.0, 1.0, 2.0, 3.0] and log.train == [1.0, 0.9, 0.75, 0.7]
+    # step 2 logged again without a val: its val stays; a null val is not logged.
+    assert log.val is not None and log.val[2] == 1.2 and math.isnan(log.val[1])
+    reversed_log = tmp_path / "reversed.json"
+    reversed_log.write_text(json.dumps({"step": list(range(29, -1, -1)), "train": _falling(30)}))
+    assert load_losses(reversed_log).train == pytest.approx(_falling(30)[::-1])
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Step,Training Loss,Validation Loss\n{s},{t},{v}\n{s}.5,No log,NA\n", "hf_notebook.csv"),
+        ("step\ttrain loss\tval-loss\n{s}\t{t}\t{v}\n", "tab.tsv"),
+        ("step;train_loss;val_loss\n{s};{t};{v}\n", "semicolon.csv"),
+        ("epoch,loss,val_loss\n{s},{t},{v}\n{s}.5,NA,NA\n", "keras_na.csv"),
+    ],
+)
+def test_real_headers_separators_and_na_cells(tmp_path: Path, text: str, name: str) -> None:
+    head, row, *extra = text.splitlines()
+    lines = [head]
+    for s, t in enumerate(_falling(20)):
+        values = {"s": s, "t": t, "v": t + 0.1}
+        lines += [row.format(**values), *(e.format(**values) for e in extra)]
+    (tmp_path / name).write_text("\n".join(lines) + "\n")
+    log = load_losses(tmp_path / name)
+    assert log.x == [float(s) for s in range(20)] and log.train == pytest.approx(_falling(20))
+    assert log.val == pytest.approx([t + 0.1 for t in _falling(20)])
+
+
+def test_a_tensorboard_json_export_is_the_train_loss(tmp_path: Path) -> None:
+    path = tmp_path / "tb.json"
+    path.write_text(json.dumps([[1.7e9 + s, 10 * s, v] for s, v in enumerate(_falling(20))]))
+    log = load_losses(path)
+    assert log.x[:2] == [0.0, 10.0] and log.train == pytest.approx(_falling(20))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("step loss\n0 2.4\n1 2.2\n", "it has 'step loss' (one column: is the file separated"),
+        ("epoch,val_loss\n1,0.5\n", "it has 'epoch', 'val_loss' (only a validation loss"),
+        ("epoch,my loss\n1,0.5\n", "(if 'my loss' is the train loss, rename it train_loss)"),
+        ("0,2.4\n1,2.2\n", "it has '0', '2.4' (its first row is numbers: add a header"),
+        ('{"epoch": [1], "acc": [0.5]}', "it has 'epoch', 'acc' (rename the train loss"),
+    ],
+)
+def test_no_train_column_names_the_columns_and_the_cause(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    (tmp_path / "x").write_text(text)
+    with pytest.raises(UsageError, match="no train loss column") as e:
+        load_losses(tmp_path / "x")
+    assert message in str(e.value)
