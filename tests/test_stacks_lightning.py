@@ -146,8 +146,9 @@ def test_datamodule_in_both_packages(build: str) -> None:
         pytest.importorskip("pytorch_lightning", reason="the legacy package comes with lightning")
     module, data = getattr(pl_datamodule, build)()
     task = task_from_build((module, data), build)
-    assert data.prepared and data.train is not None  # prepare_data and setup ran, as in fit
     assert task.stack.name == "LightningModule" and task.stack.eval_loader is not None
+    prepare(task, SweepConfig(), CPU)  # in the sweep (its seeded block), as fit() starts
+    assert data.prepared and data.train is not None  # prepare_data and setup ran, as in fit
 
 
 def test_the_lightning_trainer_gives_clipping_and_accumulation() -> None:
@@ -307,3 +308,118 @@ def test_a_finetuning_callback_from_configure_callbacks_freezes_the_copy() -> No
         result.training.set_aside
     )
     assert all(p.requires_grad for p in module.parameters())
+
+
+def _trainer(**settings: Any) -> Any:
+    import lightning.pytorch as pl
+
+    quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False}
+    return pl.Trainer(accelerator="cpu", enable_model_summary=False, **quiet, **settings)
+
+
+def test_a_gradient_accumulation_scheduler_accumulates_as_fit_starts() -> None:
+    """Trainer(callbacks=[GradientAccumulationScheduler]) is Lightning's other spelling of
+    accumulate_grad_batches (which then stays 1): fit() accumulates epoch 0's factor from its
+    first step, and so does the sweep; --accumulate still wins."""
+    from lightning.pytorch.callbacks import GradientAccumulationScheduler
+
+    calls: list[int] = []
+
+    class Counted(pl_forms.FormModule):
+        def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+            calls.append(batch_idx)
+            return super().training_step(batch, batch_idx)
+
+    module = Counted()
+    trainer = _trainer(callbacks=[GradientAccumulationScheduler({0: 4, 5: 2})])
+    result = find_lr(module, module.train_dataloader(), trainer, **FAST)
+    assert result.config.accumulate == 4 and len(calls) == 4 * 8
+    assert result.training is not None
+    assert "GradientAccumulationScheduler 4 at epoch 0" in result.training.took
+    assert (
+        "GradientAccumulationScheduler's later factors (2 from epoch 5: the sweep is epoch 0)"
+        in (result.training.set_aside)
+    )
+    given = find_lr(module, module.train_dataloader(), trainer, accumulate=2, **FAST)
+    assert given.config.accumulate == 2 and given.training is not None
+    assert "GradientAccumulationScheduler 4 at epoch 0 (accumulate = 2 given)" in (
+        given.training.set_aside
+    )
+
+
+def _splitting_datamodule() -> Any:
+    """A datamodule whose setup draws its split from torch's RNG (random_split), numpy and
+    random, as many do, and whose train_dataloader shuffles with its own generator."""
+    import random
+
+    import lightning.pytorch as pl
+    import numpy as np
+    from torch.utils.data import DataLoader, random_split
+
+    class Splitting(pl.LightningDataModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.generator = torch.Generator().manual_seed(7)
+
+        def setup(self, stage: str | None = None) -> None:
+            data = pl_datamodule._dataset(96, seed=0)
+            self.train, self.val = random_split(data, [80, 16])
+            np.random.rand()
+            random.random()
+
+        def train_dataloader(self) -> DataLoader:
+            return DataLoader(self.train, batch_size=8, shuffle=True, generator=self.generator)
+
+    return Splitting()
+
+
+def test_a_datamodules_setup_leaves_the_callers_rngs_and_its_split_follows_the_seed() -> None:
+    import random
+
+    import numpy as np
+
+    module, data = pl_datamodule.build()[0], _splitting_datamodule()
+    torch.manual_seed(123)
+    np.random.seed(1)
+    random.seed(2)
+    before = torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate()
+    find_lr(module, data, **FAST)
+    assert torch.equal(torch.get_rng_state(), before[0])
+    assert (np.random.get_state()[1] == before[1]).all()
+    assert random.getstate() == before[2]
+    split = list(data.train.indices)
+    find_lr(module, data, **FAST)  # a new find_lr sets the datamodule up again, as fit() does
+    assert list(data.train.indices) == split
+    find_lr(module, data, seed=1, **FAST)
+    assert list(data.train.indices) != split
+
+
+def test_a_loader_made_in_the_sweep_has_its_generator_seeded_and_put_back() -> None:
+    """A datamodule's or the module's train_dataloader() with its own torch.Generator gets
+    what a DataLoader passed in gets: seeded with the seed, the user's generator put back."""
+    module, data = pl_datamodule.build()[0], _splitting_datamodule()
+    state = data.generator.get_state()
+    first = find_lr(module, data, **FAST)
+    assert torch.equal(data.generator.get_state(), state)  # the user's generator: as it was
+    assert find_lr(module, data, **FAST).history.losses == first.history.losses
+
+
+def test_the_modules_own_loader_follows_the_seed() -> None:
+    """The copy's train_dataloader() shuffles with the copy's generator: --seed and --repeats
+    must reorder it, as they do a DataLoader passed in."""
+
+    class OwnGenerator(pl_forms.FormModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.generator = torch.Generator().manual_seed(7)
+
+        def train_dataloader(self) -> Any:
+            from torch.utils.data import DataLoader
+
+            dataset = pl_datamodule._dataset(256, seed=0)
+            return DataLoader(dataset, batch_size=32, shuffle=True, generator=self.generator)
+
+    own = OwnGenerator()
+    zero, one = find_lr(own, **FAST), find_lr(own, seed=1, **FAST)
+    assert zero.history.losses != one.history.losses  # --seed reorders the copy's loader
+    assert find_lr(own, **FAST).history.losses == zero.history.losses

@@ -8,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
@@ -27,6 +28,28 @@ def training() -> Iterator[None]:
         yield
 
 
+class _Generators:
+    """The torch.Generators one seeded block has seeded, and their states before it."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._saved: dict[int, tuple[torch.Generator, torch.Tensor]] = {}
+
+    def take(self, loaders: Iterable[Any]) -> None:
+        for g in _generators(loaders):
+            if id(g) not in self._saved:  # once: train and val loaders may share one
+                self._saved[id(g)] = (g, g.get_state())
+                g.manual_seed(self.seed)
+
+    def restore(self) -> None:
+        for g, state in self._saved.values():
+            g.set_state(state)
+
+
+# The block open now, for the loaders made inside it (see made_seeded).
+_open: ContextVar[_Generators | None] = ContextVar("lrfind_seeded", default=None)
+
+
 @contextmanager
 def seeded(seed: int, device: torch.device, loaders: Iterable[Any] = ()) -> Iterator[None]:
     """Seed torch, numpy and random for the block; restore their states after.
@@ -35,18 +58,36 @@ def seeded(seed: int, device: torch.device, loaders: Iterable[Any] = ()) -> Iter
     masks), and the caller's own random streams continue as if it never ran.
     A DataLoader shuffling with its own `generator=` (or its sampler's) is
     seeded and restored the same way: its order would otherwise ignore --seed,
-    and the sweep would advance the user's generator.
+    and the sweep would advance the user's generator. So is one made inside the
+    block by a `made_seeded` factory.
     """
-    generators = _generators(loaders)
-    saved = [g.get_state() for g in generators]
-    for g in generators:
-        g.manual_seed(seed)
+    generators = _Generators(seed)
+    generators.take(loaders)
+    token = _open.set(generators)
     try:
         with _seeded(seed, device):
             yield
     finally:
-        for g, state in zip(generators, saved, strict=True):
-            g.set_state(state)
+        _open.reset(token)
+        generators.restore()
+
+
+def made_seeded(make: Callable[[], Any]) -> Callable[[], Any]:
+    """`make` (a dataloader hook), whose loaders get what `seeded` gives the loaders passed in.
+
+    A loader made on first use in the sweep (a FreshLoader's) does not exist when the block
+    opens, so its generator would keep the user's state (advanced by the sweep) and ignore
+    --seed; made inside a block, it is seeded and then put back when that block ends.
+    """
+
+    def seeded_make() -> Any:
+        loader = make()
+        block = _open.get()
+        if block is not None:
+            block.take([loader])
+        return loader
+
+    return seeded_make
 
 
 def _generators(loaders: Iterable[Any]) -> list[torch.Generator]:

@@ -2,8 +2,9 @@
 
 build may return the module alone (its own dataloader hooks), or a tuple of
 it with a LightningDataModule, a train loader and/or the user's (unfitted)
-Lightning Trainer, whose gradient_clip_val, accumulate_grad_batches and
-precision become lrfind's clip_grad, accumulate and amp. No Trainer is run:
+Lightning Trainer, whose gradient_clip_val, accumulate_grad_batches (or
+GradientAccumulationScheduler) and precision become lrfind's clip_grad,
+accumulate and amp. No Trainer is run:
 the module's hooks are called on the sweep's copy, as Lightning would call
 them. Both package names (lightning.pytorch, pytorch_lightning) work; neither
 is imported here.
@@ -30,6 +31,7 @@ from lrfind.sweep.adapters.lightning_steps import (
 )
 from lrfind.sweep.adapters.lightning_steps import configure_optimizers as _configure
 from lrfind.sweep.adapters.lightning_trainer import freeze_first, trainer_settings
+from lrfind.sweep.guards import made_seeded
 
 # The module's hooks that change training inside Trainer.fit; the sweep calls none of them.
 _LOOP_HOOKS = (
@@ -109,9 +111,6 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
     stack = Stack(name="LightningModule", keeps_modes=True)
     stack.took += ["training_step"]
     data = parts.get("datamodule")
-    if data is not None:  # the user's own object, set up as Lightning would before fit
-        _call(data, "prepare_data")
-        _call(data, "setup", "fit")
     train, evals = _loaders(module, data, parts.get("train loader"), came)
     if "val loader" in parts:
         evals = parts["val loader"]
@@ -141,6 +140,8 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
     if own:
         stack.set_aside.append("configure_callbacks()'s callbacks (only a fine-tuning freeze runs)")
     freeze_first(trainer, stack, _from_module if own else None)
+    if data is not None:
+        _data_first(data, stack)
     return {
         "model": steps,
         "train_loader": train,
@@ -156,7 +157,8 @@ def _loaders(module: Any, data: Any, loader: Any, came: str) -> tuple[Any, Any]:
     source = data if data is not None else module
     evals = None
     if overrides(source, "val_dataloader"):
-        evals = FreshLoader(source.val_dataloader, f"{type(source).__name__}.val_dataloader()")
+        what = f"{type(source).__name__}.val_dataloader()"
+        evals = FreshLoader(made_seeded(source.val_dataloader), what)
     if loader is not None:
         return loader, evals
     if not overrides(source, "train_dataloader"):
@@ -166,7 +168,7 @@ def _loaders(module: Any, data: Any, loader: Any, came: str) -> tuple[Any, Any]:
             "(module, datamodule) or (module, train_loader), or define train_dataloader()"
         )
     what = f"{type(source).__name__}.train_dataloader()"
-    return FreshLoader(source.train_dataloader, what), evals
+    return FreshLoader(made_seeded(source.train_dataloader), what), evals
 
 
 def _where(data: Any, parts: dict[str, Any]) -> str:
@@ -193,9 +195,31 @@ def _on_copy(data: Any, train: Any, evals: Any) -> Any:
         if data is None:  # the copy's own hooks, after its setup
             for loader, hook in ((train, "train_dataloader"), (evals, "val_dataloader")):
                 if isinstance(loader, FreshLoader):
-                    loader.make = getattr(copy, hook)
+                    loader.make = made_seeded(getattr(copy, hook))
 
     return on_copy
+
+
+def _data_first(data: Any, stack: Stack) -> None:
+    """The datamodule's prepare_data() and setup("fit") on the user's object, once, in the
+    first sweep before the module's hooks and the fine-tuning freeze, as fit() orders them.
+
+    In the sweep's seeded block, a split that setup draws (random_split, np.random) follows
+    --seed, and the caller's RNG states are put back after; run when the stack is read, in
+    find_lr, it drew from the caller's streams and advanced them.
+    """
+    after = stack.on_copy
+    done: list[bool] = []  # once, also over --repeats: one fit() sets it up once
+
+    def set_up_first(steps: nn.Module) -> None:
+        if not done:
+            _call(data, "prepare_data")
+            _call(data, "setup", "fit")
+            done.append(True)
+        if after is not None:
+            after(steps)
+
+    stack.on_copy = set_up_first
 
 
 def _call(obj: Any, hook: str, *args: Any) -> None:

@@ -13,6 +13,10 @@ from lrfind.sweep.adapters.base import Setting, Stack, has_class
 from lrfind.sweep.adapters.lightning_steps import ROOTS
 
 _FINETUNING = tuple((f"{root}.callbacks.finetuning", "BaseFinetuning") for root in ROOTS)
+_ACCUMULATION = tuple(
+    (f"{root}.callbacks.gradient_accumulation_scheduler", "GradientAccumulationScheduler")
+    for root in ROOTS
+)
 # Lightning's precision names -> lrfind's autocast (the "-true" ones cast the weights instead).
 _AMP = {"bf16-mixed": "bf16", "bf16": "bf16", "16-mixed": "fp16", "16": "fp16"}
 _FULL = {"32-true", "32", None}
@@ -52,7 +56,8 @@ def freeze_first(
 
 
 def trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
-    """gradient_clip_val, accumulate_grad_batches and precision of an unfitted Lightning Trainer."""
+    """gradient_clip_val, accumulate_grad_batches (or its GradientAccumulationScheduler) and
+    precision of an unfitted Lightning Trainer."""
     out = {}
     clip = getattr(trainer, "gradient_clip_val", None)
     if clip:
@@ -60,9 +65,9 @@ def trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
         mode = str(getattr(algorithm, "value", algorithm) or "norm")
         out["clip_grad"] = Setting(float(clip), f"gradient_clip_val {float(clip):g}")
         out["clip_mode"] = Setting(mode, f"gradient_clip_algorithm {mode}")
-    steps = getattr(trainer, "accumulate_grad_batches", 1)
-    if isinstance(steps, int) and steps > 1:
-        out["accumulate"] = Setting(steps, f"accumulate_grad_batches {steps}")
+    accumulation = _accumulation(trainer, stack)
+    if accumulation is not None:
+        out["accumulate"] = accumulation
     precision = getattr(trainer, "precision", None)
     if precision in _AMP:
         out["amp"] = Setting(_AMP[precision], f"precision {precision}")
@@ -71,3 +76,34 @@ def trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
         stack.set_aside.append(aside)
     stack.set_aside.append("the Trainer's loop (fit is never called: callbacks, loggers)")
     return out
+
+
+def _accumulation(trainer: Any, stack: Stack) -> Setting | None:
+    """The batches fit() accumulates per step from its first: accumulate_grad_batches, or
+    the first epoch's factor of a GradientAccumulationScheduler callback.
+
+    Lightning forbids both together, and with the callback accumulate_grad_batches stays 1
+    until fit's first epoch starts (then it holds the callback's latest factor), so the
+    callback, when there is one, is what the first steps of fit() accumulate by.
+    """
+    given = [c for c in getattr(trainer, "callbacks", None) or () if has_class(c, *_ACCUMULATION)]
+    if not given:
+        steps = getattr(trainer, "accumulate_grad_batches", 1)
+        if isinstance(steps, int) and steps > 1:
+            return Setting(steps, f"accumulate_grad_batches {steps}")
+        return None
+    scheduler = given[0]
+    name = type(scheduler).__name__
+    with user_code(f"{name}.get_accumulate_grad_batches(0)", SpecError):
+        steps = int(scheduler.get_accumulate_grad_batches(0))
+    schedule = getattr(scheduler, "scheduling", None) or {}
+    changes: list[str] = []
+    now = steps
+    for epoch, factor in sorted(schedule.items()):
+        if epoch > 0 and factor != now:
+            changes.append(f"{factor} from epoch {epoch}")
+            now = factor
+    if changes:  # a range test is short: it trains as the first epoch does
+        said = ", ".join(changes)
+        stack.set_aside.append(f"{name}'s later factors ({said}: the sweep is epoch 0)")
+    return Setting(steps, f"{name} {steps} at epoch 0") if steps > 1 else None
