@@ -132,6 +132,41 @@ def test_a_create_optimizer_that_only_sets_self_optimizer_is_taken() -> None:
     assert trainer.optimizer is None  # built on the copy's shadow, not on the user's Trainer
 
 
+def test_an_accelerated_optimizer_between_micro_batches_still_steps() -> None:
+    """accelerate's optimizer steps only when sync_gradients; copied mid-accumulation (a
+    notebook, two micro-batches in) its copy never would: the sweep steps the one inside."""
+    from accelerate import Accelerator
+    from accelerate.state import AcceleratorState, GradientState
+    from torch.optim.optimizer import register_optimizer_step_post_hook as step_post_hook
+
+    try:
+        acc = Accelerator(gradient_accumulation_steps=4, cpu=True)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        x = torch.randn(64, 4)
+        loader = torch.utils.data.DataLoader(list(zip(x, x[:, :1], strict=True)), batch_size=8)
+        model, opt = acc.prepare(model, torch.optim.SGD(model.parameters(), lr=0.01))
+        for xb, yb in list(loader)[:2]:
+            with acc.accumulate(model):
+                acc.backward(torch.nn.functional.mse_loss(model(xb), yb))
+                opt.step()
+                opt.zero_grad()
+        assert not acc.sync_gradients
+        steps: list[int] = []
+        hook = step_post_hook(lambda *_: steps.append(1))  # every optimizer's steps
+        try:
+            result = find_lr(model, loader, torch.nn.MSELoss(), optimizer=opt, steps=12)
+        finally:
+            hook.remove()
+        assert len(steps) == 12  # every step of the sweep stepped its SGD
+        assert result.training.notes == [
+            "swept the SGD inside the AcceleratedOptimizer (lrfind accumulates and casts itself); "
+            "the Accelerator accumulates 4 micro-batches: pass --accumulate 4"
+        ]
+    finally:  # accelerate's state is a process-wide singleton: leave none for later tests
+        AcceleratorState._reset_state(True)
+        GradientState._reset_state()
+
+
 def test_optimizers_given_to_the_trainer_are_swept_as_they_are() -> None:
     result = find_lr(trainer_groups.build_given_optimizer(), **FAST)
     assert result.training is not None and result.training.optimizer == "SGD"

@@ -596,7 +596,7 @@ def test_a_loss_with_state_is_copied_the_users_kept_and_each_sweep_starts_from_i
 
 def test_a_weighted_loss_goes_to_the_sweeps_device() -> None:
     """CrossEntropyLoss(weight=...) built on the CPU must meet the logits where they are."""
-    from lrfind.sweep.optim import loss_copy
+    from lrfind.sweep.copy_setup import loss_copy
 
     loss = nn.CrossEntropyLoss(weight=torch.ones(3))
     task = loss_copy(

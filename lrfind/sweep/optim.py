@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
@@ -13,10 +12,11 @@ from torch import nn
 
 from lrfind.config.settings import OPTIMIZERS, SweepConfig
 from lrfind.errors import SpecError, UsageError, user_code
+from lrfind.sweep.adapters.accelerate import unwrapped
 from lrfind.sweep.adapters.base import ModelOptimizer
+from lrfind.sweep.copy_setup import kept_in_eval
 from lrfind.sweep.groups import check_trains
 from lrfind.sweep.mistakes import check_copy
-from lrfind.sweep.modes import kept_in_eval
 from lrfind.sweep.param_hooks import carry_grad_hooks
 from lrfind.sweep.task import Task
 
@@ -41,13 +41,14 @@ def prepare(
         raise check_copy(e, task.model) from e
     if given is not None and optimizer is not None:
         _copy_dropped(given, optimizer, memo)
+        optimizer = unwrapped(optimizer)  # accelerate's steps only when its flag says so
     carry_grad_hooks(task.model, memo)
     if task.stack is not None and task.stack.on_copy is not None:
         task.stack.on_copy(model)  # Lightning's setup hooks, on the copy, before it moves
     with user_code(f"moving the model to {device}"):
         model.to(device)
         keep = kept_in_eval(model) if task.stack is None else task.stack.keeps_modes
-        if not keep:  # a plain model's deliberate mix of modes stays (lrfind.sweep.modes)
+        if not keep:  # a plain model's deliberate mix of modes stays (lrfind.sweep.copy_setup)
             model.train()
     if not any(p.requires_grad for p in model.parameters()):
         raise SpecError(
@@ -185,21 +186,6 @@ def _named(
             f"optimizer {name} rejects its arguments {kwargs} ({e}): fix the [optimizer] table",
             setting="optimizer_kwargs",
         ) from None
-
-
-def loss_copy(task: Task, device: torch.device) -> Task:
-    """The task with a copy of its loss_fn on `device`, when it is a module with state.
-
-    CrossEntropyLoss(weight=...) from the CPU must meet the GPU's logits; a loss whose buffers
-    change in forward (DINO's centre) must leave the user's as they were. Else: as is.
-    """
-    loss = task.loss_fn
-    if not isinstance(loss, nn.Module) or next(loss.buffers(), None) is None:
-        return task
-    try:
-        return dataclasses.replace(task, loss_fn=copy.deepcopy(loss).to(device))
-    except Exception:
-        return task
 
 
 def _group_copy(group: dict, keep: tuple[str, ...]) -> dict:

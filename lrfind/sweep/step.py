@@ -15,21 +15,16 @@ import torch
 from lrfind.config.settings import SweepConfig
 from lrfind.errors import SpecError, UsageError
 from lrfind.sweep.batch import StepLoss, check_loss, step_loss
+from lrfind.sweep.copy_setup import FP16_PARAMS, channels_last, copy_notes, loss_copy
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
 from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
 from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
-from lrfind.sweep.modes import modes_note
-from lrfind.sweep.optim import gradient_clipper, loss_copy, prepare
-from lrfind.sweep.param_hooks import unswept_hooks
+from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
 
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-_FP16_PARAMS = (
-    "--amp fp16 autocasts a float32 model and scales its gradients; this model's parameters "
-    "are float16 already: return it in float32 (model.float()), or drop --amp"
-)
 
 
 class Stepper:
@@ -57,14 +52,12 @@ class Stepper:
         model, self.optimizer = prepare(task, config, device)
         task = loss_copy(task, device)  # a loss with buffers: on the device, the user's kept
         if config.channels_last:
-            model = _channels_last(model)
+            model = channels_last(model)
         if wrap is not None:  # DistributedDataParallel under torchrun, before compiling
             model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
         #: What lrfind says once about how it read the model's outputs.
-        self.notes: list[str] = unswept_hooks(task.model, task.optimizer)
-        if task.stack is None:  # a stack's copy has the modes its trainer gives it
-            self.notes += modes_note(task.model)
+        self.notes: list[str] = copy_notes(task)
         self.compute = _under_autocast(step_loss(task, self.notes), device, config.amp)
         self.val_compute = self.compute
         if task.stack is not None and task.stack.val_step is not None:  # validation_step
@@ -88,7 +81,7 @@ class Stepper:
         self.channels_last = config.channels_last
         self.accumulate = config.accumulate
         if config.amp == "fp16" and any(p.dtype == torch.float16 for p in model.parameters()):
-            raise UsageError(_FP16_PARAMS, setting="amp")  # the scaler cannot unscale them
+            raise UsageError(FP16_PARAMS, setting="amp")  # the scaler cannot unscale them
         self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
         self.clip = gradient_clipper(config, self.optimizer)
         self.batch_stats = BatchStats(self.model) if self.val_loader is not None else None
@@ -239,22 +232,3 @@ def _grad_scaler(device: torch.device) -> Any:
             )
         return torch.cuda.amp.GradScaler()
     return scaler_cls(device.type)
-
-
-def _channels_last(model: torch.nn.Module) -> torch.nn.Module:
-    """--channels-last: torch applies it to every 4-d parameter and refuses a 5-d one."""
-    five = next(
-        (
-            type(m).__name__
-            for m in model.modules()
-            if any(p.dim() == 5 for p in m.parameters(False))
-        ),
-        None,
-    )
-    if five is not None:  # Conv3d (video models): channels_last_3d, not lrfind's option
-        raise UsageError(
-            f"--channels-last is for 2-d conv nets (4-d weights); this model has 5-d weights "
-            f"({five}): drop --channels-last",
-            setting="channels_last",
-        )
-    return model.to(memory_format=torch.channels_last)
