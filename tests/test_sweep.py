@@ -250,6 +250,27 @@ def test_a_float16_model_whose_loss_turns_nan_at_once_is_told_its_dtype() -> Non
     assert any(w.startswith("the model's parameters are float16") for w in result.warnings)
 
 
+def test_parameters_outside_the_model_that_feed_the_loss_are_named() -> None:
+    """A head a step_fn applies beside the model gathered the user's gradients all sweep
+    long and never trained; it is named at step 1 and keeps no gradient."""
+    body, loader, _ = tiny.build()
+    head = nn.Linear(1, 1)
+
+    def step_fn(model: nn.Module, batch: Any) -> torch.Tensor:
+        return nn.functional.mse_loss(head(model(batch[0])), batch[1])
+
+    task = Task(body, loader, step_fn=step_fn)
+    with pytest.raises(
+        SpecError, match=r"depends on 2 parameters outside the model \(\[1, 1\], \[1\]\)"
+    ):
+        find_lr(task, steps=8, device="cpu")
+    assert head.weight.grad is None
+    # A closure over the model build returned keeps its own message (check_untouched).
+    closure = Task(body, loader, step_fn=lambda m, b: nn.functional.mse_loss(body(b[0]), b[1]))
+    with pytest.raises(SpecError, match="the loss used the model build\\(\\) returned"):
+        find_lr(closure, steps=8, device="cpu")
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

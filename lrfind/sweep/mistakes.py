@@ -28,7 +28,7 @@ from lrfind.sweep.task import Task
 
 _BATCHNORM_ONE = "Expected more than 1 value per channel when training"
 _BACKWARD_TWICE = "backward through the graph a second time"
-_OWN_BACKWARD = (
+OWN_BACKWARD = (
     "step_fn (or the loss) calls backward() itself: return the loss and let lrfind call "
     "backward() once (a second call would double the gradients)"
 )
@@ -57,61 +57,6 @@ def check_copy(error: BaseException, model: nn.Module) -> SpecError:
     )
 
 
-def check_first_loss(model: nn.Module) -> None:
-    """After the first loss, before lrfind's backward(): no gradient may exist yet.
-
-    The step starts with the gradients zeroed (set to None by torch's
-    optimizers), so a nonzero one now comes from a backward() that the user's
-    own step_fn (or loss) ran. Checked once, on the first step only.
-    """
-    if any(p.grad is not None and bool(p.grad.count_nonzero()) for p in model.parameters()):
-        raise SpecError(_OWN_BACKWARD)
-
-
-Grads = list[tuple[torch.Tensor, torch.Tensor | None]]
-
-
-def user_grads(model: nn.Module) -> Grads:
-    """The gradients of the model build() returned, before the first step (copies)."""
-    return [(p, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
-
-
-def check_untouched(before: Grads) -> None:
-    """After the first backward(): the user's own model must have got no gradient.
-
-    A loss_fn or step_fn that closes over the model build() returned computes on it, not
-    on the copy the sweep steps: the user's model would collect gradients for every step
-    and the curve would not be the copy's. Its gradients are put back, then it is named.
-    """
-    touched = False
-    for p, grad in before:
-        now = p.grad
-        if (grad is None) != (now is None) or (grad is not None and not torch.equal(grad, now)):
-            touched = True
-            p.grad = grad
-    if touched:
-        raise SpecError(
-            "the loss used the model build() returned, not the copy lrfind sweeps (a loss_fn "
-            "or step_fn that closes over it): compute the loss from the model step_fn is "
-            "given, step_fn(model, batch), or from the output loss_fn is given"
-        )
-
-
-def check_gradients(optimizer: torch.optim.Optimizer) -> None:
-    """After the first backward(): some parameter the optimizer holds must have a gradient.
-
-    When none has, the loss does not depend on the parameters the sweep steps, so every
-    LR gives the same curve and its "suggestion" would be noise. Checked on the first step.
-    """
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    if params and all(p.grad is None for p in params):
-        raise SpecError(
-            "no parameter the optimizer holds got a gradient from the loss: it does not depend "
-            "on them (a detached output, .item(), torch.no_grad(), or a loss of other tensors); "
-            "make loss_fn (or step_fn) compute the loss from the model's output"
-        )
-
-
 def explain(
     error: BaseException, task: Task, batch: Any, validation: bool = False
 ) -> LrfindError | str:
@@ -122,7 +67,7 @@ def explain(
     """
     text = exception_text(error)
     if _BACKWARD_TWICE in text and task.step_fn is not None:
-        return SpecError(_OWN_BACKWARD)
+        return SpecError(OWN_BACKWARD)
     if (
         isinstance(error, TypeError)
         and "unexpected keyword argument" in text

@@ -18,8 +18,14 @@ from lrfind.sweep.batch import StepLoss, check_loss, step_loss
 from lrfind.sweep.copy_setup import FP16_PARAMS, channels_last, copy_notes, loss_copy
 from lrfind.sweep.device import move_to, pinned_loader
 from lrfind.sweep.evaluate import BatchStats
+from lrfind.sweep.first_step import (
+    check_first_loss,
+    check_gradients,
+    check_outside,
+    check_untouched,
+    user_grads,
+)
 from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
-from lrfind.sweep.mistakes import check_first_loss, check_gradients, check_untouched, user_grads
 from lrfind.sweep.optim import gradient_clipper, prepare
 from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
@@ -49,6 +55,7 @@ class Stepper:
         if task.stack is not None:  # a Trainer's loaders are made anew in each (seeded) sweep
             task.stack.start_sweep()
         self._user_grads = user_grads(task.model)  # the first step checks it got none
+        self._user_model = task.model
         model, self.optimizer = prepare(task, config, device)
         task = loss_copy(task, device)  # a loss with buffers: on the device, the user's kept
         if config.channels_last:
@@ -135,6 +142,7 @@ class Stepper:
                     loss = self.compute(self.model, self.take(batches))
                 check_loss(loss)
                 check_first_loss(self.model)
+                check_outside(loss, self.model, self._user_model)
                 self._checked = True
             if self.accumulate > 1:
                 loss = loss / self.accumulate
