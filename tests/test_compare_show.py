@@ -50,7 +50,7 @@ def test_a_drift_past_the_tolerance_exits_1(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith("baseline  0.01 ") and lines[1].startswith("new       0.02 ")
-    assert lines[2] == "drift     +0.30 decades (new is 2x higher); tolerance 0.3"
+    assert lines[2] == "drift     +0.301 decades (new is 2x higher); tolerance 0.3"
     assert lines[3] == "FAIL: the suggestion moved more than 0.3 decades"
 
 
@@ -297,7 +297,7 @@ def test_a_hand_edited_suggested_lr_is_the_headline_everywhere(tmp_path: Path) -
 
 def test_show_bad_report_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "r.json"
-    path.write_text('{"schema_version": 1, "suggested_lr": 0.1, "stop_reason": "x"}')
+    path.write_text('{"schema_version": 1, "suggested_lr": 0.1, "stop_reason": "diverged"}')
     result = runner.invoke(app, ["show", str(path)])
     assert result.exit_code == 2 and "history is missing" in result.stderr
 
@@ -307,3 +307,239 @@ def test_show_never_imports_torch(tmp_path: Path) -> None:
     assert _modules_after(["show", path, "--no-plot"]) == ({"numpy"}, 0)
     heavy, code = _modules_after(["show", path, "--out-dir", str(tmp_path / "png")])
     assert code == 0 and "torch" not in heavy and "matplotlib" in heavy
+
+
+# Hand-edited and other versions' reports: every key show and compare read is checked -----
+
+
+def _full_report() -> dict[str, Any]:
+    """A report with every key show and compare read: 2 repeats, 2 param groups, a stack."""
+    from lrfind.core.result import combine
+    from lrfind.core.training import Group, Training
+
+    training = Training(
+        "AdamW", "build", {"betas": [0.9, 0.999]}, (Group(1.0, 4, 0.01), Group(10.0, 2, 0.0, 0.5)),
+        clip_grad=1.0, accumulate=2, amp="bf16", stack="LightningModule",
+        took=("configure_optimizers",), set_aside=("lr_scheduler_configs",), notes=["a note"],
+    )  # fmt: skip
+    lrs = list(np.geomspace(1e-6, 1.0, 61))
+    runs = []
+    for seed in (0, 1):
+        losses = [1.0 + (math.log10(lr) + 2 + seed / 10) ** 2 / 4 for lr in lrs]
+        history = History(lrs=lrs, losses=losses, smoothed=losses, stop_reason="diverged",
+                          skipped=1, optimizer="AdamW", training=training)  # fmt: skip
+        runs.append(analyse(history, SweepConfig(seed=seed)))
+    report = report_dict(combine(runs, SweepConfig(repeats=2)), total_s=1.0)
+    report["warnings"] = ["a warning"]
+    report["no_suggestion_reasons"] = {"valley": "a reason"}
+    report["error"] = None
+    return json.loads(json.dumps(report, allow_nan=False))
+
+
+def _first(report: Any, key: str) -> tuple[str, Any, Any]:
+    """The first place `key` (a schema path: "a.b[].c", "t.*") is in the report:
+    (its path, the object or list that holds it, its key or index there)."""
+    from lrfind.output.schema import _parts
+
+    holder, where, at = None, "", None
+    for part in _parts(key):
+        holder = report if holder is None else holder[at]
+        if part == "[]":
+            at, where = 0, f"{where}[0]"
+        else:
+            at = next(iter(holder)) if part == "*" else part
+            where = f"{where}.{at}" if where else at
+        assert at in holder if isinstance(holder, dict) else holder, f"{key}: not in the report"
+    return where, holder, at
+
+
+WRONG_VALUES = ["x", 1.5, -1, True, None, [1], {"a": 1}]
+
+
+def test_every_key_a_command_reads_is_checked_for_both_commands(tmp_path: Path) -> None:
+    """Each schema key in turn gets a value of the wrong type: show and compare both exit 2
+    with one line naming it (before: a crash, "failed unexpectedly", or even exit 0)."""
+    from lrfind.output.schema import KEYS
+
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(_full_report()))
+    assert runner.invoke(app, ["show", str(base), "--no-plot"]).exit_code == 0
+    assert runner.invoke(app, ["compare", str(base), str(base)]).exit_code == 0
+    for key, (check, _) in KEYS.items():
+        report = _full_report()
+        where, holder, at = _first(report, key)
+        holder[at] = next(v for v in WRONG_VALUES if not check(v))
+        path = tmp_path / "edited.json"
+        path.write_text(json.dumps(report))
+        for args in (["show", str(path), "--no-plot"], ["compare", str(base), str(path)]):
+            result = runner.invoke(app, args)
+            assert result.exit_code == 2, (key, args[0], result.output)
+            assert result.stderr.startswith(f"Error: {path}: '{where}' is "), (key, result.stderr)
+            assert result.stdout == "" and len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"config": {"start_lr": "1e-7"}}, "'config.start_lr' is a string ('1e-7'), expected a"),
+        ({"config": {"steps": "100"}}, "'config.steps' is a string ('100'), expected an integer"),
+        ({"training": {"optimizer": 3}}, "'training.optimizer' is an integer (3), expected a str"),
+        ({"training": {"accumulate": math.inf}}, "'training.accumulate' is a number (inf)"),
+        ({"skipped_steps": [1]}, "'skipped_steps' is a list, expected an integer >= 0"),
+        ({"stop_reason": "weird"}, "'stop_reason' is a string ('weird'), expected one of comp"),
+        ({"method": "best"}, "'method' is a string ('best'), expected one of robust, min_div_10"),
+        ({"repeats": {"median_lr": ""}}, "'repeats.median_lr' is a string (''), expected a num"),
+        ({"repeats": {"median_lr": None}}, "'repeats.median_lr' is null, expected a number: its"),
+        ({"repeats": {"spread_decades": None}}, "'repeats.spread_decades' is null, expected a"),
+        ({"repeats": {"shown": 2}}, "'repeats.shown' is 2, expected the index of one of its 2"),
+        ({"config": {"divisor": 0.5}}, "config.divisor = 0.5: must be a finite number >= 1"),
+    ],
+)
+def test_the_hunters_reports_exit_2_naming_the_key(
+    tmp_path: Path, edit: dict[str, Any], message: str
+) -> None:
+    # Found by hand edits and a fuzz over every key path (issue hunt-40, finding 7).
+    report = _full_report()
+    for key, value in edit.items():
+        if isinstance(value, dict):
+            report[key].update(value)
+        else:
+            report[key] = value
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(report))  # inf: the Infinity literal a hand edit can hold
+    base = tmp_path / "base.json"
+    base.write_text(json.dumps(_full_report()))
+    for args in (["show", str(path), "--no-plot"], ["compare", str(base), str(path)]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2, (args[0], result.output)
+        assert message in result.stderr, (args[0], result.stderr)
+
+
+def test_a_repeats_curve_with_lists_of_different_lengths_exits_2(tmp_path: Path) -> None:
+    report = _full_report()
+    report["repeats"]["runs"][1]["history"]["loss"].pop()
+    path = tmp_path / "edited.json"
+    path.write_text(json.dumps(report))
+    result = runner.invoke(app, ["show", str(path), "--no-plot"])
+    assert result.exit_code == 2 and "'repeats.runs[1].history' has lists of" in result.stderr
+
+
+class _Tracked(dict):  # type: ignore[type-arg]
+    """A report's object that notes every key read from it, as a schema path ("a.b[].c")."""
+
+    def __init__(self, data: dict[str, Any], where: str, seen: set[str]) -> None:
+        super().__init__(
+            {k: _track(v, f"{where}.{k}" if where else k, seen) for k, v in data.items()}
+        )
+        self._where, self._seen = where, seen
+
+    def _note(self, key: Any) -> None:
+        self._seen.add(f"{self._where}.{key}" if self._where else str(key))
+
+    def __getitem__(self, key: Any) -> Any:
+        self._note(key)
+        return super().__getitem__(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self._note(key)
+        return super().get(key, default)
+
+    def items(self) -> Any:
+        for key in self:
+            self._note(key)
+        return super().items()
+
+    def values(self) -> Any:
+        return [v for _, v in self.items()]
+
+
+def _track(value: Any, where: str, seen: set[str]) -> Any:
+    if isinstance(value, dict):
+        return _Tracked(value, where, seen)
+    if isinstance(value, list):
+        return [_track(v, f"{where}[]", seen) for v in value]
+    return value
+
+
+# Read and checked by the reader itself (read_report, result_from_report), not the schema.
+READER_CHECKS = {"schema_version", "suggested_lr", "history"} | {
+    f"history.{k}" for k in ("lr", "loss", "smoothed_loss")
+}
+
+
+def test_the_schema_lists_every_key_show_and_compare_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every key the commands read (noted as they read it) is one the schema checks: a key
+    a later change starts to read, unchecked, fails here."""
+    import lrfind.output.reader as reader
+    from lrfind.config.settings import SweepConfig as Config
+    from lrfind.output.schema import KEYS
+
+    seen: set[str] = set()
+    monkeypatch.setattr(reader, "parse_json", lambda text, *_: _track(json.loads(text), "", seen))
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_full_report()))
+    assert runner.invoke(app, ["show", str(path), "--no-plot"]).exit_code == 0
+    assert runner.invoke(app, ["compare", str(path), str(path)]).exit_code == 0
+    patterns = [key.replace("[]", ".[]").split(".") for key in [*KEYS, *READER_CHECKS]]
+
+    def checked(read: str) -> bool:
+        parts = read.replace("[]", ".[]").split(".")
+        return any(
+            len(p) == len(parts) and all(a in ("*", b) for a, b in zip(p, parts, strict=True))
+            for p in patterns
+        )
+
+    # The sweep's other settings are read only to be passed on whole to SweepConfig: one it
+    # rejects (another version's) is left at its default, as show never reads it.
+    others = {f"config.{f}" for f in Config.__dataclass_fields__}
+    unchecked = sorted(read for read in seen if not checked(read) and read not in others)
+    assert unchecked == [] and "training.param_groups[].lr_ratio" in seen
+
+
+# compare's drift, shown as the verdict reads it (finding 9) -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("new_lr", "tolerance", "shown"),
+    [
+        (0.02, 0.3, "+0.301"),  # log10(2) = 0.30103: "+0.30" read as within 0.3
+        (0.01 * 10**0.00015, 0.0001, "+0.0002"),  # "+0.00" read as no drift at all
+        (0.01 * 10**-0.0003, 0.3, "-0.0003"),  # within, but not the same LR
+        (0.01, 0.0, "+0.00"),
+        (0.0013, 0.3, "-0.89"),
+        (1e-300, 0.3, "-298.00"),
+    ],
+)
+def test_the_drift_shown_agrees_with_the_verdict(
+    tmp_path: Path, new_lr: float, tolerance: float, shown: str
+) -> None:
+    base = _write(tmp_path, "b.json", suggested_lr=0.01)
+    new = _write(tmp_path, "n.json", suggested_lr=new_lr)
+    c = compare_files(base, new, tolerance)
+    assert c.drift_shown == shown
+    assert (abs(float(shown)) > tolerance) == (not c.ok)
+
+
+def test_a_tolerance_of_minus_zero_is_zero(tmp_path: Path) -> None:
+    base = _write(tmp_path, "b.json", suggested_lr=0.01)
+    c = compare_files(base, base, -0.0)
+    assert c.ok and math.copysign(1.0, c.tolerance) == 1.0
+
+
+# show prints what run printed, also without a suggestion (finding 10) --------------------
+
+
+@pytest.mark.parametrize(
+    "spec", ["tiny.py:nan_loss", "faults/raises_step5.py:build"], ids=["nan", "failed"]
+)
+def test_show_without_a_suggestion_prints_what_run_printed(tmp_path: Path, spec: str) -> None:
+    from .conftest import ASSETS
+
+    ran = runner.invoke(app, ["run", str(ASSETS / spec), "--no-plot", "--out-dir", str(tmp_path)])
+    assert ran.exit_code == 1, ran.output
+    shown = runner.invoke(app, ["show", str(tmp_path / "report.json"), "--no-plot"])
+    assert shown.exit_code == 1, shown.output
+    assert shown.stdout == ran.stdout
+    assert ("Swept: " in shown.stdout) == (spec == "tiny.py:nan_loss")

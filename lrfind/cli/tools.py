@@ -111,25 +111,27 @@ def show(
         uncertainty_line,
     )
 
+    # stdout is what run printed, line for line: nothing after a failed sweep; else the
+    # table and what was swept, then with a suggestion the schedules and the stability.
     out = stdout()
-    out.print(result_table(result))
+    s = result.suggestion
+    if not failure:
+        out.print(result_table(result))
     for warning in result.warnings:
         err.print(f"[yellow]Warning:[/] {escape(warning)}")
     if folder is not None:
         from lrfind.output.plot import save_plot
 
         wrote(err, _written(err, debug, lambda p: save_plot(result, p), folder / PLOT_NAME))
-    s = result.suggestion
     if failure:
         err.print(f"Error: the report is of a sweep that failed: {failure}", markup=False)
         raise typer.Exit(1)
+    for line in [*training_lines(result), *(plan_lines(result) if s.lr is not None else [])]:
+        out.print(line, markup=False, soft_wrap=True)
     if s.lr is None:
         stop = f"{result.stop_reason} after {result.steps_run} steps"
         err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
         raise typer.Exit(1)
-    # What run printed under its table: what was swept, the schedules and the stability.
-    for line in [*training_lines(result), *plan_lines(result)]:
-        out.print(line, markup=False, soft_wrap=True)
     out.print(escape(uncertainty_line(result)), soft_wrap=True)
     out.print(suggestion_line(result))
 

@@ -19,7 +19,7 @@ from lrfind.core.repeats import RepeatRun, Repeats
 from lrfind.core.training import Group, Training
 from lrfind.errors import ConfigError, UsageError
 from lrfind.output.inputs import parse_json, read_text
-from lrfind.output.schema import check_report
+from lrfind.output.schema import READ_SETTINGS, check_report
 
 if TYPE_CHECKING:  # annotation only: the result's modules load numpy, which compare never needs
     from lrfind.core.result import SweepResult
@@ -73,7 +73,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         losses=losses,
         smoothed=smoothed,
         stop_reason=stop,
-        skipped=int(report.get("skipped_steps") or 0),
+        skipped=skipped if _is_count(skipped := report.get("skipped_steps")) else 0,
         optimizer="" if training is None else training.optimizer,
         training=training,
     )
@@ -96,13 +96,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     reason = suggestions[method].reason if lr is None else None
     suggestions[method] = Suggestion(method, lr, index, reason)
 
-    saved = report.get("config") or {}
-    known = {f.name for f in fields(SweepConfig)}
-    settings = {k: v for k, v in saved.items() if k in known and v is not None}
-    try:
-        config = SweepConfig(**{**settings, "method": method})
-    except (ConfigError, TypeError, ValueError):  # hand-edited: the curve is still worth showing
-        config = SweepConfig(method=method)
+    config = _config(report.get("config"), method)
     at_min = report.get("lr_at_min_loss")
     return SweepResult(
         history=history,
@@ -118,9 +112,23 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
     )
 
 
+def _config(saved: Any, method: str) -> SweepConfig:
+    """The sweep's settings. One show never reads may be bad (another version's): then only
+    those the curve is read with (read_report checked them), the rest at their defaults."""
+    saved = saved if isinstance(saved, dict) else {}
+    known = {f.name for f in fields(SweepConfig)}
+    settings = {k: v for k, v in saved.items() if k in known and v is not None}
+    try:
+        return SweepConfig(**{**settings, "method": method})
+    except (ConfigError, TypeError, ValueError):
+        return SweepConfig(
+            **{k: settings[k] for k in READ_SETTINGS if k in settings}, method=method
+        )
+
+
 # What the plot shows beyond the curve (the optimizer in its title, the repeats' band) is
-# rebuilt too, so that `show` redraws the plot `run` drew. A part a hand edit broke is
-# left out (None), never an error: the curve is still worth showing.
+# rebuilt too, so that `show` redraws the plot `run` drew. read_report has checked every
+# key read here; in a report it did not check, a broken part is left out (None).
 
 
 def _training(saved: Any) -> Training | None:
@@ -148,7 +156,7 @@ def _training(saved: Any) -> Training | None:
             set_aside=tuple(str(x) for x in saved.get("set_aside") or ()),
             notes=[str(x) for x in saved.get("notes") or ()],
         )
-    except (AttributeError, KeyError, TypeError, ValueError):
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
@@ -189,6 +197,10 @@ def _optional(x: Any) -> float | None:
 
 def _float(x: Any) -> float:
     return math.nan if x is None else float(x)  # the report writes NaN/inf as null
+
+
+def _is_count(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
 def _is_number(x: Any) -> bool:

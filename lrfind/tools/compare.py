@@ -59,6 +59,20 @@ class Comparison:
     def ok(self) -> bool:
         return self.failure is None and self.drift is not None and abs(self.drift) <= self.tolerance
 
+    @property
+    def drift_shown(self) -> str | None:
+        """The drift with a sign and as many decimals (2 at least) as the verdict needs: the
+        number shown is past the tolerance exactly when the drift is, and 0 only when it is."""
+        d = self.drift
+        if d is None:
+            return None
+        for decimals in range(2, 18):
+            text = f"{d:+.{decimals}f}"
+            shown = abs(float(text))
+            if (shown > self.tolerance) == (abs(d) > self.tolerance) and (shown > 0) == (d != 0):
+                return text
+        return f"{d:+.3g}"  # below 1e-17 decades: 1e-20 reads better than 20 zeros
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -79,6 +93,7 @@ def compare_files(baseline: str | Path, new: str | Path, tolerance: float) -> Co
     """
     if not (math.isfinite(tolerance) and tolerance >= 0):
         raise UsageError(f"--tolerance {tolerance}: must be a number of decades >= 0, e.g. 0.3")
+    tolerance = abs(tolerance)  # -0.0 is 0: "within 0 decades", not "-0"
     base = _side(baseline, read_report(baseline))
     unusable = _failure(base)
     if unusable:
@@ -131,10 +146,14 @@ def setup_differences(c: Comparison) -> list[str]:
     """'optimizer SGD vs AdamW', ... for what both reports record and that differs."""
     new = dict(c.new.setup)
     return [
-        f"{k} {v:g} vs {new[k]:g}" if isinstance(v, float) else f"{k} {v} vs {new[k]}"
+        f"{k} {_setting(v)} vs {_setting(new[k])}"
         for k, v in c.baseline.setup
         if k in new and new[k] != v
     ]
+
+
+def _setting(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _cut_short(report: dict[str, Any]) -> bool:

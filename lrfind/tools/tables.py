@@ -43,7 +43,7 @@ def comparison_lines(c: Comparison) -> list[str]:
         way = "higher" if c.drift > 0 else "lower"
         times = f"{10 ** abs(c.drift):.3g}x" if abs(c.drift) < 300 else f"10^{abs(c.drift):.0f}x"
         ratio = "the same LR" if c.drift == 0 else f"new is {times} {way}"
-        lines.append(f"drift     {c.drift:+.2f} decades ({ratio}); tolerance {c.tolerance:g}")
+        lines.append(f"drift     {c.drift_shown} decades ({ratio}); tolerance {c.tolerance:g}")
     if c.failure is not None:
         lines.append(f"FAIL: the new sweep failed: {c.failure}")
     elif not c.ok:
