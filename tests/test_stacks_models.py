@@ -6,6 +6,7 @@ tiny, on generated data: nothing is downloaded.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -190,6 +191,30 @@ def test_regression_losses_on_a_tuple_or_dict_output_name_the_step_fn_fix(
     data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
     with pytest.raises(SpecError, match="which loss_fn rejects .*: return a step_fn, e.g. "):
         find_lr(_TwoHeads(as_dict), data, loss_fn, steps=10, device="cpu")
+
+
+@dataclasses.dataclass
+class _Out:
+    logits: torch.Tensor
+    features: torch.Tensor
+
+
+class _DataclassOut(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 2)
+
+    def forward(self, x: torch.Tensor) -> _Out:
+        return _Out(self.net(x), x)
+
+
+def test_a_dataclass_output_names_its_fields_and_the_step_fn_as_a_namedtuple_does() -> None:
+    data = [(torch.randn(8, 4), torch.randint(0, 2, (8,))) for _ in range(4)]
+    with pytest.raises(
+        SpecError, match=r"returns _Out \(logits, features\), which loss_fn rejects"
+    ) as e:
+        find_lr(_DataclassOut(), data, nn.CrossEntropyLoss(), steps=10, device="cpu")
+    assert "model(batch[0]).logits" in str(e.value) and e.value.exit_code == 2
 
 
 class _DictModel(nn.Module):

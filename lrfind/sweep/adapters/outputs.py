@@ -12,6 +12,7 @@ later steps pay one dictionary lookup (and tensors, the common case, not even th
 
 from __future__ import annotations
 
+import dataclasses
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -53,6 +54,10 @@ class OutputReader:
                 raise SpecError(_dict_message(out, e)) from e
             if read is _same and isinstance(out, tuple | list):
                 raise SpecError(_tuple_message(out, e)) from e
+            if read is _same and dataclasses.is_dataclass(out):  # fields, like a namedtuple's
+                raise SpecError(
+                    _tuple_message(out, e, [f.name for f in dataclasses.fields(out)])
+                ) from e
             raise
         self.readers[type(out)] = read
         return loss
@@ -122,8 +127,8 @@ def _dict_message(out: Mapping[Any, Any], error: Exception) -> str:
     )
 
 
-def _tuple_message(out: Any, error: Exception) -> str:
-    fields = getattr(out, "_fields", None)
+def _tuple_message(out: Any, error: Exception, fields: Any = None) -> str:
+    fields = getattr(out, "_fields", None) if fields is None else fields
     what = f"{type(out).__name__} ({', '.join(fields)})" if fields else f"a {type(out).__name__}"
     first = f".{fields[0]}" if fields else "[0]"
     return (
