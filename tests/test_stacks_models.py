@@ -9,13 +9,14 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from torch import nn
 from typer.testing import CliRunner
 
-from lrfind import SpecError, SweepConfig, Task, find_lr
+from lrfind import SpecError, SweepConfig, SweepError, Task, find_lr
 from lrfind.cli import app
 from lrfind.sweep.groups import group_ratios
 from lrfind.sweep.optim import prepare
@@ -215,6 +216,56 @@ def test_a_dataclass_output_names_its_fields_and_the_step_fn_as_a_namedtuple_doe
     ) as e:
         find_lr(_DataclassOut(), data, nn.CrossEntropyLoss(), steps=10, device="cpu")
     assert "model(batch[0]).logits" in str(e.value) and e.value.exit_code == 2
+
+
+class _FakeDetector(nn.Module):
+    """torchvision's convention: losses in train mode, per-image predictions in eval mode."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Linear(4, 4)
+
+    def forward(self, images: Any, targets: Any = None) -> Any:
+        outs = [self.net(im.flatten()[:4]) for im in images]
+        if not self.training:
+            return [{"boxes": o.detach(), "labels": torch.ones(1)} for o in outs]
+        return {
+            "loss_box": sum(
+                (o - t["boxes"][0]).pow(2).mean() for o, t in zip(outs, targets, strict=True)
+            )
+        }
+
+
+def _boxes(n: int, vary: bool = False) -> list[Any]:
+    return [
+        (
+            torch.rand(3, 8, 8),
+            {"boxes": torch.rand(1 + (i % 2) * vary, 4), "labels": torch.ones(1).long()},
+        )
+        for i in range(n)
+    ]
+
+
+def test_detection_batches_collated_by_default_name_the_collate_fn() -> None:
+    stacked = torch.utils.data.DataLoader(_boxes(16), batch_size=4)  # targets: one dict of stacks
+    with pytest.raises(
+        SpecError, match=r"one dict of batched tensors \(boxes, labels\).*tuple\(zip"
+    ):
+        find_lr(_FakeDetector(), stacked, steps=8, device="cpu")
+    varying = torch.utils.data.DataLoader(_boxes(16, vary=True), batch_size=4)  # cannot stack
+    with pytest.raises(SweepError, match=r"the samples differ in size: pad them in a collate_fn"):
+        find_lr(_FakeDetector(), varying, steps=8, device="cpu")
+
+
+def test_a_detection_val_loader_names_that_eval_mode_gives_predictions() -> None:
+    loader = torch.utils.data.DataLoader(
+        _boxes(16), batch_size=4, collate_fn=lambda b: tuple(zip(*b, strict=True))
+    )
+    task = Task(_FakeDetector(), loader, val_loader=loader)
+    with pytest.raises(
+        SpecError, match=r"in eval mode the model returns 4 per-image predictions, not losses"
+    ):
+        find_lr(task, steps=8, val_batches=1, device="cpu")
 
 
 class _DictModel(nn.Module):

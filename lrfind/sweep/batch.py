@@ -16,6 +16,19 @@ from lrfind.sweep.task import Task
 StepLoss = Callable[[nn.Module, Any], Any]
 
 
+_PREDICTIONS = (
+    "in eval mode the model returns {n} per-image predictions, not losses: torchvision's "
+    "detection models compute their losses only in train mode; drop the val_loader (and "
+    "--val-batches), or give a step_fn"
+)
+_STACKED_TARGETS = (
+    "the batches' targets are one dict of batched tensors ({keys}), as the default collate "
+    "makes of per-image dicts; torchvision's detection models take a list of them: "
+    "DataLoader(..., collate_fn=lambda b: tuple(zip(*b))); another model needs a loss_fn or "
+    "a step_fn"
+)
+
+
 def step_loss(task: Task, notes: list[str] | None = None, validation: bool = False) -> StepLoss:
     """Return `f(model, batch) -> loss` for the task.
 
@@ -46,7 +59,12 @@ def step_loss(task: Task, notes: list[str] | None = None, validation: bool = Fal
                 if is_detection_batch(batch):
                     note(notes, "batches are (images, target dicts): model(images, targets)")
                     images, targets = batch
-                    return loss_from_output(model(list(images), list(targets)), notes)
+                    out = model(list(images), list(targets))
+                    if not model.training and isinstance(out, list) and out:
+                        raise SpecError(_PREDICTIONS.format(n=len(out)))
+                    return loss_from_output(out, notes)
+                if isinstance(batch[1], Mapping):  # the default collate stacked target dicts
+                    raise SpecError(_STACKED_TARGETS.format(keys=keys_of(batch[1])))
                 raise SpecError(
                     "batches are (inputs, targets) pairs but build returned no loss_fn: "
                     "return (model, train_loader, loss_fn), or a step_fn(model, batch) -> loss "

@@ -148,6 +148,11 @@ def _raise_failure(
     if where == "loader":  # the data pipeline (a collate_fn, a dataset) failed, not the model
         what = "taking a batch from the train loader (dataset, collate_fn, worker_init_fn) raised"
         message = f"step {step + 1}/{total}: {what} {describe_exception(e)}"
+        if "stack expects each tensor to be equal size" in str(e):  # the default collate
+            message += (
+                "; the samples differ in size: pad them in a collate_fn (for detection "
+                "targets, collate_fn=lambda b: tuple(zip(*b)))"
+            )
         raise SweepError(message, history=rec.partial()) from e  # at run time: exit 1
     # SystemExit and the like too: the user's code must not end lrfind.
     batch = None if stepper is None else stepper.batch
