@@ -177,7 +177,7 @@ def test_the_groups_reach_the_report_the_terminal_and_the_schedules() -> None:
     result = find_lr(_two_groups(), steps=60, device="cpu")
     assert result.suggested_lr is not None
     t = result.training
-    assert t is not None and t.ratios == pytest.approx([1.0, 10.0]) and t.origin == "from build"
+    assert t is not None and t.ratios == pytest.approx([1.0, 10.0]) and t.origin == "given to find_lr"
     report = report_dict(result)
     groups = report["training"]["param_groups"]
     assert groups[1]["lr_at_suggestion"] == pytest.approx(10 * result.suggested_lr)
@@ -227,13 +227,13 @@ def test_the_swept_line_says_the_decay_each_group_trains_with() -> None:
     groups = [{"params": rest, "weight_decay": 0.0}, {"params": [first], "weight_decay": 0.05}]
     optimizer = torch.optim.AdamW(groups, lr=1e-3, weight_decay=0.01, eps=1e-6)
     line = training_lines(find_lr(Task(model, loader, loss, optimizer=optimizer), steps=8))[0]
-    assert line.startswith("Swept: AdamW(betas=(0.9, 0.999), eps=1e-06) (from build); ")
+    assert line.startswith("Swept: AdamW(betas=(0.9, 0.999), eps=1e-06) (given to find_lr); ")
     assert "2 param groups at 1, 1 x the LR, weight decay 0 / 0.05" in line  # group order
     # One decay all groups share is the head's.
     shared = [{"params": rest, "weight_decay": 0.2}, {"params": [first], "weight_decay": 0.2}]
     task = Task(model, loader, loss, optimizer=torch.optim.SGD(shared, lr=0.1))
     line = training_lines(find_lr(task, steps=8))[0]
-    assert line.startswith("Swept: SGD(weight_decay=0.2) (from build)")
+    assert line.startswith("Swept: SGD(weight_decay=0.2) (given to find_lr)")
     assert "decay 0.2 /" not in line
 
 

@@ -98,7 +98,9 @@ def optimizer_origin(task: Task, config: SweepConfig) -> str:
     if isinstance(task.optimizer, ModelOptimizer):
         return task.optimizer.origin
     if task.optimizer is not None:
-        return f"from the {task.stack.name}" if task.stack is not None else "from build"
+        if task.stack is not None:
+            return f"from the {task.stack.name}"
+        return "given to find_lr" if task.given_by == "find_lr" else "from build"
     return DEFAULT_ORIGIN
 
 

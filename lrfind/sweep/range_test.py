@@ -81,7 +81,7 @@ def find_lr(
     elif isinstance(model, Task):
         if train_loader is not None or loss_fn is not None:
             raise TypeError("pass either a Task or (model, train_loader, loss_fn), not both")
-        task = model
+        task = dataclasses.replace(model, given_by="find_lr")
     elif train_loader is None:
         raise SpecError("find_lr needs a train_loader: find_lr(model, train_loader, loss_fn)")
     else:
@@ -92,6 +92,7 @@ def find_lr(
             optimizer=optimizer,
             val_loader=val_loader,
             step_fn=step_fn,
+            given_by="find_lr",
         )
     config = config or SweepConfig()
     defaults = SweepConfig()

@@ -50,6 +50,8 @@ class Task:
     step_fn: Callable[[nn.Module, Any], torch.Tensor] | None = None
     #: Set by lrfind when build returned a Trainer or a LightningModule: what it took from it.
     stack: Stack | None = field(default=None, repr=False, compare=False)
+    #: Who handed the task to the sweep, for the Swept line: "build" or "find_lr".
+    given_by: str = field(default="build", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         problems = _check_fields(self)
@@ -57,7 +59,7 @@ class Task:
             raise SpecError("; ".join(problems))
 
 
-TASK_KEYS = tuple(f.name for f in fields(Task) if f.name != "stack")
+TASK_KEYS = tuple(f.name for f in fields(Task) if f.name not in ("stack", "given_by"))
 
 
 def task_from_build(returned: object, origin: str) -> Task:
