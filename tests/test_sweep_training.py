@@ -177,7 +177,9 @@ def test_the_groups_reach_the_report_the_terminal_and_the_schedules() -> None:
     result = find_lr(_two_groups(), steps=60, device="cpu")
     assert result.suggested_lr is not None
     t = result.training
-    assert t is not None and t.ratios == pytest.approx([1.0, 10.0]) and t.origin == "given to find_lr"
+    assert (
+        t is not None and t.ratios == pytest.approx([1.0, 10.0]) and t.origin == "given to find_lr"
+    )
     report = report_dict(result)
     groups = report["training"]["param_groups"]
     assert groups[1]["lr_at_suggestion"] == pytest.approx(10 * result.suggested_lr)
@@ -250,6 +252,22 @@ def test_a_frozen_group_0_is_named() -> None:
         "param group 0 is frozen (requires_grad=False): the LRs shown are its own, and group 1, "
         "the first that trains, ran at 100 x them"
     ]
+    # An empty group 0 at another LR: its LR is the headline and applies to no parameter.
+    model[0].requires_grad_(True)
+    empty = [{"params": [], "lr": 1e-3}, {"params": model.parameters()}]
+    result = find_lr(model, loader, loss, optimizer=torch.optim.SGD(empty, lr=0.1), steps=10)
+    assert result.training.notes == [
+        "param group 0 holds no parameters: the LRs shown are its own, and group 1, "
+        "the first that trains, ran at 100 x them"
+    ]
+    same = [{"params": []}, {"params": model.parameters()}]  # at the same LR: nothing to say
+    assert (
+        find_lr(
+            model, loader, loss, optimizer=torch.optim.SGD(same, lr=0.1), steps=10
+        ).training.notes
+        == []
+    )
+    model[0].requires_grad_(False)
     at_zero = [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[2].parameters()}]
     with pytest.raises(SpecError, match=r"lr 0 \(it is frozen\).*LR it is to train at once"):
         find_lr(model, loader, loss, optimizer=torch.optim.SGD(at_zero, lr=0.1), steps=10)

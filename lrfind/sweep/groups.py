@@ -53,19 +53,25 @@ def frozen_headline(optimizer: torch.optim.Optimizer, ratios: list[float]) -> st
     """A note when group 0, whose LR is the headline, trains nothing (all requires_grad=False:
     a backbone frozen for now beside a head at a higher LR)."""
     groups = optimizer.param_groups
-    if not _frozen(groups[0]):
+    if not _idle(groups[0]):
         return None
-    trains = next((i for i, g in enumerate(groups) if not _frozen(g)), None)
-    if trains is None:
-        return None
+    trains = next((i for i, g in enumerate(groups) if not _idle(g)), None)
+    if trains is None or (not groups[0]["params"] and ratios[trains] == 1):
+        return None  # an empty group 0 at the LR that trains changes nothing shown
+    what = "is frozen (requires_grad=False)" if groups[0]["params"] else "holds no parameters"
     return (
-        f"param group 0 is frozen (requires_grad=False): the LRs shown are its own, and group "
+        f"param group 0 {what}: the LRs shown are its own, and group "
         f"{trains}, the first that trains, ran at {ratios[trains]:.3g} x them"
     )
 
 
 def _frozen(group: dict) -> bool:
     return bool(group["params"]) and not any(p.requires_grad for p in group["params"])
+
+
+def _idle(group: dict) -> bool:
+    """Trains nothing: frozen, or empty (a group a script fills later)."""
+    return not any(p.requires_grad for p in group["params"])
 
 
 def check_trains(optimizer: torch.optim.Optimizer, model: nn.Module) -> None:
