@@ -167,6 +167,27 @@ def test_an_accelerated_optimizer_between_micro_batches_still_steps() -> None:
         GradientState._reset_state()
 
 
+def test_the_trainers_clipping_is_over_the_whole_model_as_train_clips() -> None:
+    """Trainer.train() clips model.parameters(), also those its optimizer does not hold (a
+    head-only optimizer beside a trainable body): the sweep's norm is the same one."""
+    from transformers import Trainer
+
+    from lrfind.sweep.step import Stepper
+
+    model = trainer_groups._model()
+    head = torch.optim.AdamW(model.classifier.parameters(), lr=1e-3)
+    args = trainer_groups._args(max_grad_norm=0.05)
+    data = trainer_groups._examples(32, seed=0)
+    trainer = Trainer(model=model, args=args, train_dataset=data, optimizers=(head, None))
+    task = task_from_build(trainer, "build")
+    config, task = with_stack_settings(SweepConfig(), task, set())
+    stepper = Stepper(task, config, CPU)
+    clipped = stepper.clip.args[0]  # type: ignore[union-attr]
+    assert (
+        len(clipped) == len(list(stepper.model.parameters())) > len(head.param_groups[0]["params"])
+    )
+
+
 def test_optimizers_given_to_the_trainer_are_swept_as_they_are() -> None:
     result = find_lr(trainer_groups.build_given_optimizer(), **FAST)
     assert result.training is not None and result.training.optimizer == "SGD"

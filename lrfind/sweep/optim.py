@@ -73,15 +73,14 @@ def prepare(
 
 
 def gradient_clipper(
-    config: SweepConfig, optimizer: torch.optim.Optimizer
+    config: SweepConfig, optimizer: torch.optim.Optimizer, model: nn.Module | None = None
 ) -> Callable[[], object] | None:
-    """`clip()` for --clip-grad (norm or value, over every parameter the optimizer steps), or None.
-
-    None when clipping is off, so the lean step never pays for it.
-    """
+    """`clip()` for --clip-grad (norm or value, over every parameter the optimizer steps, or
+    over all of `model`'s when given: a Trainer's way), or None when clipping is off."""
     if not config.clip_grad:
         return None
     params = [p for group in optimizer.param_groups for p in group["params"]]
+    params = params if model is None else list(model.parameters())
     size = float(config.clip_grad)
     if config.clip_mode == "value":
         return functools.partial(nn.utils.clip_grad_value_, params, size)

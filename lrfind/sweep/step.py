@@ -90,7 +90,8 @@ class Stepper:
         if config.amp == "fp16" and any(p.dtype == torch.float16 for p in model.parameters()):
             raise UsageError(FP16_PARAMS, setting="amp")  # the scaler cannot unscale them
         self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
-        self.clip = gradient_clipper(config, self.optimizer)
+        over = model if task.stack is not None and task.stack.clips_model else None
+        self.clip = gradient_clipper(config, self.optimizer, over)
         self.batch_stats = BatchStats(self.model) if self.val_loader is not None else None
         if self.batch_stats is not None and self.batch_stats.layers:
             self.notes.append(

@@ -109,6 +109,8 @@ class Stack:
         eval_loader: the stack's validation data, used with --val-batches K.
         loaders: FreshLoaders to restart at the start of each sweep.
         optimizer_by: who replaced the stack's optimizer ("given to find_lr"), if anyone.
+        clips_model: its clipping bounds the norm over all the model's parameters, not only
+            the optimizer's (transformers' Trainer clips model.parameters()).
     """
 
     name: str
@@ -121,6 +123,7 @@ class Stack:
     eval_loader: Iterable[Any] | None = None
     loaders: tuple[FreshLoader, ...] = ()
     optimizer_by: str | None = None
+    clips_model: bool = False
 
     def start_sweep(self) -> None:
         for loader in self.loaders:

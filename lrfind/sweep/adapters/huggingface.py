@@ -56,6 +56,7 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
     train = FreshLoader(make_train, f"the {name}'s get_train_dataloader()")
     loaders = [train]
     stack = Stack(name="transformers.Trainer" if name == "Trainer" else f"{name} (a Trainer)")
+    stack.clips_model = True  # its max_grad_norm is over model.parameters(), not the groups'
     stack.took += ["model", "get_train_dataloader()"]
     if trainer.eval_dataset is not None:
         evals, called = _eval_loader(trainer)
