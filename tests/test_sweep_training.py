@@ -235,7 +235,7 @@ def test_the_swept_line_says_the_decay_each_group_trains_with() -> None:
     shared = [{"params": rest, "weight_decay": 0.2}, {"params": [first], "weight_decay": 0.2}]
     task = Task(model, loader, loss, optimizer=torch.optim.SGD(shared, lr=0.1))
     line = training_lines(find_lr(task, steps=8))[0]
-    assert line.startswith("Swept: SGD(weight_decay=0.2) (given to find_lr)")
+    assert line.startswith("Swept: SGD(momentum=0, weight_decay=0.2) (given to find_lr)")
     assert "decay 0.2 /" not in line
 
 

@@ -82,7 +82,7 @@ class Training:
                 "--optimizer NAME or return your optimizer from build"
             )
         else:
-            head = f"Swept: {self.optimizer}{_hyper(self.hyper)} ({self.origin})"
+            head = f"Swept: {self.optimizer}{_hyper(self.hyper, self.optimizer)} ({self.origin})"
         extras = [g for g in (_groups(self.groups), *self._settings()) if g]
         lines = ["; ".join([head, *extras])]
         if self.stack is not None:
@@ -131,8 +131,15 @@ class Training:
         }
 
 
-def _hyper(hyper: dict[str, Any]) -> str:
-    shown = [f"{k}={_num(hyper[k])}" for k in _SHOWN if hyper.get(k) not in (None, False)]
+def _hyper(hyper: dict[str, Any], optimizer: str = "") -> str:
+    # Zeros and False are defaults, left out; but an SGD without momentum says so, beside
+    # lrfind's default SGD(momentum=0.9).
+    keep = {"momentum"} if optimizer == "SGD" else set()
+    shown = [
+        f"{k}={_num(hyper[k])}"
+        for k in _SHOWN
+        if hyper.get(k) is not None and hyper.get(k) is not False and (hyper[k] != 0 or k in keep)
+    ]
     return f"({', '.join(shown)})" if shown else ""
 
 
