@@ -261,6 +261,29 @@ def test_a_flat_curve_with_no_suggestion_gets_no_second_start_lower_caveat() -> 
     assert not any("lower --start-lr to see the curve" in w for w in result.warnings)
 
 
+def test_a_nan_early_before_any_real_descent_gives_no_suggestion() -> None:
+    """A NaN batch in the data at step 14 of 100: the 13 flat points before it hold a dip of
+    the noise, not a minimum; a CI job testing the exit code must not take an LR from them.
+    A real descent before an early NaN still gives one."""
+    from lrfind.config.settings import SweepConfig
+    from lrfind.core.history import History
+    from lrfind.core.result import analyse
+
+    lrs = list(np.geomspace(1e-7, 10.0, 100))[:14]
+    noise = np.random.default_rng(0).standard_normal(13)  # a dip of 2.7 noise scales
+    flat = [*(2.3 + 0.05 * noise), math.nan]
+    h = History(lrs=lrs, losses=flat, smoothed=flat, stop_reason="nan")
+    result = analyse(h, SweepConfig(steps=100))
+    assert result.suggested_lr is None
+    assert result.suggestion.reason.startswith(
+        "no usable curve: the loss turned NaN/inf at step 14 (lr 1.12e-06) before it fell"
+    )
+    lrs = list(np.geomspace(1e-7, 10.0, 100))[:20]  # a steep fall (a high --start-lr), NaN
+    falling = [2.3] * 5 + [2.3 - 0.2 * min(i, 7) + 0.01 * (-1) ** i for i in range(14)]
+    h = History(lrs=lrs, losses=[*falling, math.nan], smoothed=falling, stop_reason="nan")
+    assert analyse(h, SweepConfig(steps=100)).suggested_lr is not None
+
+
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
     # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
     # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;

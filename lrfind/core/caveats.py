@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from lrfind.core.curve import edges
 from lrfind.core.history import History
+from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer
 
 
 def curve_warnings(
@@ -61,3 +64,37 @@ def curve_warnings(
             f"(lr {history.lrs[min_index]:.3g}): raise --end-lr"
         )
     return warnings
+
+
+def nan_before_descent(
+    answer: RobustAnswer, history: History, planned: int, lo_snr: float
+) -> RobustAnswer:
+    """No suggestion when the loss turned NaN in the first quarter of the sweep before it fell
+    beyond its noise: at such LRs a NaN comes from the data or the model, and the few flat
+    points before it hold no minimum (a suggestion from them is a dip of the noise)."""
+    n, snr = history.steps_run, answer.detail.get("snr", 0.0)
+    if answer.lr is None or history.stop_reason != "nan" or n >= planned // 4 or snr >= lo_snr:
+        return answer
+    # On so short a curve a steady fall inflates the noise scale (read from the steps'
+    # differences), so the depth alone cannot tell; a real fall is also a trend: the losses'
+    # rank correlation with the step is significantly negative (z under -2.05: 2% of noise).
+    if _trend_z([y for y in history.losses if y == y and abs(y) != float("inf")]) < -2.05:
+        return answer
+    why = (
+        f"{NO_CURVE}: the loss turned NaN/inf at step {n} (lr {history.lrs[-1]:.3g}) "
+        f"before it fell measurably (a descent of {snr:.1f}x its noise)"
+    )
+    return dataclasses.replace(answer, lr=None, confidence="low", reasons=(why,))
+
+
+def _trend_z(ys: list[float]) -> float:
+    """Spearman's rank correlation of `ys` with their order, as a z-score (0 for < 4 points)."""
+    n = len(ys)
+    if n < 4:
+        return 0.0
+    ranks = [0.0] * n
+    for rank, i in enumerate(sorted(range(n), key=ys.__getitem__)):
+        ranks[i] = float(rank)
+    mean = (n - 1) / 2  # ranks are a permutation of the indices: the same mean and variance
+    cov = sum((i - mean) * (r - mean) for i, r in enumerate(ranks))
+    return cov / sum((i - mean) ** 2 for i in range(n)) * (n - 1) ** 0.5
