@@ -284,6 +284,22 @@ def test_a_nan_early_before_any_real_descent_gives_no_suggestion() -> None:
     assert analyse(h, SweepConfig(steps=100)).suggested_lr is not None
 
 
+def test_an_early_stop_of_a_linear_sweep_points_at_the_mode_not_at_stop_k() -> None:
+    from lrfind.core.caveats import curve_warnings
+    from lrfind.core.history import History
+
+    lrs = list(np.linspace(1e-7, 10.0, 100))[:15]
+    raw = [2.3, 2.0, 1.5, 1.2, 1.1, 1.3, 2.0, 3.0, 5.0, 9.0, 20.0, 40.0, 80.0, 150.0, 300.0]
+    h = History(lrs=lrs, losses=raw, smoothed=raw, stop_reason="diverged")
+    linear = curve_warnings(h, 4, 100, linear=True)
+    assert linear == [
+        "the sweep stopped as diverged after only 15 of 100 steps (lr 1.41): likely a real "
+        "blow-up, as linear steps jump from lr 1e-07 to 0.101 at once: sweep in exponential "
+        "steps (--mode exp)"
+    ]
+    assert "raise --stop-k" in curve_warnings(h, 4, 100)[0]  # exponential: the noise's fix
+
+
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
     # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
     # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;

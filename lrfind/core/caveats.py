@@ -15,6 +15,7 @@ def curve_warnings(
     planned_steps: int,
     ratio_stop: bool = False,
     advised: bool = False,
+    linear: bool = False,
 ) -> list[str]:
     """Caveats about the curve, each ending in what to do about it.
 
@@ -43,9 +44,15 @@ def curve_warnings(
             if ratio_stop
             else "raise --stop-k (the noise scales of rise that stop the sweep)"
         )
+        if linear and n > 1:  # the blow-up is real: step 2 is already near --end-lr's size
+            fix = (
+                f"likely a real blow-up, as linear steps jump from lr {history.lrs[0]:.3g} to "
+                f"{history.lrs[1]:.3g} at once: sweep in exponential steps (--mode exp)"
+            )
+        noisy = "" if linear and n > 1 else "if the loss is noisy from batch to batch, "
         warnings.append(
             f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
-            f"(lr {history.lrs[-1]:.3g}): if the loss is noisy from batch to batch, {fix}"
+            f"(lr {history.lrs[-1]:.3g}): {noisy}{fix}"
         )
     finite = {v for v in history.losses if v == v and abs(v) != float("inf")}
     # A constant loss has no minimum to move, and a failed sweep's curve is cut short.

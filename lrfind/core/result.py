@@ -174,6 +174,7 @@ def analyse(
                 config.steps,
                 ratio_stop=config.diverge_threshold is not None,
                 advised=config.method == "robust" and robust.lr is None,
+                linear=config.mode == "linear",
             ),
         ],
         config=config,
