@@ -271,6 +271,34 @@ def test_parameters_outside_the_model_that_feed_the_loss_are_named() -> None:
         find_lr(closure, steps=8, device="cpu")
 
 
+def test_find_lr_on_a_ddp_wrapped_model_is_refused_before_it_can_wait_on_the_group() -> None:
+    class DistributedDataParallel(nn.Module):  # as torch names its wrapper
+        def __init__(self, module: nn.Module) -> None:
+            super().__init__()
+            self.module = module
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.module(x)
+
+    model, loader, loss = tiny.build()
+    with pytest.raises(SpecError, match=r"DistributedDataParallel-wrapped: give lrfind the plain"):
+        find_lr(DistributedDataParallel(model), loader, loss, steps=6)
+
+
+def test_find_lr_on_one_rank_of_a_users_process_group_says_each_rank_gets_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dist = torch.distributed
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_world_size", lambda *a: 2)
+    monkeypatch.setattr(dist, "get_rank", lambda *a: 1)
+    result = find_lr(*tiny.build(), steps=8, device="cpu")
+    assert any(
+        w.startswith("this sweep ran on rank 1 alone (a process group of 2")
+        for w in result.warnings
+    )
+
+
 def test_divergence_stops_the_sweep() -> None:
     result = find_lr(*tiny.build(), steps=100)
     assert result.stop_reason == "diverged" and result.stopped_early

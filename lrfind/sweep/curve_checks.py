@@ -19,11 +19,28 @@ from lrfind.errors import SpecError
 from lrfind.sweep.task import Task
 
 
-def check_curve(task: Task, history: History, config: SweepConfig) -> History:
+def check_curve(task: Task, history: History, config: SweepConfig, alone: bool) -> History:
     """The history, with a warning added where the curve points at the setup; a SpecError
-    (with the history) for a loss that cannot be what it claims."""
+    (with the history) for a loss that cannot be what it claims. `alone`: not a rank of
+    lrfind's own torchrun sweep."""
     check_log_probabilities(task, history)
-    return _fp16_nan(task, history, config)
+    return _in_a_group(_fp16_nan(task, history, config), alone)
+
+
+def _in_a_group(history: History, alone: bool) -> History:
+    """find_lr on one rank of the user's torchrun job: its own curve, its own LR."""
+    dist = torch.distributed
+    if not alone or not dist.is_available() or not dist.is_initialized():
+        return history
+    if dist.get_world_size() < 2:
+        return history
+    warning = (
+        f"this sweep ran on rank {dist.get_rank()} alone (a process group of "
+        f"{dist.get_world_size()} is initialised): each rank gets its own curve and LR; "
+        "use rank 0's (dist.broadcast_object_list), or `torchrun ... -m lrfind run` for one "
+        "sweep over all ranks"
+    )
+    return dataclasses.replace(history, warnings=(*history.warnings, warning))
 
 
 def check_log_probabilities(task: Task, history: History) -> None:

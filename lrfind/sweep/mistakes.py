@@ -165,6 +165,18 @@ def _spawn_unimportable(task: Task) -> str | None:
     return None
 
 
+def _wrapped(task: Task) -> str | None:
+    """A model in DDP/FSDP already: its copy would share the user's process group and reducer
+    (a rank alone in find_lr waits for the others until the group's timeout)."""
+    name = type(task.model).__name__
+    if name in ("DistributedDataParallel", "FullyShardedDataParallel") or name.startswith("FSDP"):
+        return (
+            f"the model is {name}-wrapped: give lrfind the plain module (model.module); under "
+            "torchrun, `lrfind run` wraps its own copy in DistributedDataParallel"
+        )
+    return None
+
+
 def _start_method(loader: torch.utils.data.DataLoader) -> str:
     context = loader.multiprocessing_context
     if context is None:  # the process default (the first of the list, as the docs say)
@@ -182,4 +194,5 @@ def _old_weight_norm(model: nn.Module) -> bool:
     return any(isinstance(h, WeightNorm) for h in hooks)
 
 
-_CHECKS = (_loss_class, _loss_params, _step_fn_signature, _scripted, _on_meta, _spawn_unimportable)
+_CHECKS = (_wrapped, _loss_class, _loss_params, _step_fn_signature, _scripted, _on_meta)
+_CHECKS += (_spawn_unimportable,)

@@ -179,9 +179,8 @@ def _sweep(
     loaders = (task.train_loader, task.val_loader)
     with training(), seeded(config.seed, device, loaders), guard as interrupted:
         start = time.perf_counter()
-        history = check_curve(
-            task, run_sweep(task, config, device, progress, interrupted, **hooks), config
-        )
+        swept = run_sweep(task, config, device, progress, interrupted, **hooks)
+        history = check_curve(task, swept, config, alone=ranks is None)
         sweep_s = time.perf_counter() - start
     return analyse(
         history,
