@@ -83,7 +83,19 @@ def test_diverging_wins_over_oscillating() -> None:
     d = diagnose(_log(zigzag_up))
     assert d.kind == "diverging"
     # It did not fall, but zig-zags far too much to be "stuck" (which would say raise the LR).
-    assert [c.name for c in d.checks if c.fired] == ["diverging", "climb", "oscillating"]
+    # Its rise above the first point is within a zig-zag: the rise check, not the climb's.
+    assert [c.name for c in d.checks if c.fired] == ["diverging", "oscillating"]
+
+
+@pytest.mark.parametrize(("sd", "n"), [(0.2, 50), (0.3, 200), (0.3, 500)])
+def test_a_flat_noisy_per_step_loss_is_oscillating_not_a_blow_up(sd: float, n: int) -> None:
+    """No trend, lognormal batch noise: the lowest of many short windows and one first point
+    differ by chance; "it blew up and did not recover" was the verdict on 60-80% of seeds."""
+    kinds = []
+    for seed in range(40):
+        rng = random.Random(seed)
+        kinds.append(diagnose(_log([2.3 * math.exp(rng.gauss(0, sd)) for _ in range(n)])).kind)
+    assert kinds.count("diverging") <= 2 and kinds.count("oscillating") >= 30
 
 
 def _uniform(n: int, half_width: float, seed: int = 0) -> list[float]:

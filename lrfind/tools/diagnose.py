@@ -11,6 +11,7 @@ linear in the log's length. Plain Python, no numpy or torch.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -172,14 +173,23 @@ def _climb(log: LossLog, t: Thresholds) -> Check:
     lows = window_means(train[: n - w], s)  # short stretches before the last window
     j = min(range(len(lows)), key=lows.__getitem__)
     peak = max(range(1, n - w), key=train.__getitem__)
-    if first - lows[j] > 2 * t.stuck_drop * abs(first):  # it fell measurably
+    # On a noisy per-step log one point and the lowest of many windows differ by chance: a
+    # fall, or a rise above the start, counts past 3 of a point's noise scales (robust, from
+    # successive differences, which a trend does not inflate). Smooth logs have next to none.
+    steps = sorted(abs(b - a) for a, b in itertools.pairwise(train))
+    noise = 3 * 1.4826 * steps[len(steps) // 2] / math.sqrt(2)
+    if first - lows[j] > max(2 * t.stuck_drop * abs(first), noise):  # it fell measurably
         value = (tail - lows[j]) / (first - lows[j])
         text = (
             f"train loss fell from {first:.4g} to {lows[j]:.4g} ({span(log, j, s)}), then "
             f"climbed back {pct(value) if value > 0 else '0%'} of that fall ({tail:.4g} over "
             f"the last {counted(w)})"
         )
-    elif tail > first * (1 + t.stuck_drop) and train[peak] > first * (1 + t.diverge_rise):
+    elif (
+        tail > first * (1 + t.stuck_drop)
+        and tail - first > noise
+        and train[peak] > first * (1 + t.diverge_rise)
+    ):
         value = math.inf
         text = (
             f"train loss {tail:.4g} over the last {counted(w)}, above the {first:.4g} it started "
