@@ -423,3 +423,23 @@ def test_the_modules_own_loader_follows_the_seed() -> None:
     zero, one = find_lr(own, **FAST), find_lr(own, seed=1, **FAST)
     assert zero.history.losses != one.history.losses  # --seed reorders the copy's loader
     assert find_lr(own, **FAST).history.losses == zero.history.losses
+
+
+@pytest.mark.parametrize(
+    ("precision", "said"),
+    [
+        ("64-true", "precision 64-true (the sweep runs in the module's dtype: .double() it)"),
+        ("bf16-true", "precision bf16-true (the sweep runs in float32; --amp bf16 autocasts)"),
+    ],
+)
+def test_a_precision_the_sweep_does_not_take_is_set_aside_with_the_fix_that_fits(
+    precision: str, said: str
+) -> None:
+    from types import SimpleNamespace
+
+    from lrfind.sweep.adapters.base import Stack
+    from lrfind.sweep.adapters.lightning_trainer import trainer_settings
+
+    stack = Stack(name="LightningModule")
+    trainer = SimpleNamespace(precision=precision, callbacks=[], accumulate_grad_batches=1)
+    assert "amp" not in trainer_settings(trainer, stack) and said in stack.set_aside

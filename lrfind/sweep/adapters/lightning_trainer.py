@@ -73,6 +73,8 @@ def trainer_settings(trainer: Any, stack: Stack) -> dict[str, Setting]:
         out["amp"] = Setting(_AMP[precision], f"precision {precision}")
     elif precision not in _FULL:
         aside = f"precision {precision} (the sweep runs in float32; --amp bf16 autocasts)"
+        if str(precision).startswith("64"):  # double precision: no autocast gives that
+            aside = f"precision {precision} (the sweep runs in the module's dtype: .double() it)"
         stack.set_aside.append(aside)
     stack.set_aside.append("the Trainer's loop (fit is never called: callbacks, loggers)")
     return out
