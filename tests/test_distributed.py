@@ -68,10 +68,17 @@ def test_a_shuffled_split_reshuffles_on_every_pass() -> None:
     assert first != second
 
 
-def test_a_loader_split_by_build_is_kept_and_others_cannot_be_split() -> None:
+def test_a_loader_split_by_build_keeps_its_split_and_others_cannot_be_split() -> None:
     data = _dataset()
-    own = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, 0))
-    assert shard_loader(own, 0, 2, seed=0) is own
+    own = DataLoader(data, batch_size=2, sampler=DistributedSampler(data, 2, 1, shuffle=False))
+    kept = shard_loader(own, 0, 4, seed=0)  # build's num_replicas and rank, not lrfind's
+    assert _indices(kept) == _indices(own) == [1, 3, 5, 7, 9]
+
+    class Mine(DistributedSampler):  # a subclass: its own rules, used as it is
+        pass
+
+    theirs = DataLoader(data, batch_size=2, sampler=Mine(data, 2, 0))
+    assert shard_loader(theirs, 0, 2, seed=0) is theirs
 
     class Stream(IterableDataset):
         def __iter__(self):  # type: ignore[no-untyped-def]
@@ -79,6 +86,31 @@ def test_a_loader_split_by_build_is_kept_and_others_cannot_be_split() -> None:
 
     for loader in ([(torch.zeros(1), torch.zeros(1))], DataLoader(Stream(), batch_size=None)):
         assert shard_loader(loader, 0, 2, seed=0) is None
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_each_seed_draws_its_own_split_order(own: bool) -> None:
+    """--repeats: every seed its own data order, the same on every rank (a split made once
+    with config.seed gave every repeat the same batches). As seeded() seeds each sweep."""
+    from lrfind.sweep.guards import seeded
+
+    data = _dataset(40)
+
+    def built(rank: int) -> DataLoader:  # each rank's build(): its own sampler, or none
+        sampler = DistributedSampler(data, 2, rank) if own else None
+        return DataLoader(data, batch_size=4, shuffle=not own, sampler=sampler)
+
+    parts = [shard_loader(built(rank), rank, 2, seed=0) for rank in (0, 1)]
+
+    def order(seed: int) -> list[list[int]]:
+        with seeded(seed, torch.device("cpu"), parts):
+            return [_indices(part) for part in parts]
+
+    first, again, other = order(0), order(0), order(1)
+    assert first == again  # a seed is reproducible
+    assert sorted(first[0] + first[1]) == list(range(40))  # the ranks split it between them
+    assert sorted(other[0] + other[1]) == list(range(40))
+    assert first != other
 
 
 def test_shard_task_warns_when_every_rank_sees_the_same_batches() -> None:
@@ -89,6 +121,22 @@ def test_shard_task_warns_when_every_rank_sees_the_same_batches() -> None:
     assert len(notes) == 1 and "every rank sees the same batches" in notes[0]
     assert "DistributedSampler" in notes[0]
     assert shard_task(task, 0, 1, seed=0) == (task, ())  # one rank: nothing to split
+
+
+def test_too_few_val_batches_counts_one_ranks_share() -> None:
+    from lrfind.distributed.shard import per_rank
+    from lrfind.errors import SpecError
+    from lrfind.sweep.loaders import fixed_batches
+
+    val = DataLoader(_dataset(16), batch_size=2)  # 8 batches; 4 on each of 2 ranks
+    with pytest.raises(SpecError) as caught:
+        fixed_batches(shard_loader(val, 0, 2, seed=0), 6)
+    per_rank(caught.value, val, 2)
+    assert str(caught.value) == (
+        "val_loader has only 4 batches on each rank (lrfind split its 8 batches over the 2 "
+        "ranks, and --val-batches counts one rank's), fewer than --val-batches 6: lower "
+        "--val-batches to 4 or less"
+    )
 
 
 def test_the_effective_batch_counts_every_rank_only_when_split() -> None:
@@ -147,6 +195,27 @@ def test_distributed_without_torchrun_is_a_usage_error(
     assert "torchrun --nproc_per_node=N -m lrfind run" in result.output
 
 
+def test_no_distributed_under_a_torchrun_job_is_refused() -> None:
+    from lrfind.config.torchrun import torchrun_env
+
+    env = {
+        "RANK": "1",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "1",
+        "MASTER_ADDR": "h",
+        "MASTER_PORT": "1",
+    }
+    job = torchrun_env(env)
+    with pytest.raises(UsageError, match=r"--no-distributed under torchrun \(2 processes\)"):
+        job.distributed(False)
+    assert job.distributed(None) is job.distributed(True) is True
+    one = torchrun_env({**env, "RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"})
+    assert one.distributed(False) is False  # one process: a plain sweep is what it asks for
+    assert torchrun_env({}).distributed(None) is False
+    with pytest.raises(UsageError, match="--distributed, but RANK, WORLD_SIZE"):
+        torchrun_env({}).distributed(True)
+
+
 def test_dist_timeout_must_be_positive(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", f"{RANKS}:build", "--dist-timeout", "0"])
     assert result.exit_code == 2
@@ -177,13 +246,13 @@ def test_a_rank_takes_its_local_device(name: str) -> None:
 
 
 def _one_rank_job(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str, *extra: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, device: str, *extra: str, spec: str = "build"
 ) -> dict:
     """A torchrun job of one rank, in this process; its report."""
     env = {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1"}
     for name, value in {**env, "MASTER_PORT": str(_free_port())}.items():
         monkeypatch.setenv(name, value)
-    args = ["run", f"{RANKS}:build", "--device", device, "--steps", "20", "--end-lr", "0.01"]
+    args = ["run", f"{RANKS}:{spec}", "--device", device, "--steps", "20", "--end-lr", "0.01"]
     result = runner.invoke(app, [*args, *extra, "--no-plot", "--out-dir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     assert not torch.distributed.is_initialized()  # the group is destroyed on the way out
@@ -210,6 +279,43 @@ def test_a_rank_sweeps_as_find_lr_does(tmp_path: Path, monkeypatch: pytest.Monke
     report = _one_rank_job(tmp_path, monkeypatch, "cpu", "--repeats", "2")
     assert report["repeats"]["count"] == 2 and report["repeats"]["seeds"] == [0, 1]
     assert report["distributed"]["world_size"] == 1
+
+
+def test_a_parameter_no_forward_uses_is_found_and_the_sweep_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DDP without find_unused_parameters fails at step 2 on it (a fix lrfind's user cannot
+    make: lrfind wraps the copy): the first forward finds it, and the sweep wraps for it."""
+    report = _one_rank_job(tmp_path, monkeypatch, "cpu", spec="with_head")
+    assert report["steps_run"] == 20
+    said = [w for w in report["warnings"] if "find_unused_parameters=True" in w]
+    assert said == [
+        "parameters that took no part in the forward pass (head.weight, head.bias): lrfind "
+        "wrapped its DDP copy with find_unused_parameters=True, as your DDP training needs too "
+        "(or freeze them: requires_grad=False)"
+    ]
+
+
+def test_under_debug_a_failing_rank_shows_its_own_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Rank 0 prints the message; rank 1's traceback is only on rank 1 (--debug)."""
+    from lrfind.distributed.faults import Faults, RankError
+    from lrfind.errors import SweepError
+
+    faults = Faults(1, 2, 5.0, lambda: None)  # no store: rank 1 alone
+    faults.debug = True
+    try:
+        try:
+            raise ValueError("boom in the loss")
+        except ValueError as e:
+            raise SweepError("step 3/9 failed: boom") from e
+    except SweepError as e:
+        raised = faults.failed(e)
+    assert isinstance(raised, RankError)
+    err = capsys.readouterr().err
+    assert err.startswith("rank 1, Traceback (most recent call last):")
+    assert "ValueError: boom in the loss" in err and "SweepError: step 3/9 failed" in err
 
 
 @pytest.mark.gpu
@@ -249,7 +355,9 @@ def _torchrun(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[s
     return done, time.monotonic() - start
 
 
-def _bare(args: list[str], cwd: Path) -> list[tuple[int, str, float]]:
+def _bare(
+    args: list[str], cwd: Path, python: tuple[str, ...] = ("-m", "lrfind")
+) -> list[tuple[int, str, float]]:
     """Two ranks as plain processes (rank 0 hosts the store): (exit code, stderr, seconds) each."""
     port, start = str(_free_port()), time.monotonic()
     procs = []
@@ -258,7 +366,7 @@ def _bare(args: list[str], cwd: Path) -> list[tuple[int, str, float]]:
         env.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=port)
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-m", "lrfind", "run", *args],
+                [sys.executable, *python, "run", *args],
                 cwd=cwd,
                 env=env,
                 stdout=subprocess.PIPE,
@@ -290,6 +398,37 @@ def test_torchrun_two_ranks_one_report_same_stop(tmp_path: Path) -> None:
     # Each rank counted its own loss calls: both stopped at the step the report gives.
     steps = [int((tmp_path / f"rank-{r}.txt").read_text()) for r in (0, 1)]
     assert steps == [report["steps_run"]] * 2
+
+
+@pytest.mark.slow
+def test_torchrun_a_parameter_one_rank_uses_and_repeats_of_their_own(tmp_path: Path) -> None:
+    """A layer used on rank 1 only (gloo aborted: the ranks' DDP buckets differed), and
+    --repeats whose sweeps see their own seed's batches (they were the same sweep)."""
+    args = [f"{RANKS}:with_head", "--arg", "used_on=1", "--repeats", "2", "--steps", "30"]
+    done, _ = _torchrun([*args, "--device", "cpu", "--no-plot", "--out-dir", "out"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "took no part in the forward pass on some ranks only (head.weight" in done.stderr
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    runs = report["repeats"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1]
+    assert runs[0]["history"]["loss"] != runs[1]["history"]["loss"]
+
+
+# Rank 0 takes 4 s to write its files: longer than --dist-timeout.
+SLOW_WRITE = (
+    "import time, lrfind.pipeline as p; w = p._write\n"
+    "p._write = lambda *a, **k: (time.sleep(4), w(*a, **k))[1]\n"
+    "from lrfind.cli.app import main; main()"
+)
+
+
+@pytest.mark.slow
+def test_rank_0_may_write_for_longer_than_the_collective_timeout(tmp_path: Path) -> None:
+    args = [f"{RANKS}:build", "--device", "cpu", "--steps", "20", "--dist-timeout", "2"]
+    ranks = _bare([*args, "--no-plot", "--out-dir", "out"], tmp_path, ("-c", SLOW_WRITE))
+    assert [code for code, _, _ in ranks] == [0, 0], ranks
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["distributed"]["world_size"] == 2 and "error" not in report
 
 
 @pytest.mark.slow
@@ -341,15 +480,15 @@ def test_a_hung_rank_ends_at_the_collective_timeout(tmp_path: Path) -> None:
 
 
 def test_a_model_wrapped_already_is_refused() -> None:
-    from lrfind.distributed.cluster import _check_unwrapped
+    from lrfind.distributed.shard import check_unwrapped
     from lrfind.errors import SpecError
 
     class FSDPLinear(torch.nn.Linear):  # the class name FSDP2's fully_shard gives a Linear
         pass
 
     with pytest.raises(SpecError, match="return the plain module"):
-        _check_unwrapped(FSDPLinear(1, 1))
-    _check_unwrapped(torch.nn.Linear(1, 1))
+        check_unwrapped(FSDPLinear(1, 1))
+    check_unwrapped(torch.nn.Linear(1, 1))
 
 
 @pytest.mark.gpu

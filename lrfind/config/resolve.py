@@ -109,7 +109,7 @@ def resolve(
     build_kwargs = {**file_values.get("build_kwargs", {}), **parse_build_args(build_args)}
     plot = merged.get("plot")
     env = torchrun_env() if torchrun is None else torchrun
-    distributed = _distributed(given.get("distributed"), env)
+    distributed = env.distributed(given.get("distributed"))
     return RunConfig(
         spec=spec,
         build_kwargs=build_kwargs,
@@ -149,16 +149,6 @@ def _origins(
     if build_args and "build_kwargs" in out:
         out["build_kwargs"] += " or --arg"
     return out
-
-
-def _distributed(flag: bool | None, env: TorchrunEnv) -> bool:
-    """Whether to run as a torchrun rank (None: when torchrun's environment is set)."""
-    if flag and not env.launched:
-        raise UsageError(
-            f"--distributed, but {', '.join(env.missing)} not set: launch with "
-            "'torchrun --nproc_per_node=N -m lrfind run ...'"
-        )
-    return env.launched if flag is None else flag
 
 
 def _dist_timeout(timeout: float | None) -> float:

@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lrfind.errors import UsageError
+
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 
 
@@ -38,6 +40,29 @@ class TorchrunEnv:
         the one process always speaks.
         """
         return self.rank == 0 or not self.launched
+
+    def distributed(self, flag: bool | None) -> bool:
+        """Whether to run as one rank of the job: --distributed/--no-distributed (None: not
+        given, then when torchrun started this process).
+
+        --no-distributed under a torchrun job of several processes is refused:
+        each would run the same sweep alone, print it and write the same report
+        over the others'. One sweep in one process is `lrfind run` without
+        torchrun (or torchrun --nproc_per_node=1).
+        """
+        if flag and not self.launched:
+            raise UsageError(
+                f"--distributed, but {', '.join(self.missing)} not set: launch with "
+                "'torchrun --nproc_per_node=N -m lrfind run ...'"
+            )
+        if flag is False and self.launched and self.world_size > 1:
+            raise UsageError(
+                f"--no-distributed under torchrun ({self.world_size} processes): each would "
+                "run the same sweep alone and write the same report; for one process's sweep "
+                "run 'lrfind run ...' without torchrun (or with --nproc_per_node=1), or drop "
+                "--no-distributed to sweep with every rank (DDP)"
+            )
+        return self.launched if flag is None else flag
 
 
 def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv:

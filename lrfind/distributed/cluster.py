@@ -15,6 +15,7 @@ of the model. Three rules keep the ranks together:
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -25,8 +26,17 @@ import torch.distributed as dist
 from lrfind.config.settings import SweepConfig
 from lrfind.config.torchrun import TorchrunEnv
 from lrfind.core.result import SweepResult
-from lrfind.distributed.faults import Faults
-from lrfind.distributed.shard import shard_task
+from lrfind.distributed.faults import Faults, has, released
+from lrfind.distributed.shard import (
+    Unused,
+    batch_sizes,
+    check_unwrapped,
+    idle_parameters,
+    outside_compile,
+    own_split,
+    per_rank,
+    shard_task,
+)
 from lrfind.errors import SpecError, SweepError, UsageError, describe_exception
 from lrfind.sweep.device import resolve_device
 from lrfind.sweep.loop import Progress
@@ -49,6 +59,9 @@ class Cluster:
         self.timeout_s = timeout_s
         self.sharding: dict[str, Any] = {}
         self.faults = Faults(rank, world_size, timeout_s, self._destroy)
+        self.faults.debug = "--debug" in sys.argv  # lrfind run's own argv (build has not run)
+        #: Why the DDP copy is wrapped with find_unused_parameters=True (None: it is not).
+        self.unused: str | None = None
 
     def __enter__(self) -> Cluster:
         if self.device.type == "cuda":
@@ -65,6 +78,7 @@ class Cluster:
 
     def __exit__(self, kind: type | None, error: BaseException | None, tb: Any) -> None:
         if error is None:
+            self._finished()
             self.faults.stop()
             # One last collective: no rank leaves (and takes the store with it)
             # while another's watcher may still read it.
@@ -94,23 +108,43 @@ class Cluster:
         instead of a collective timing out in the sweep's set-up with gloo's
         or NCCL's words.
         """
+        missing = self._meet(_BUILT, time.monotonic())
+        if missing:
+            who = f"rank {missing[0]}" if len(missing) == 1 else f"ranks {', '.join(missing)}"
+            raise SweepError(
+                f"waited --dist-timeout {self.timeout_s:g} s for {who} to finish build(): "
+                "stuck, or slower than that (then raise --dist-timeout)"
+            )
+
+    def _finished(self) -> None:
+        """Meet the other ranks at the end, for as long as rank 0 takes to write its files.
+
+        --dist-timeout bounds a collective of the sweep, not the writing of the
+        report and plot: only once rank 0 is done does the wait for the rest
+        start (a rank that never comes is then left to the last collective).
+        The watcher runs meanwhile: a failure of rank 0's still ends every rank.
+        """
+        self._meet(_DONE, None)
+
+    def _meet(self, name: str, since: float | None) -> list[str]:
+        """Mark this rank `name` in the store and wait for every rank's mark: the ranks missing
+        --dist-timeout after `since` (None: after rank 0 marked itself).
+
+        Polled, not store.wait(): the watcher thread shares the store's connection, and
+        must still see a peer's failure (an exit in build) while this rank waits.
+        """
         store = self.faults.store
         if store is None:
-            return
-        keys = [f"{_BUILT}/{r}" for r in range(self.world_size)]
+            return []
+        keys = [f"{name}/{r}" for r in range(self.world_size)]
         store.set(keys[self.rank], "1")
-        # Polled, not store.wait(): the watcher thread shares the store's connection, and
-        # must still see a peer's failure (an exit in build) while this rank waits.
-        deadline = time.monotonic() + self.timeout_s
-        while not all(_has(store, key) for key in keys):
-            if time.monotonic() > deadline:
-                missing = [str(r) for r, key in enumerate(keys) if not _has(store, key)]
-                who = f"rank {missing[0]}" if len(missing) == 1 else f"ranks {', '.join(missing)}"
-                raise SweepError(
-                    f"waited --dist-timeout {self.timeout_s:g} s for {who} to finish build(): "
-                    "stuck, or slower than that (then raise --dist-timeout)"
-                )
+        while not all(has(store, key) for key in keys):
+            if since is None and has(store, keys[0]):
+                since = time.monotonic()
+            if since is not None and time.monotonic() > since + self.timeout_s:
+                return [str(r) for r, key in enumerate(keys) if not has(store, key)]
             time.sleep(_POLL_S)
+        return []
 
     # The sweep's hooks ---------------------------------------------------
 
@@ -120,23 +154,53 @@ class Cluster:
         return values / self.world_size
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        """The sweep's copy in DistributedDataParallel (gradients averaged over ranks)."""
+        """The sweep's copy in DistributedDataParallel (gradients averaged over ranks).
+
+        Wrapped as DDP's default (every parameter takes part in every forward)
+        until the first training forward shows parameters that took no part on
+        some rank (`idle_parameters`): then the sweep starts again, wrapped
+        with find_unused_parameters=True (without, DDP fails at the second step,
+        or gloo aborts when the ranks differ).
+        """
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        unused = self.unused is not None
+        ddp = DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
+        if not unused:
+            hooks: list[Any] = []
+
+            def first(module: torch.nn.Module, args: Any, out: Any) -> None:
+                if torch.is_grad_enabled():  # not a validation pass
+                    hooks.pop().remove()
+                    self.unused = idle_parameters(module, out, self.device, self.world_size)
+                    if self.unused is not None:  # on every rank: again, wrapped for them
+                        raise Unused(self.unused)
+
+            hooks.append(ddp.register_forward_hook(outside_compile(first)))
+        return ddp
 
     def find_lr(self, task: Task, config: SweepConfig, progress: Progress | None) -> SweepResult:
         """lrfind.find_lr on every rank at once; every rank returns the same result."""
-        _check_unwrapped(task.model)
+        check_unwrapped(task.model)
+        given = task
         task, notes = shard_task(task, self.rank, self.world_size, config.seed)
         sharded = not any(note.startswith("train_loader") for note in notes)
         self.sharding = batch_sizes(task.train_loader, self.world_size, config.accumulate, sharded)
         hooks = RankHooks(reduce=self.mean, wrap=self.wrap)
-        result = sweep_task(task, config, self.device, progress, hooks)
+        try:
+            try:
+                result = sweep_task(task, config, self.device, progress, hooks)
+            except Unused:  # every rank, at its first forward: again, with them found
+                result = sweep_task(task, config, self.device, progress, hooks)
+        except SpecError as e:
+            if task.val_loader is not given.val_loader and not own_split(given.val_loader):
+                per_rank(e, given.val_loader, self.world_size)
+            raise
         if result.stop_reason == "interrupted":  # ranks stop at different steps: stop them all
             raise KeyboardInterrupt
-        return dataclasses.replace(result, warnings=[*notes, *result.warnings])
+        unused = () if self.unused is None else (self.unused,)
+        return dataclasses.replace(result, warnings=[*notes, *unused, *result.warnings])
 
     def summary(self) -> dict[str, Any]:
         """What the report records about the job."""
@@ -159,55 +223,8 @@ class Cluster:
             pass
 
 
-_BUILT = "lrfind/built"
+_BUILT, _DONE = "lrfind/built", "lrfind/done"
 _POLL_S = 0.1
-_RELEASE_S = 5.0
-
-
-def released(tensor: torch.Tensor, timeout_s: float = _RELEASE_S) -> bool:
-    """Wait (GIL released) until no C++ work still holds `tensor`; False on timeout.
-
-    A collective's work object outlives its wait(): gloo's worker thread drops
-    it a moment later, and (in recent torch) that drop takes the GIL to release
-    the tensor's Python object. If the interpreter is already shutting down by
-    then, the thread is ended inside a C++ destructor and the rank aborts
-    ("terminate called without an active exception", SIGABRT): torchrun fails
-    a job that has finished. Seen after the last collective on a loaded 2-core
-    machine, in about one run of five. Where torch has no `_use_count`, its C++
-    holders do not take the GIL while the caller still holds `tensor`.
-    """
-    count = getattr(tensor, "_use_count", None)
-    if count is None:
-        return True
-    deadline = time.monotonic() + timeout_s
-    while count() > 1:  # 1: the caller's own reference
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
-
-
-def _has(store: Any, key: str) -> bool:
-    try:
-        return bool(store.check([key]))
-    except Exception:
-        return False
-
-
-def batch_sizes(loader: object, world_size: int, accumulate: int, sharded: bool) -> dict[str, Any]:
-    """The report's batch sizes: samples per rank per micro-batch, and per optimizer step.
-
-    Ranks that all see the same batches average the same gradients: their
-    effective batch is one rank's, not world_size times it.
-    """
-    batch = getattr(loader, "batch_size", None)
-    effective = batch * (world_size if sharded else 1) * accumulate if batch else None
-    return {
-        "sharded": sharded,
-        "per_rank_batch_size": batch,
-        "accumulate": accumulate,
-        "effective_batch_size": effective,
-    }
 
 
 def join(device: str, timeout_s: float, env: TorchrunEnv) -> Cluster:
@@ -235,14 +252,3 @@ def rank_device(name: str, local_rank: int) -> torch.device:
             f"start at most {count} processes per node (--nproc_per_node)"
         )
     return torch.device("cuda", local_rank)
-
-
-def _check_unwrapped(model: torch.nn.Module) -> None:
-    """lrfind wraps its copy itself: a model wrapped already cannot be copied safely."""
-    name = type(model).__name__
-    if name in ("DistributedDataParallel", "FullyShardedDataParallel") or name.startswith("FSDP"):
-        raise SpecError(
-            f"build() returned a {name}-wrapped model: return the plain module (e.g. "
-            "model.module); lrfind wraps its copy in DistributedDataParallel (FSDP is not "
-            "supported, see docs/torchrun.md)"
-        )

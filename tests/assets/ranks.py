@@ -61,3 +61,22 @@ def build_fails(fail_rank: int = 1) -> tuple[nn.Module, object, nn.Module]:
     if fail_rank == _RANK:
         raise FileNotFoundError(f"no dataset on rank {_RANK}")
     return tiny_build()
+
+
+class _Head(nn.Module):
+    """`body`, and a head that only rank `used_on` applies to its output."""
+
+    def __init__(self, body: nn.Module, used_on: int) -> None:
+        super().__init__()
+        self.body, self.head, self.used_on = body, nn.Linear(1, 1), used_on
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return self.head(out) if self.used_on == _RANK else out
+
+
+def with_head(used_on: int = -1) -> dict:
+    """build() with one more layer, used on rank `used_on` only (-1: on none, left unused)."""
+    task = build()
+    task["model"] = _Head(task["model"], used_on)
+    return task
