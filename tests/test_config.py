@@ -134,6 +134,9 @@ def test_optimizer_table(tmp_path: Path) -> None:
     cfg = resolve("m.py:build", NONE, None, path)
     assert cfg.sweep.optimizer == "adamw"
     assert dict(cfg.sweep.optimizer_kwargs) == {"weight_decay": 0.1, "betas": [0.9, 0.95]}
+    # The same optimizer in another case keeps them: "AdamW" is adamw.
+    cfg = resolve("m.py:build", {**NONE, "optimizer": "ADAMW"}, None, path)
+    assert dict(cfg.sweep.optimizer_kwargs) == {"weight_decay": 0.1, "betas": [0.9, 0.95]}
     # A different optimizer on the command line drops the file's kwargs (they belong to adamw).
     cfg = resolve("m.py:build", {**NONE, "optimizer": "sgd"}, None, path)
     assert cfg.sweep.optimizer == "sgd" and dict(cfg.sweep.optimizer_kwargs) == {}

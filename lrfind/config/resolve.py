@@ -77,7 +77,7 @@ def resolve(
         read_config(load_toml(config_file), config_file) if config_file else ({}, [])
     )
     given = {k: v for k, v in cli.items() if v is not None}
-    if "optimizer" in given and given["optimizer"] != file_values.get("optimizer"):
+    if "optimizer" in given and _lower(given["optimizer"]) != _lower(file_values.get("optimizer")):
         # The file's optimizer kwargs belong to the file's optimizer only.
         file_values.pop("optimizer_kwargs", None)
     merged: dict[str, Any] = {**file_values, **given}
@@ -164,3 +164,8 @@ class _Values:
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.__dict__.update(values)
+
+
+def _lower(name: Any) -> Any:
+    """An optimizer name as SweepConfig keeps it: "SGD" and "sgd" are one optimizer."""
+    return name.lower() if isinstance(name, str) else name
