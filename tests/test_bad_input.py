@@ -244,7 +244,7 @@ CASES: list[tuple[str, list[str], dict[str, str], int, list[str]]] = [
         [TINY + ":build", "--diverge-threshold", "1"],
         {},
         2,
-        ["--diverge-threshold 1.0: must be a number > 1"],
+        ["--diverge-threshold 1.0: must be a finite number > 1"],
     ),
     ("unknown device", [TINY + ":build", "--device", "tpu"], {}, 2, ["--device 'tpu'"]),
     ("cuda:N out of range", [TINY + ":build", "--device", "cuda:99"], {}, 2, ["--device cuda:99"]),

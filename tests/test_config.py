@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -81,6 +82,24 @@ def test_sweepconfig_reports_every_problem_at_once() -> None:
 def test_invalid_values_are_rejected(field: str, value: object) -> None:
     with pytest.raises(ConfigError, match=field):
         SweepConfig(**{field: value})
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"seed": 2**63 - 1, "repeats": 2}, r"seed = \d+: must leave room for --repeats 2"),
+        ({"diverge_threshold": math.inf}, r"diverge_threshold = inf: must be a finite number"),
+        ({"start_lr": 1e-300, "end_lr": 1e10}, r"end_lr = .*: must be within 300 decades"),
+    ],
+)
+def test_settings_that_fail_only_after_the_sweep_began_are_refused_up_front(
+    settings: dict, message: str
+) -> None:
+    """Each passed the checks, then cost the finished repeats (a later seed past 2**63),
+    recorded the wrong rule (inf read as unset) or overflowed the LRs between (inf)."""
+    with pytest.raises(ConfigError, match=message):
+        SweepConfig(**settings)
+    SweepConfig(seed=2**63 - 2, repeats=2)  # the last seed is 2**63 - 1: fine
 
 
 def test_a_seed_past_the_limit_names_the_limit() -> None:

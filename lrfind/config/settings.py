@@ -155,6 +155,8 @@ def check(values: Any) -> list[tuple[str, str]]:
         bad("end_lr", "must be a finite number > 0")
     elif start_ok and end <= start:
         bad("end_lr", f"must be greater than start_lr ({start:g})")
+    elif start_ok and math.log10(end / start) > 300:  # the LRs between would overflow
+        bad("end_lr", f"must be within 300 decades of start_lr ({start:g})")
     if not (_is_int(values.steps) and 1 <= values.steps <= MAX_STEPS):
         bad("steps", f"must be an integer from {MIN_STEPS} to {MAX_STEPS:,}")
     elif values.steps < MIN_STEPS:
@@ -164,9 +166,9 @@ def check(values: Any) -> list[tuple[str, str]]:
     if not (_is_real(values.smoothing) and 0 <= values.smoothing < 1):
         bad("smoothing", "must be in [0, 1): the weight of the newest loss (0 = off)")
     threshold = values.diverge_threshold
-    bad_threshold = not (_is_real(threshold) and threshold > 1) or math.isnan(threshold)
+    bad_threshold = not (_is_real(threshold) and threshold > 1 and math.isfinite(threshold))
     if threshold is not None and bad_threshold:
-        bad("diverge_threshold", "must be a number > 1 (the sweep stops at threshold x best)")
+        bad("diverge_threshold", "must be a finite number > 1 (the sweep stops at it x best)")
     for name, low, what in (
         ("stop_k", 0.0, "noise scales of rise that stop the sweep"),
         ("stop_fraction", 0.0, "share of the descent the loss must climb back to stop"),
@@ -178,6 +180,9 @@ def check(values: Any) -> list[tuple[str, str]]:
             bad(name, f"must be a finite number {bound} ({what})")
     if not (_is_int(values.seed) and 0 <= values.seed < 2**63):
         bad("seed", "must be an integer from 0 to 2**63 - 1")
+    elif _is_int(values.repeats) and values.repeats > 1 and values.seed + values.repeats > 2**63:
+        bad("seed", f"must leave room for --repeats {values.repeats} (seeds seed to seed + "
+            f"{values.repeats - 1}): at most 2**63 - {values.repeats}")  # fmt: skip
     if not (isinstance(values.device, str) and _DEVICE_RE.match(values.device.strip().lower())):
         bad("device", "must be auto, cpu, cuda, cuda:N or mps")
     if values.method not in METHOD_NAMES:
