@@ -62,7 +62,7 @@ def execute(
     run that fails before it writes anything leaves no empty folder behind.
     """
     writes = cfg.torchrun.speaks or not cfg.distributed  # the one process that writes
-    created = writes and not exists(cfg.out_dir)
+    created = _missing(cfg.out_dir) if writes else []
     try:
         return _start(cfg, progress, time.perf_counter() if started is None else started)
     except LrfindError as e:
@@ -71,13 +71,23 @@ def execute(
             e.set_by(origin)
         raise
     finally:
-        if created:
-            _remove_if_empty(cfg.out_dir)
+        for folder in created:  # innermost first: a/b/c, then a/b, then a
+            _remove_if_empty(folder)
 
 
 def _remove_stale(path: Path) -> None:
     with contextlib.suppress(OSError):  # not ours to force: the report is whole either way
         path.unlink(missing_ok=True)
+
+
+def _missing(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet (the ones the run makes)."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if exists(path):
+            break
+        missing.append(path)
+    return missing
 
 
 def _remove_if_empty(folder: Path) -> None:

@@ -273,3 +273,13 @@ def test_json_and_quiet_together_are_a_usage_error(tiny_spec: str) -> None:
     result = runner.invoke(app, ["run", tiny_spec, "--json", "-q"])
     assert result.exit_code == 2 and "--json and --quiet: choose one" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_failed_run_leaves_none_of_the_folders_it_made(tmp_path: Path) -> None:
+    """A new nested --out-dir a/b/c for a run that fails before it writes: a/b/c, a/b and
+    a all go (only the innermost did), and a folder that was there stays."""
+    result = runner.invoke(
+        app, ["run", str(tmp_path / "nope.py:build"), "--out-dir", str(tmp_path / "a/b/c")]
+    )
+    assert result.exit_code == 2
+    assert list(tmp_path.iterdir()) == []
