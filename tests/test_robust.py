@@ -300,6 +300,22 @@ def test_an_early_stop_of_a_linear_sweep_points_at_the_mode_not_at_stop_k() -> N
     assert "raise --stop-k" in curve_warnings(h, 4, 100)[0]  # exponential: the noise's fix
 
 
+def test_a_suggestion_between_two_points_a_decade_apart_is_none() -> None:
+    """--mode linear --smoothing 0.5, 40 steps: the EMA's edge fell between 1e-7 and 0.256,
+    the first two LRs, and was printed with exit 0; the curve has no point there."""
+    from lrfind.core.caveats import between_points
+    from lrfind.core.robust_suggest import RobustAnswer
+
+    lrs = [1e-7, 0.256, 0.513, 0.769]
+    none = between_points(RobustAnswer(0.0631, [1.0] * 4, "low"), lrs)
+    assert none.lr is None and none.reasons[0] == (
+        "no usable curve: the suggestion 0.0631 lies between the swept LRs 1e-07 and 0.256, "
+        "where the curve has no point: sweep in exponential steps (--mode exp)"
+    )
+    kept = between_points(RobustAnswer(0.3, [1.0] * 4, "low"), lrs)  # 0.256 to 0.513: 2x
+    assert kept.lr == 0.3
+
+
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
     # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
     # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;

@@ -94,6 +94,23 @@ def nan_before_descent(
     return dataclasses.replace(answer, lr=None, confidence="low", reasons=(why,))
 
 
+def between_points(answer: RobustAnswer, lrs: list[float]) -> RobustAnswer:
+    """No suggestion that lies between two swept LRs over a decade apart (linear steps near
+    the start): the curve says nothing there."""
+    lr = answer.lr
+    if lr is None or len(lrs) < 2:
+        return answer
+    above = next((i for i, x in enumerate(lrs) if x >= lr), None)
+    if above is None or above == 0 or lrs[above] / lrs[above - 1] <= 10:
+        return answer
+    low, high = lrs[above - 1], lrs[above]
+    why = (
+        f"{NO_CURVE}: the suggestion {lr:.3g} lies between the swept LRs {low:.3g} and "
+        f"{high:.3g}, where the curve has no point: sweep in exponential steps (--mode exp)"
+    )
+    return dataclasses.replace(answer, lr=None, confidence="low", reasons=(why,))
+
+
 def _trend_z(ys: list[float]) -> float:
     """Spearman's rank correlation of `ys` with their order, as a z-score (0 for < 4 points)."""
     n = len(ys)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lrfind.config.settings import SweepConfig
-from lrfind.core.caveats import curve_warnings, nan_before_descent
+from lrfind.core.caveats import between_points, curve_warnings, nan_before_descent
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
@@ -212,7 +212,7 @@ def _robust(history: History, config: SweepConfig) -> RobustAnswer:
     smoothed = None if config.smoothing == 0 else h.smoothed  # --smoothing: read the EMA
     rule = robust_rule(config)
     answer = robust_answer(h.lrs, h.losses, h.stop_reason, rule, smoothed)
-    return nan_before_descent(answer, h, config.steps, rule.lo_snr)
+    return between_points(nan_before_descent(answer, h, config.steps, rule.lo_snr), h.lrs)
 
 
 def _nearest(lrs: list[float], lr: float | None) -> int | None:
