@@ -314,6 +314,9 @@ def test_a_suggestion_between_two_points_a_decade_apart_is_none() -> None:
     )
     kept = between_points(RobustAnswer(0.3, [1.0] * 4, "low"), lrs)  # 0.256 to 0.513: 2x
     assert kept.lr == 0.3
+    # 8 exponential steps over 8 decades: every gap is 1.14 decades, none is blind.
+    coarse = list(np.geomspace(1e-7, 10.0, 8))
+    assert between_points(RobustAnswer(2.78e-7, [1.0] * 8, "low"), coarse).lr == 2.78e-7
 
 
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 
 from lrfind.core.curve import edges
 from lrfind.core.history import History
@@ -102,6 +104,11 @@ def between_points(answer: RobustAnswer, lrs: list[float]) -> RobustAnswer:
         return answer
     above = next((i for i, x in enumerate(lrs) if x >= lr), None)
     if above is None or above == 0 or lrs[above] / lrs[above - 1] <= 10:
+        return answer
+    # A short exponential sweep is as coarse everywhere (8 steps over 8 decades): only a gap
+    # far wider than the sweep's usual step (linear steps near the start) leaves it blind.
+    steps = sorted(b / a for a, b in itertools.pairwise(lrs) if a > 0)
+    if math.log10(lrs[above] / lrs[above - 1]) <= 3 * math.log10(steps[len(steps) // 2]):
         return answer
     low, high = lrs[above - 1], lrs[above]
     why = (
