@@ -319,6 +319,25 @@ def test_a_suggestion_between_two_points_a_decade_apart_is_none() -> None:
     assert between_points(RobustAnswer(2.78e-7, [1.0] * 8, "low"), coarse).lr == 2.78e-7
 
 
+def test_a_stop_under_a_lowered_stop_k_names_it() -> None:
+    """--stop-k 0.5 stopped a 40-step sweep at step 12, past the early-stop caveat's first
+    quarter: the only words were 'check that the model can learn'."""
+    from lrfind.config.settings import SweepConfig
+    from lrfind.core.caveats import curve_warnings, lowered_stop
+    from lrfind.core.history import History
+
+    lrs = list(np.geomspace(1e-7, 10.0, 40))[:12]
+    raw = [2.3 + 0.01 * (-1) ** i for i in range(12)]
+    h = History(lrs=lrs, losses=raw, smoothed=raw, stop_reason="diverged")
+    said = lowered_stop(SweepConfig(steps=40, stop_k=0.5))
+    assert said == "--stop-k 0.5 (default 12)"
+    assert curve_warnings(h, None, 40, lowered=said) == [
+        "the sweep stopped as diverged at step 12 (lr 1.8e-05) under --stop-k 0.5 (default "
+        "12): a lower bar stops on noise sooner; raise it if the loss was still falling"
+    ]
+    assert lowered_stop(SweepConfig()) == "" and curve_warnings(h, None, 40) == []
+
+
 def test_a_linear_sweep_below_its_range_says_to_sweep_in_exponential_steps() -> None:
     # A real sweep with --mode linear, 1e-7 to 10 in 20 steps: the second LR is already
     # 0.53 and the loss blows up from there. A lower --start-lr would change nothing;

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import math
 
+from lrfind.config.settings import SweepConfig
 from lrfind.core.curve import edges
 from lrfind.core.history import History
 from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer
@@ -18,6 +19,7 @@ def curve_warnings(
     ratio_stop: bool = False,
     advised: bool = False,
     linear: bool = False,
+    lowered: str = "",
 ) -> list[str]:
     """Caveats about the curve, each ending in what to do about it.
 
@@ -55,6 +57,11 @@ def curve_warnings(
         warnings.append(
             f"the sweep stopped as diverged after only {n} of {planned_steps} steps "
             f"(lr {history.lrs[-1]:.3g}): {noisy}{fix}"
+        )
+    elif history.stop_reason == "diverged" and lowered:  # a bar the user lowered stopped it
+        warnings.append(
+            f"the sweep stopped as diverged at step {n} (lr {history.lrs[-1]:.3g}) under "
+            f"{lowered}: a lower bar stops on noise sooner; raise it if the loss was still falling"
         )
     finite = {v for v in history.losses if v == v and abs(v) != float("inf")}
     # A constant loss has no minimum to move, and a failed sweep's curve is cut short.
@@ -129,3 +136,14 @@ def _trend_z(ys: list[float]) -> float:
     mean = (n - 1) / 2  # ranks are a permutation of the indices: the same mean and variance
     cov = sum((i - mean) * (r - mean) for i, r in enumerate(ranks))
     return cov / sum((i - mean) ** 2 for i in range(n)) * (n - 1) ** 0.5
+
+
+def lowered_stop(config: SweepConfig) -> str:
+    """The robust stop's settings set below their defaults, as the options name them."""
+    if config.diverge_threshold is not None:
+        return ""
+    d = SweepConfig()
+    low = [f"--stop-k {config.stop_k:g} (default {d.stop_k:g})"] * (config.stop_k < d.stop_k)
+    if config.stop_fraction < d.stop_fraction:
+        low.append(f"--stop-fraction {config.stop_fraction:g} (default {d.stop_fraction:g})")
+    return " and ".join(low)

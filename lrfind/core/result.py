@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lrfind.config.settings import SweepConfig
-from lrfind.core.caveats import between_points, curve_warnings, nan_before_descent
+from lrfind.core.caveats import between_points, curve_warnings, lowered_stop, nan_before_descent
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
@@ -175,6 +175,7 @@ def analyse(
                 ratio_stop=config.diverge_threshold is not None,
                 advised=config.method == "robust" and robust.lr is None,
                 linear=config.mode == "linear",
+                lowered=lowered_stop(config),
             ),
         ],
         config=config,
