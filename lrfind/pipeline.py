@@ -109,7 +109,7 @@ def _start(cfg: RunConfig, progress: Progress | None, started: float) -> RunOutc
         return _execute(cfg, progress, started, device, None)
     from lrfind.distributed.cluster import join
 
-    cluster = join(cfg.sweep.device, cfg.dist_timeout, cfg.torchrun)
+    cluster = join(cfg.sweep.device, cfg.dist_timeout, cfg.torchrun, cfg.debug)
     with cluster:  # one rank fails: all stop
         return _execute(cfg, progress, started, cluster.device, cluster)
 

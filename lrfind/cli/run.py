@@ -7,6 +7,7 @@ instant.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from contextlib import nullcontext
 from enum import Enum
@@ -213,7 +214,7 @@ def run(
 
     with no_hard_exit(), take_stdout() as results:  # stdout carries results only
         try:
-            cfg = resolve(spec, cli, arg, config, torchrun_env())
+            cfg = dataclasses.replace(resolve(spec, cli, arg, config, torchrun_env()), debug=debug)
         except LrfindError as e:
             fail(err, e, debug)
         # Under torchrun, torchrun owns the signals: it passes Ctrl-C on, and its SIGTERM

@@ -49,6 +49,8 @@ class RunConfig:
     #: "build_kwargs", SweepConfig fields), as "lrfind.toml: [sweep] device = 'cuda:7'":
     #: an error about such a setting names the file's line, not a flag never given.
     origins: Mapping[str, str] = field(default_factory=dict)
+    #: --debug: a failing torchrun rank other than 0 prints its own traceback too.
+    debug: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Every effective setting, for the report."""

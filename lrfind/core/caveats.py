@@ -12,6 +12,12 @@ from lrfind.core.history import History
 from lrfind.core.robust_suggest import NO_CURVE, RobustAnswer
 
 
+def early(history: History, planned_steps: int) -> bool:
+    """Whether the sweep ended in its first quarter, where the LR is still too small to
+    explain a NaN or a blow-up (the data, the model or the noise are likelier)."""
+    return history.steps_run < planned_steps // 4
+
+
 def curve_warnings(
     history: History,
     min_index: int | None,
@@ -33,14 +39,14 @@ def curve_warnings(
         warnings.append(f"interrupted after {n} of {planned_steps} steps: the curve is partial")
     if history.stop_reason == "nan" and n <= 1:
         warnings.append("the loss was NaN/inf from the first step: check the data, model and loss")
-    elif history.stop_reason == "nan" and n < planned_steps // 4:
+    elif history.stop_reason == "nan" and early(history, planned_steps):
         # So early the LR is tiny: a NaN there comes from the data or the model far more often.
         warnings.append(
             f"the loss turned NaN/inf at step {n} of {planned_steps} (lr {history.lrs[-1]:.3g}): "
             "so small an LR rarely does that; check the data (NaN or inf in the inputs or "
             "targets), the model and the loss (a log of 0, a division by 0) first"
         )
-    if history.stop_reason == "diverged" and n < planned_steps // 4:
+    if history.stop_reason == "diverged" and early(history, planned_steps):
         # Under the ratio rule, one noisy batch can look like a blow-up at an LR too small to
         # matter; the robust rule needs the median of 5 to rise, so raise its bar instead.
         fix = (
@@ -89,7 +95,9 @@ def nan_before_descent(
     beyond its noise: at such LRs a NaN comes from the data or the model, and the few flat
     points before it hold no minimum (a suggestion from them is a dip of the noise)."""
     n, snr = history.steps_run, answer.detail.get("snr", 0.0)
-    if answer.lr is None or history.stop_reason != "nan" or n >= planned // 4 or snr >= lo_snr:
+    if answer.lr is None or history.stop_reason != "nan" or not early(history, planned):
+        return answer
+    if snr >= lo_snr:
         return answer
     # On so short a curve a steady fall inflates the noise scale (read from the steps'
     # differences), so the depth alone cannot tell; a real fall is also a trend: the losses'

@@ -15,7 +15,6 @@ of the model. Three rules keep the ranks together:
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -53,13 +52,20 @@ class Cluster:
     lrfind.distributed.faults).
     """
 
-    def __init__(self, rank: int, world_size: int, device: torch.device, timeout_s: float) -> None:
+    def __init__(
+        self,
+        rank: int,
+        world_size: int,
+        device: torch.device,
+        timeout_s: float,
+        debug: bool = False,
+    ) -> None:
         self.rank, self.world_size, self.device = rank, world_size, device
         self.backend = "nccl" if device.type == "cuda" else "gloo"
         self.timeout_s = timeout_s
         self.sharding: dict[str, Any] = {}
         self.faults = Faults(rank, world_size, timeout_s, self._destroy)
-        self.faults.debug = "--debug" in sys.argv  # lrfind run's own argv (build has not run)
+        self.faults.debug = debug
         #: Why the DDP copy is wrapped with find_unused_parameters=True (None: it is not).
         self.unused: str | None = None
 
@@ -227,9 +233,9 @@ _BUILT, _DONE = "lrfind/built", "lrfind/done"
 _POLL_S = 0.1
 
 
-def join(device: str, timeout_s: float, env: TorchrunEnv) -> Cluster:
+def join(device: str, timeout_s: float, env: TorchrunEnv, debug: bool = False) -> Cluster:
     """This rank's Cluster, from torchrun's environment (not yet joined: use `with`)."""
-    return Cluster(env.rank, env.world_size, rank_device(device, env.local_rank), timeout_s)
+    return Cluster(env.rank, env.world_size, rank_device(device, env.local_rank), timeout_s, debug)
 
 
 def rank_device(name: str, local_rank: int) -> torch.device:

@@ -28,6 +28,7 @@ from torch.utils.data import (
 )
 
 from lrfind.errors import SpecError, SweepError
+from lrfind.sweep.mistakes import wrapper_name
 from lrfind.sweep.task import Task
 
 
@@ -221,8 +222,8 @@ def outside_compile(hook: Any) -> Any:
 
 def check_unwrapped(model: torch.nn.Module) -> None:
     """lrfind wraps its copy itself: a model wrapped already cannot be copied safely."""
-    name = type(model).__name__
-    if name in ("DistributedDataParallel", "FullyShardedDataParallel") or name.startswith("FSDP"):
+    name = wrapper_name(model)
+    if name is not None:
         raise SpecError(
             f"build() returned a {name}-wrapped model: return the plain module (e.g. "
             "model.module); lrfind wraps its copy in DistributedDataParallel (FSDP is not "

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from lrfind.config.settings import SweepConfig
+from lrfind.core.caveats import early
 from lrfind.core.history import History
 from lrfind.errors import SpecError
 from lrfind.sweep.task import Task
@@ -63,8 +64,7 @@ def check_log_probabilities(task: Task, history: History) -> None:
 def _fp16_nan(task: Task, history: History, config: SweepConfig) -> History:
     """A float16 model (no autocast) whose loss turned NaN within the first quarter: at such
     LRs that is fp16's range (Adam's eps of 1e-8 is 0 in float16), not the data."""
-    early = history.steps_run < config.steps // 4
-    if history.stop_reason != "nan" or config.amp is not None or not early:
+    if history.stop_reason != "nan" or config.amp is not None or not early(history, config.steps):
         return history
     if not any(p.dtype == torch.float16 for p in task.model.parameters()):
         return history

@@ -165,11 +165,18 @@ def _spawn_unimportable(task: Task) -> str | None:
     return None
 
 
+def wrapper_name(model: nn.Module) -> str | None:
+    """The class of a DDP / FSDP wrapper the model is in already, else None."""
+    name = type(model).__name__
+    wrapped = name in ("DistributedDataParallel", "FullyShardedDataParallel")
+    return name if wrapped or name.startswith("FSDP") else None
+
+
 def _wrapped(task: Task) -> str | None:
     """A model in DDP/FSDP already: its copy would share the user's process group and reducer
     (a rank alone in find_lr waits for the others until the group's timeout)."""
-    name = type(task.model).__name__
-    if name in ("DistributedDataParallel", "FullyShardedDataParallel") or name.startswith("FSDP"):
+    name = wrapper_name(task.model)
+    if name is not None:
         return (
             f"the model is {name}-wrapped: give lrfind the plain module (model.module); under "
             "torchrun, `lrfind run` wraps its own copy in DistributedDataParallel"
