@@ -2,6 +2,7 @@
 
     nice -n 10 python benchmarks/quality_probe.py --probe suite     # train what the cache lacks
     python benchmarks/quality_probe.py                               # tables, no training
+    nice -n 10 python benchmarks/quality_probe.py --exact holdout3   # regret trained at each LR
 
 A range test sees each LR for one step. Its error is a task's (within-task sd 0.14 decades,
 between tasks 0.60; docs/quality.md), so no rule on the curve alone can remove it. A probe
@@ -191,12 +192,54 @@ def regret(truth: dict[str, Any], lr: float) -> float:
     return interpolated(truth, lr) / truth["best_score"] - 1
 
 
+EXACT = ("v2 (no probe)", "climb both (the rule)", "climb by validation loss")
+
+
+def exact(which: str) -> None:
+    """Regret trained at exactly each LR (the ground truth's 2 seeds and budget, cached in the
+    set's cache), for EXACT's rules on `which`, and the noise floor (quality_round3.FLOOR)."""
+    import torch
+    from quality_round3 import FLOOR
+    from quality_truth import mean_score
+
+    torch.set_num_threads(1)
+    tasks, path, _ = task_set(which)
+    cache = Cache(path)
+    table = rows().get(which, [])
+    lines = []
+    for label in EXACT:
+        regs, off = [], 0
+        for case, e in table:
+            lr = e["s"] * 10 ** VARIANTS[label](e)
+            regs.append(mean_score(tasks[case.name], lr, cache) / case.truth["best_score"] - 1)
+            off += abs(math.log10(lr / case.truth["best_lr"])) > 1
+        lines.append(f"| {label} | {_cell(regs, off)} |")
+    floor = []
+    for case in {c.name: c for c, _ in table}.values():
+        for side in (-FLOOR, FLOOR):
+            lr = case.truth["best_lr"] * 10**side
+            floor.append(mean_score(tasks[case.name], lr, cache) / case.truth["best_score"] - 1)
+    lines.append(f"| noise floor: the grid best x 10^+-{FLOOR:g} | {_cell(floor, 0)} |")
+    print(f"| rule, exact regret on {which} ({len(table)} sweeps) | mean / median, > 1 decade |")
+    print("| --- | --- |")
+    print("\n".join(lines))
+
+
+def _cell(regs: list[float], off: int) -> str:
+    mean, median = statistics.fmean(regs), statistics.median(regs)
+    return f"{100 * mean:.1f}% / {100 * median:.1f}%, {off} off"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--probe", choices=SETS, help="train the probes of one set")
+    parser.add_argument("--exact", choices=SETS, help="exact regret of the probe rules on one set")
     args = parser.parse_args(argv)
     if args.probe:
         compute(args.probe)
+        return
+    if args.exact:
+        exact(args.exact)
         return
     table = rows()
     halves = [h for h in ("tuning", "test", "holdout", "holdout2", "holdout3") if h in table]
@@ -210,8 +253,7 @@ def main(argv: list[str] | None = None) -> None:
                 lr = e["s"] * 10 ** choose(e)
                 regs.append(regret(case.truth, lr))
                 off += abs(math.log10(lr / case.truth["best_lr"])) > 1
-            cells.append(f"{100 * statistics.fmean(regs):.1f}% / "
-                         f"{100 * statistics.median(regs):.1f}%, {off} off")  # fmt: skip
+            cells.append(_cell(regs, off))
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
