@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -314,6 +315,7 @@ def test_show_never_imports_torch(tmp_path: Path) -> None:
 
 def _full_report() -> dict[str, Any]:
     """A report with every key show and compare read: 2 repeats, 2 param groups, a stack."""
+    from lrfind.core.refinement import Probe, Refinement
     from lrfind.core.result import combine
     from lrfind.core.training import Group, Training
 
@@ -329,7 +331,9 @@ def _full_report() -> dict[str, Any]:
         history = History(lrs=lrs, losses=losses, smoothed=losses, stop_reason="diverged",
                           skipped=1, optimizer="AdamW", training=training)  # fmt: skip
         runs.append(analyse(history, SweepConfig(seed=seed)))
-    report = report_dict(combine(runs, SweepConfig(repeats=2)), total_s=1.0)
+    refined = Refinement(0.01, 0.0316, [Probe(0.01, 1.0, 1.1, 60), Probe(0.0316, 0.9, 1.0, 60)])
+    result = dataclasses.replace(combine(runs, SweepConfig(repeats=2)), refinement=refined)
+    report = report_dict(result, total_s=1.0)
     report["warnings"] = ["a warning"]
     report["no_suggestion_reasons"] = {"valley": "a reason"}
     report["error"] = None

@@ -144,6 +144,14 @@ def run(
     channels_last: Annotated[
         bool, typer.Option("--channels-last", help="channels-last memory format (conv nets).")
     ] = False,
+    refine: Annotated[
+        bool,
+        typer.Option(
+            "--refine",
+            help="Then move the suggestion by 3-5 short probes at constant LRs, judged on "
+            "the training and validation loss (needs a val_loader).",
+        ),
+    ] = False,
     out_dir: Annotated[
         str | None, out_dir_option(DEFAULT_OUT_DIR, "report.json and lr_finder.png")
     ] = None,
@@ -199,6 +207,7 @@ def run(
         "clip_mode": clip_mode.value if clip_mode else None,
         "compile": True if compile_ else None,
         "channels_last": True if channels_last else None,
+        "refine": True if refine else None,
         "repeats": repeats,
         "val_batches": val_batches,
         "out_dir": out_dir,

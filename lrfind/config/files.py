@@ -38,6 +38,7 @@ SWEEP_KEYS: dict[str, tuple[type, ...]] = {
     "accumulate": (int,),
     "compile": (bool,),
     "channels_last": (bool,),
+    "refine": (bool,),
     "repeats": (int,),
     "val_batches": (int,),
     "clip_grad": (int, float),

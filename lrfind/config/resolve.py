@@ -112,6 +112,12 @@ def resolve(
     plot = merged.get("plot")
     env = torchrun_env() if torchrun is None else torchrun
     distributed = env.distributed(given.get("distributed"))
+    if distributed and sweep_values.get("refine") is True:
+        raise UsageError(
+            "--refine runs in one process, not under torchrun: run it without torchrun, on "
+            "one device, or drop --refine",
+            setting="refine",
+        )
     return RunConfig(
         spec=spec,
         build_kwargs=build_kwargs,

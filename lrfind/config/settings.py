@@ -108,6 +108,9 @@ class SweepConfig:
     compile: bool = False
     #: channels-last memory format for the copy and 4-d inputs (conv nets).
     channels_last: bool = False
+    #: After the sweep, move its suggestion by short constant-LR probes judged on the
+    #: training and validation loss (lrfind.core.refinement); needs a val_loader.
+    refine: bool = False
     #: Sweeps to run, with seeds seed, seed + 1, ...; the suggestion is their median.
     repeats: int = 1
     #: Measure the loss on this many fixed val_loader batches (None: all of them).
@@ -204,7 +207,7 @@ def check(values: Any) -> list[tuple[str, str]]:
         bad("clip_grad", "must be a finite number >= 0 (0 = no clipping)")
     if values.clip_mode not in CLIP_MODES:
         bad("clip_mode", f"must be one of {', '.join(CLIP_MODES)}")
-    for flag in ("compile", "channels_last"):
+    for flag in ("compile", "channels_last", "refine"):
         if not isinstance(getattr(values, flag), bool):
             bad(flag, "must be true or false")
     kwargs = values.optimizer_kwargs

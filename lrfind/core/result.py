@@ -10,6 +10,7 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.caveats import between_points, curve_warnings, lowered_stop, nan_before_descent
 from lrfind.core.history import History, StopReason
 from lrfind.core.plan import DEFAULT_TOTAL_STEPS, SchedulePlan, plan
+from lrfind.core.refinement import Refinement
 from lrfind.core.repeats import RepeatRun, Repeats, median_lr, spread_decades
 from lrfind.core.robust_suggest import NO_CURVE, RERUN, RobustAnswer, robust_answer
 from lrfind.core.stopping import robust_rule
@@ -35,6 +36,7 @@ class SweepResult:
             ("validation (K batches)" with val_batches).
         repeats: with --repeats R > 1, every repeat, the median and its spread;
             the history is then the repeat nearest the median.
+        refinement: with --refine, its probes; the suggestion is then the LR they chose.
     """
 
     history: History
@@ -47,6 +49,7 @@ class SweepResult:
     loss_source: str = "train"
     min_index: int | None = field(default=None)
     repeats: Repeats | None = None
+    refinement: Refinement | None = None
 
     def __repr__(self) -> str:
         """One line, e.g. SweepResult(suggested_lr=0.0123, method='robust', ... steps_run=87)."""

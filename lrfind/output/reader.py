@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrfind.config.settings import METHOD_NAMES, SweepConfig
 from lrfind.core.history import STOP_REASONS, History
+from lrfind.core.refinement import Refinement
 from lrfind.core.repeats import RepeatRun, Repeats
 from lrfind.core.training import Group, Training
 from lrfind.errors import ConfigError, UsageError
@@ -109,6 +110,7 @@ def result_from_report(report: dict[str, Any], path: str | Path = "report") -> S
         loss_source=str(report.get("loss_source", "train")),
         min_index=nearest_index(lrs, at_min) if _is_number(at_min) and at_min > 0 else None,
         repeats=_repeats(report.get("repeats")),
+        refinement=_refinement(report.get("refine")),
     )
 
 
@@ -181,6 +183,16 @@ def _repeats(saved: Any) -> Repeats | None:
             std_decades=_optional(saved.get("std_decades")),
             shown=shown,
         )
+    except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def _refinement(saved: Any) -> Refinement | None:
+    """--refine's probes as the report holds them; None without (or a hand-broken one)."""
+    if saved is None:
+        return None
+    try:
+        return Refinement.from_dict(saved)
     except (AttributeError, KeyError, TypeError, ValueError, OverflowError):
         return None
 

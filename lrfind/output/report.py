@@ -93,12 +93,13 @@ def _rule(result: SweepResult) -> dict[str, Any]:
 
 
 def _plan_keys(result: SweepResult) -> dict[str, Any]:
-    """The report keys "schedules", "prior" and "repeats" (each may be null)."""
-    plan = result.schedules()
+    """The report keys "schedules", "prior", "repeats" and "refine" (each may be null)."""
+    plan, refinement = result.schedules(), result.refinement
     return {
         "schedules": None if plan is None else plan.to_dict(),
         "prior": prior_dict(result.suggested_lr, result.optimizer),
         "repeats": None if result.repeats is None else result.repeats.to_dict(),
+        "refine": None if refinement is None else refinement.to_dict(),
     }
 
 

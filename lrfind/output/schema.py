@@ -140,6 +140,16 @@ KEYS: dict[str, tuple[Check, str]] = {
     "repeats.runs[].suggestions": (_optional(_is_map), "an object of method -> LR"),
     "repeats.runs[].suggestions.*": (_optional(_number), "an LR (a number) or null"),
     **{f"repeats.runs[].history{k}": v for k, v in _CURVE.items()},
+    "refine": (_optional(_is_map), "an object or null"),
+    "refine.swept_lr": (_lr, "an LR (a number > 0)"),
+    "refine.lr": (_lr, "an LR (a number > 0)"),
+    "refine.interrupted": (_isa(bool), "true or false"),
+    "refine.probes": (_is_list, "a list of objects"),
+    "refine.probes[]": (_is_map, "an object"),
+    "refine.probes[].lr": (_lr, "an LR (a number > 0)"),
+    "refine.probes[].train_loss": (_optional(_real), "a loss (a number or null)"),
+    "refine.probes[].val_loss": (_optional(_real), "a loss (a number or null)"),
+    "refine.probes[].steps": (_count, "an integer >= 0"),
 }  # fmt: skip
 # The keys whose value the message shows as it is ('training' is 'SGD'), not by its kind.
 _AS_IS = ("training", "training.param_groups", "training.param_groups[].lr_ratio")

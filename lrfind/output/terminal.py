@@ -72,8 +72,9 @@ def training_lines(result: SweepResult) -> list[str]:
 
 
 def plan_lines(result: SweepResult) -> list[str]:
-    """Plain lines before the suggestion line: the schedules, and how stable the repeats are."""
-    lines = []
+    """Plain lines before the suggestion line: --refine's probes, the schedules, and how
+    stable the repeats are."""
+    lines = [] if result.refinement is None else [result.refinement.line()]
     plan = result.schedules()
     if plan is not None:
         lines.append(

@@ -28,6 +28,7 @@ from lrfind.sweep.curve_checks import check_curve
 from lrfind.sweep.device import describe, resolve_device
 from lrfind.sweep.guards import seeded, stop_on_interrupt, training
 from lrfind.sweep.loop import Progress, run_sweep
+from lrfind.sweep.probe import refined, sweep_part
 from lrfind.sweep.task import OptimizerFactory, Task
 
 
@@ -156,14 +157,14 @@ def sweep_task(
 ) -> SweepResult:
     """find_lr once its arguments are a Task, a checked config and a device.
 
-    One sweep, or config.repeats of them combined, then the sanity-prior
-    warning: the same path for a single process and for each torchrun rank.
-    """
+    One sweep, or config.repeats of them combined, then --refine's probes and the
+    sanity-prior warning: one path for one process and each torchrun rank."""
+    swept = sweep_part(task, config)  # under --refine, the val_loader is the probes'
     if config.repeats == 1:
-        result = _sweep(task, config, device, progress, ranks)
+        result = _sweep(swept, config, device, progress, ranks)
     else:
-        result = _repeat(task, config, device, progress, ranks)
-    return _with_priors(result)
+        result = _repeat(swept, config, device, progress, ranks)
+    return _with_priors(refined(task, config, device, result, progress))
 
 
 def _sweep(

@@ -8,6 +8,7 @@ training step plus nothing that waits for the device.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -51,6 +52,7 @@ class Stepper:
         config: SweepConfig,
         device: torch.device,
         wrap: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+        validate_steps: bool = True,
     ) -> None:
         if task.stack is not None:  # a Trainer's loaders are made anew in each (seeded) sweep
             task.stack.start_sweep()
@@ -80,7 +82,8 @@ class Stepper:
             # Moved once: every step evaluates the same batches, already on the device.
             self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
         elif task.val_loader is not None:
-            check_sized(task.val_loader)
+            if validate_steps:  # whole after every step; a probe evaluates it once, at its end
+                check_sized(task.val_loader)
             self.val_loader = pinned_loader(own_workers(task.val_loader), device)[0]
         # From pinned memory the copy runs while the host goes on queueing work;
         # from pageable memory non_blocking is a plain synchronous copy, so it is safe.
@@ -92,6 +95,8 @@ class Stepper:
         self.scaler: Any = _grad_scaler(device) if config.amp == "fp16" else None
         over = model if task.stack is not None and task.stack.clips_model else None
         self.clip = gradient_clipper(config, self.optimizer, over)
+        # False for --refine's probes: they train on the batch losses and call val_loss() once.
+        self.validate_steps = validate_steps and self.val_loader is not None
         self.batch_stats = BatchStats(self.model) if self.val_loader is not None else None
         if self.batch_stats is not None and self.batch_stats.layers:
             self.notes.append(
@@ -104,7 +109,7 @@ class Stepper:
             self.accumulate == 1
             and self.scaler is None
             and self.clip is None
-            and self.val_loader is None
+            and not self.validate_steps
         )
         self.batch: Any = None
         self._checked = False
@@ -165,21 +170,23 @@ class Stepper:
             self.scaler.step(self.optimizer)
             self.scaler.update()
             skipped = self.scaler._scale < before
-        if self.val_loader is not None:
+        if self.validate_steps:
             total = self.val_loss()
         return total, skipped
 
-    def val_loss(self) -> torch.Tensor:
+    def val_loss(self, batch_statistics: bool = True) -> torch.Tensor:
         """Mean loss over the validation loader (or its fixed batches, with
         val_batches), in eval mode, without grad; each module's mode as it was after.
 
         BatchNorm layers normalise with the batch's own statistics there, and
-        their running buffers are put back afterwards (see BatchStats).
+        their running buffers are put back afterwards (see BatchStats); with
+        `batch_statistics=False` (a probe at a constant LR) with their running ones.
         """
         modes = [m.training for m in self.model.modules()]  # put back after, as they were
         self.model.eval()
         total, count = None, 0
-        with torch.no_grad(), self.batch_stats:  # type: ignore[union-attr]
+        stats = self.batch_stats if batch_statistics else nullcontext()
+        with torch.no_grad(), stats:  # type: ignore[union-attr]
             for batch in self.val_loader:  # type: ignore[union-attr]
                 moved = move_to(batch, self.device, self.non_blocking, self.channels_last)
                 loss = self.val_compute(self.model, moved).detach().float()

@@ -173,3 +173,20 @@ def raises() -> tuple:
 
 def needs_arg(size: int) -> tuple:
     return build()
+
+
+class _FailsLate(nn.MSELoss):
+    """An MSE that raises on its 150th call: after the sweep, in --refine's first probe."""
+
+    calls = 0
+
+    def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        type(self).calls += 1
+        if type(self).calls == 150:
+            raise RuntimeError("the user's loss broke")
+        return super().forward(output, target)
+
+
+def build_val_fails_late() -> dict:
+    _FailsLate.calls = 0
+    return {**build_val(), "loss_fn": _FailsLate()}

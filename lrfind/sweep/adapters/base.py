@@ -153,7 +153,7 @@ def with_stack_settings(
 
     `explicit` names the SweepConfig fields the user set (command line, config
     file, find_lr's keywords); the stack fills the others. A stack's eval data
-    becomes the val_loader when --val-batches asks for one.
+    becomes the val_loader when --val-batches or --refine asks for one.
     """
     stack = getattr(task, "stack", None)
     if stack is None:
@@ -163,6 +163,7 @@ def with_stack_settings(
         values.pop("clip_mode", None)
     if values:
         config = dataclasses.replace(config, **values)
-    if config.val_batches is not None and task.val_loader is None and stack.eval_loader is not None:
+    wanted = config.val_batches is not None or config.refine
+    if wanted and task.val_loader is None and stack.eval_loader is not None:
         task = dataclasses.replace(task, val_loader=stack.eval_loader)
     return config, task
