@@ -212,3 +212,24 @@ def test_refine_takes_a_lightning_datamodules_validation_data(tmp_path: Path) ->
     report = json.loads((out / "report.json").read_text())
     assert len(report["refine"]["probes"]) >= 3
     assert all(p["val_loss"] is not None for p in report["refine"]["probes"])
+
+
+def test_the_plot_marks_the_refined_and_the_swept_lr() -> None:
+    import dataclasses
+
+    from lrfind.output.plot import plot_result
+
+    train, _ = _data()
+    torch.manual_seed(0)
+    r = find_lr(nn.Linear(8, 2), train, nn.CrossEntropyLoss(), steps=30)
+    moved = Refinement(r.suggested_lr, r.suggested_lr * 10**0.5, [])
+    name = r.method
+    shown = dataclasses.replace(
+        r, refinement=moved,
+        suggestions={**r.suggestions, name: dataclasses.replace(r.suggestion, lr=moved.lr)},
+    )  # fmt: skip
+    labels = [t.get_text() for t in plot_result(shown).axes[0].get_legend().get_texts()]
+    assert any("refined by probes" in t for t in labels), labels
+    assert any(t.startswith("the sweep's own: lr") for t in labels), labels
+    plain = [t.get_text() for t in plot_result(r).axes[0].get_legend().get_texts()]
+    assert not any("refined" in t or "sweep's own" in t for t in plain), plain

@@ -86,8 +86,13 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
             color=_SUGGEST,
             ms=9,
             zorder=6,
-            label=f"{'median ' if result.repeats else ''}suggested ({s.method}): lr {s.lr:.2g}",
+            label=_suggested_label(result),
         )
+        ref = result.refinement
+        if ref is not None and ref.lr != ref.swept_lr:  # where the sweep alone put it
+            y0 = _curve_at(h.lrs, h.smoothed, ref.swept_lr)
+            ax.plot([ref.swept_lr], [y0], "D", mfc="none", mec=_SUGGEST, ms=9, zorder=6,
+                    label=f"the sweep's own: lr {ref.swept_lr:.2g}")  # fmt: skip
         # Above and to the right: the curve falls after the suggestion, so
         # that corner is empty, and the label stays off the dashed line.
         ax.annotate(
@@ -117,6 +122,12 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
     ax.set_title(title or _title(result), fontsize=12)
     return fig
+
+
+def _suggested_label(result: SweepResult) -> str:
+    s, median = result.suggestion, "median " if result.repeats else ""
+    how = f"{s.method}, refined by probes" if result.refinement is not None else s.method
+    return f"{median}suggested ({how}): lr {s.lr:.2g}"
 
 
 def save_plot(result: SweepResult, path: str | Path, title: str | None = None) -> Path:
