@@ -233,3 +233,16 @@ def test_the_plot_marks_the_refined_and_the_swept_lr() -> None:
     assert any(t.startswith("the sweep's own: lr") for t in labels), labels
     plain = [t.get_text() for t in plot_result(r).axes[0].get_legend().get_texts()]
     assert not any("refined" in t or "sweep's own" in t for t in plain), plain
+
+
+def test_refine_with_val_batches_and_repeats(tmp_path: Path) -> None:
+    """--val-batches K limits the probes' judgement to K batches (the sweep itself reads the
+    training loss); with --repeats the probes start from the repeats' median."""
+    out = tmp_path / "out"
+    argv = ["run", f"{ASSETS}/tiny.py:build_val", "--refine", "--val-batches", "1",
+            "--repeats", "2", "--out-dir", str(out), "--no-plot"]  # fmt: skip
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["refine"]["swept_lr"] == pytest.approx(report["repeats"]["median_lr"])
+    assert report["config"]["val_batches"] == 1 and report["loss_source"] == "train"

@@ -33,15 +33,16 @@ NEEDS_VAL = (
 )
 
 
-def sweep_part(task: Task, config: SweepConfig) -> Task:
-    """The task the sweep itself runs: under --refine without its val_loader (the sweep
-    reads the training loss, as the rule was measured; the probes read the validation
-    loss), and a UsageError (exit 2) up front when there is none to judge them by."""
+def sweep_part(task: Task, config: SweepConfig) -> tuple[Task, SweepConfig]:
+    """The task and config the sweep itself runs: under --refine without the val_loader
+    and --val-batches (the sweep reads the training loss, as the rule was measured; the
+    probes read the validation loss), and a UsageError (exit 2) up front when there is no
+    validation data to judge them by."""
     if not config.refine:
-        return task
+        return task, config
     if task.val_loader is None:
         raise UsageError(NEEDS_VAL, setting="refine")
-    return dataclasses.replace(task, val_loader=None)
+    return dataclasses.replace(task, val_loader=None), dataclasses.replace(config, val_batches=None)
 
 
 def refined(
@@ -54,7 +55,10 @@ def refined(
     """`result` with --refine's probes, its headline suggestion moved to their LR; as it is
     without --refine, a suggestion, or after a Ctrl-C. A failed probe keeps the sweep's
     result (SweepError.finished) and its suggestion."""
-    if not config.refine or result.suggested_lr is None or result.stop_reason == "interrupted":
+    if not config.refine:
+        return result
+    result = dataclasses.replace(result, config=config)  # the sweep ran without val_batches
+    if result.suggested_lr is None or result.stop_reason == "interrupted":
         return result
     swept_lr = result.suggested_lr
     with stop_on_interrupt() as interrupted:

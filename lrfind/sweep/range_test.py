@@ -159,11 +159,11 @@ def sweep_task(
 
     One sweep, or config.repeats of them combined, then --refine's probes and the
     sanity-prior warning: one path for one process and each torchrun rank."""
-    swept = sweep_part(task, config)  # under --refine, the val_loader is the probes'
+    swept, setup = sweep_part(task, config)  # under --refine, the val_loader is the probes'
     if config.repeats == 1:
-        result = _sweep(swept, config, device, progress, ranks)
+        result = _sweep(swept, setup, device, progress, ranks)
     else:
-        result = _repeat(swept, config, device, progress, ranks)
+        result = _repeat(swept, setup, device, progress, ranks)
     return _with_priors(refined(task, config, device, result, progress))
 
 
