@@ -246,3 +246,31 @@ def test_refine_with_val_batches_and_repeats(tmp_path: Path) -> None:
     report = json.loads((out / "report.json").read_text())
     assert report["refine"]["swept_lr"] == pytest.approx(report["repeats"]["median_lr"])
     assert report["config"]["val_batches"] == 1 and report["loss_source"] == "train"
+
+
+def test_ctrl_c_twice_in_find_lr_keeps_the_sweep_and_the_probes_done() -> None:
+    """The first Ctrl-C asks the probes to stop; a second one, before the next step polls it,
+    raises KeyboardInterrupt inside a probe: find_lr still returns the sweep's result."""
+    import os
+    import signal
+
+    train, val = _data()
+    torch.manual_seed(0)
+    model = nn.Linear(8, 2)
+    swept = find_lr(model, train, nn.CrossEntropyLoss(), steps=40).steps_run
+    at = swept + 40 + 2 + 5  # the sweep, the first probe and its 2 val batches, 5 steps more
+
+    class Interrupting(nn.CrossEntropyLoss):
+        calls = 0
+
+        def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            type(self).calls += 1
+            if type(self).calls == at:  # inside the second probe, twice within one step
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().forward(output, target)
+
+    r = find_lr(model, train, Interrupting(), val_loader=val, refine=True, steps=40)
+    assert r.refinement is not None and r.refinement.interrupted
+    assert r.suggested_lr == r.refinement.lr and len(r.refinement.probes) >= 1
+    assert any("interrupted during --refine" in w for w in r.warnings)

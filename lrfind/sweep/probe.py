@@ -98,6 +98,8 @@ def refine_task(
             return None
         try:
             return run_probe(task, config, device, lr, progress, should_stop)
+        except KeyboardInterrupt:  # a second Ctrl-C: the sweep and the probes done are kept
+            return None
         except LrfindError as e:
             raise type(e)(f"--refine's probe at lr {lr:.3g}: {e}") from e
         except Exception as e:  # the user's code, at an LR the sweep passed in one step
