@@ -62,7 +62,7 @@ def test_a_diverged_probe_never_wins() -> None:
 def test_interrupted_keeps_the_best_lr_probed_so_far() -> None:
     answers = iter([Probe(1.0, 2.0, 2.0, 100), Probe(0.316, 1.0, 1.0, 100), None])
     r = refine(1.0, lambda lr: next(answers))
-    assert r.interrupted and r.lr == 1.0 and len(r.probes) == 2
+    assert r.interrupted and r.lr == pytest.approx(10**-0.5) and len(r.probes) == 2  # 0.316 won
     none = refine(1.0, lambda lr: None)
     assert none.interrupted and none.lr == 1.0 and none.probes == []
 
@@ -274,3 +274,125 @@ def test_ctrl_c_twice_in_find_lr_keeps_the_sweep_and_the_probes_done() -> None:
     assert r.refinement is not None and r.refinement.interrupted
     assert r.suggested_lr == r.refinement.lr and len(r.refinement.probes) >= 1
     assert any("interrupted during --refine" in w for w in r.warnings)
+
+
+def test_interrupted_after_a_neighbour_won_keeps_that_neighbour() -> None:
+    def probe(lr: float) -> Probe | None:
+        offset = round(2 * math.log10(lr / 0.01)) / 2
+        if offset == 0.5:
+            return None  # Ctrl-C during the upper neighbour
+        train = {0.0: 1.0, -0.5: 0.5}[offset]
+        return Probe(lr, train, train, 100)
+
+    r = refine(0.01, probe)
+    assert r.interrupted and r.lr == pytest.approx(0.01 * 10**-0.5)
+
+
+def test_the_line_with_no_probe_and_with_diverged_ones() -> None:
+    assert (
+        "interrupted in its first probe: kept the sweep's 0.01"
+        in Refinement(0.01, 0.01, [], interrupted=True).line()
+    )
+    r = Refinement(0.01, 0.01, [Probe(0.01, 1.0, 1.0, 100), Probe(0.0316, math.inf, math.inf, 7)])
+    assert r.line().startswith("Refined by 2 probes of 100 steps") and "; 1 diverged" in r.line()
+
+
+def _counting_generator(loader, seen: list[int]):
+    for i, batch in enumerate(loader):
+        seen.append(i)
+        yield batch
+
+
+def test_a_one_shot_val_loader_is_refused_up_front_unless_val_batches() -> None:
+    train, val = _data()
+    seen: list[int] = []
+    with pytest.raises(UsageError, match="one-shot iterator"):
+        find_lr(nn.Linear(8, 2), train, nn.CrossEntropyLoss(), refine=True,
+                val_loader=_counting_generator(val, seen))  # fmt: skip
+    assert seen == []  # refused before the sweep drew anything
+    r = find_lr(nn.Linear(8, 2), train, nn.CrossEntropyLoss(), refine=True, val_batches=1,
+                val_loader=_counting_generator(val, seen), steps=30)  # fmt: skip
+    assert len(r.refinement.probes) >= 3 and seen == [0]  # one batch, kept for every probe
+
+
+def test_an_empty_val_loader_is_refused_up_front() -> None:
+    from lrfind.errors import SpecError
+
+    train, _ = _data()
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.zeros(0, 8)))
+    with pytest.raises(SpecError, match="val_loader yields no batches"):
+        find_lr(nn.Linear(8, 2), train, nn.CrossEntropyLoss(), refine=True, val_loader=empty)
+
+
+@pytest.mark.parametrize(
+    ("stack", "fix"),
+    [
+        (None, "return a val_loader from build()"),
+        ("transformers.Trainer", "give the Trainer an eval_dataset"),
+        ("LightningModule", "define val_dataloader()"),
+    ],
+)
+def test_no_validation_data_names_the_fix_for_what_build_returned(stack, fix) -> None:
+    import dataclasses
+    from types import SimpleNamespace
+
+    from lrfind import Task
+    from lrfind.config.settings import SweepConfig
+    from lrfind.sweep.probe import sweep_part
+
+    train, _ = _data()
+    task = Task(model=nn.Linear(8, 2), train_loader=train, loss_fn=nn.CrossEntropyLoss())
+    if stack is not None:
+        task = dataclasses.replace(task, stack=SimpleNamespace(name=stack))
+    with pytest.raises(UsageError, match=fix):
+        sweep_part(task, SweepConfig(refine=True))
+
+
+def test_a_suggestion_whose_own_probe_diverged_says_so() -> None:
+    train, val = _data()
+    torch.manual_seed(0)
+    model = nn.Linear(8, 2)
+    swept = find_lr(model, train, nn.CrossEntropyLoss(), steps=30).steps_run
+
+    class NanAfterTheSweep(nn.CrossEntropyLoss):
+        calls = 0
+
+        def forward(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            type(self).calls += 1
+            loss = super().forward(output, target)
+            return loss * math.nan if type(self).calls > swept else loss
+
+    r = find_lr(model, train, NanAfterTheSweep(), val_loader=val, refine=True, steps=30)
+    assert r.suggested_lr == r.refinement.swept_lr and len(r.refinement.diverged) == 3
+    assert any("the loss turned non-finite after 1 of 30 steps" in w for w in r.warnings)
+
+
+def test_compare_names_refine_when_it_differs(tmp_path: Path) -> None:
+    runs = {}
+    for name, extra in (("plain", []), ("refined", ["--refine"])):
+        out = tmp_path / name
+        args = ["run", f"{ASSETS}/tiny.py:build_val", *extra, "--out-dir", str(out), "--no-plot"]
+        assert CliRunner().invoke(app, args).exit_code == 0
+        runs[name] = str(out / "report.json")
+    result = CliRunner().invoke(app, ["compare", runs["plain"], runs["refined"]])
+    assert "refine False vs True" in result.output, result.output
+
+
+def test_the_progress_bar_names_the_probes() -> None:
+    import io
+
+    from rich.console import Console
+
+    from lrfind.cli.console import progress_bar
+
+    bar = progress_bar(Console(file=io.StringIO(), force_terminal=True), enabled=True)
+    update = bar.__enter__()
+    try:
+        names = []
+        for _ in range(3):
+            update(1, 10)
+            names.append(bar.bar.tasks[0].description)
+            update(10, 10)
+    finally:
+        bar.__exit__(None, None, None)
+    assert names == ["sweeping", "--refine probe 1", "--refine probe 2"]

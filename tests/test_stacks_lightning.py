@@ -106,7 +106,9 @@ def test_self_log_is_harmless_and_the_module_untouched() -> None:
 def test_validation_step_with_val_batches() -> None:
     result = find_lr(pl_forms.build("optimizer"), val_batches=1, **FAST)
     assert result.loss_source == "validation (1 batch)"
-    assert "validation_step and val_dataloader() (with --val-batches K)" in result.training.took
+    assert "validation_step and val_dataloader() (with --val-batches K or --refine)" in (
+        result.training.took
+    )
 
 
 def test_validation_step_that_only_logs() -> None:

@@ -101,6 +101,7 @@ class progress_bar:
         self.console, self.enabled = console, enabled
         self.bar: Any = None
         self.task: Any = None
+        self.passes = 0  # the sweep (its repeats count as one pass), then --refine's probes
 
     def __enter__(self) -> Any:
         if not self.enabled:
@@ -123,7 +124,9 @@ class progress_bar:
 
     def update(self, step: int, total: int) -> None:
         if step == 1:
-            self.bar.update(self.task, description="sweeping", total=total)
+            what = "sweeping" if self.passes == 0 else f"--refine probe {self.passes}"
+            self.passes += 1
+            self.bar.update(self.task, description=what, total=total)
         self.bar.update(self.task, completed=step)
 
     def __exit__(self, *exc: object) -> None:

@@ -96,7 +96,9 @@ def render(
         name = guard.name if guard is not None and guard.name else "a KeyboardInterrupt"
         when = "once the sweep was over"
         done = None if result.repeats is None else len(result.repeats.runs)
-        if result.stop_reason == "interrupted":
+        if result.refinement is not None and result.refinement.interrupted:
+            when = "during --refine's probes"
+        elif result.stop_reason == "interrupted":
             when = f"after {result.steps_run} of {result.config.steps} steps"
         elif done is not None and done < result.config.repeats:  # the finished ones are kept
             when = f"in repeat {done + 1} of {result.config.repeats}"

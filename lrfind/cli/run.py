@@ -148,7 +148,7 @@ def run(
         bool,
         typer.Option(
             "--refine",
-            help="Then move the suggestion by 3-5 short probes at constant LRs, judged on "
+            help="Then move the suggestion by 3 or 4 short probes at constant LRs, judged on "
             "the training and validation loss (needs a val_loader).",
         ),
     ] = False,

@@ -67,15 +67,24 @@ class Refinement:
         """How far the probes moved the suggestion (+: higher)."""
         return math.log10(self.lr / self.swept_lr)
 
+    @property
+    def diverged(self) -> list[Probe]:
+        """The probes whose loss turned non-finite (they stopped at that step)."""
+        return [p for p in self.probes if not math.isfinite(p.train_loss)]
+
     def line(self) -> str:
         """One line for the terminal, e.g. "Refined by 3 probes of 100 steps: ..."."""
-        n, steps = len(self.probes), self.probes[0].steps if self.probes else 0
+        if not self.probes:
+            return f"Refinement interrupted in its first probe: kept the sweep's {self.lr:.3g}"
+        n, steps = len(self.probes), max(p.steps for p in self.probes)
         tried = ", ".join(f"{p.lr:.3g}" for p in sorted(self.probes, key=lambda p: p.lr))
         if self.lr == self.swept_lr:
             moved = f"kept the sweep's {self.swept_lr:.3g}"
         else:
             moved = f"{self.swept_lr:.3g} -> {self.lr:.3g} ({self.decades:+.1f} decades)"
-        cut = "; interrupted" if self.interrupted else ""
+        notes = [f"{len(self.diverged)} diverged"] if self.diverged else []
+        notes += ["interrupted"] if self.interrupted else []
+        cut = "".join(f"; {x}" for x in notes)
         return f"Refined by {n} probe{'s' * (n != 1)} of {steps} steps (lr {tried}): {moved}{cut}"
 
     @classmethod
@@ -128,8 +137,9 @@ def refine(swept_lr: float, probe: Callable[[float], Probe | None]) -> Refinemen
             ):
                 continue
             found = at(offset)
-            if found is None:
-                return _made(swept_lr, current, done, interrupted=True)
+            if found is None:  # a neighbour that already won is the best LR probed
+                best = min(better, key=lambda o: (done[o].train_loss, o)) if better else current
+                return _made(swept_lr, best, done, interrupted=True)
             if found.beats(done[current]):
                 better.append(offset)
         if not better:

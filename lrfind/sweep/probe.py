@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sized
 
 import torch
 
@@ -18,18 +18,26 @@ from lrfind.config.settings import SweepConfig
 from lrfind.core.refinement import REACH, Probe, Refinement, refine
 from lrfind.core.result import SweepResult
 from lrfind.core.suggest import Suggestion, nearest_index
-from lrfind.errors import LrfindError, SweepError, UsageError, describe_exception
+from lrfind.errors import LrfindError, SpecError, SweepError, UsageError, describe_exception
 from lrfind.sweep.groups import group_ratios
 from lrfind.sweep.guards import seeded, stop_on_interrupt, training
-from lrfind.sweep.loaders import cycle
+from lrfind.sweep.loaders import cycle, fixed_batches, own_workers, why_empty
 from lrfind.sweep.loop import Progress
 from lrfind.sweep.step import Stepper
 from lrfind.sweep.task import Task
 
 NEEDS_VAL = (
     "--refine judges each probe by its validation loss as well as its training loss, and "
-    "there is no validation data: return a val_loader from build() (or pass val_loader= to "
-    "find_lr)"
+    "there is no validation data: {fix}"
+)
+_FIXES = {  # where the validation data comes from, by what build returned
+    None: "return a val_loader from build() (or pass val_loader= to find_lr)",
+    "Trainer": "give the Trainer an eval_dataset",
+    "Lightning": "define val_dataloader() in the LightningModule or its datamodule",
+}
+ONE_SHOT = (
+    "--refine evaluates the val_loader after each probe, and it is a one-shot iterator ({what}): "
+    "return a DataLoader or a list, or pass --val-batches K (its first K batches, kept)"
 )
 
 
@@ -40,9 +48,26 @@ def sweep_part(task: Task, config: SweepConfig) -> tuple[Task, SweepConfig]:
     validation data to judge them by."""
     if not config.refine:
         return task, config
-    if task.val_loader is None:
-        raise UsageError(NEEDS_VAL, setting="refine")
+    val = task.val_loader
+    if val is None:
+        stack = None if task.stack is None else task.stack.name
+        kind = next((k for k in ("Trainer", "Lightning") if stack and k in stack), None)
+        raise UsageError(NEEDS_VAL.format(fix=_FIXES[kind]), setting="refine")
+    if config.val_batches is None and isinstance(val, Iterator):  # the second probe gets none
+        raise UsageError(ONE_SHOT.format(what=type(val).__name__), setting="refine")
+    if _empty(val):
+        raise SpecError(f"val_loader yields no batches: {why_empty(val)}")
     return dataclasses.replace(task, val_loader=None), dataclasses.replace(config, val_batches=None)
+
+
+def _empty(loader: object) -> bool:
+    """A loader whose length, read without iterating it, is 0."""
+    if not isinstance(loader, Sized) or isinstance(loader, Iterator):
+        return False
+    try:
+        return len(loader) == 0
+    except TypeError:  # a DataLoader over an IterableDataset has no length
+        return False
 
 
 def refined(
@@ -78,7 +103,18 @@ def refined(
             "goes: the best LR may lie further; check the probes in report.json"
         )
     if refinement.interrupted:
-        warnings.append("interrupted during --refine: the suggestion is the best LR probed")
+        warnings.append(
+            "interrupted during --refine: the suggestion is the best LR probed"
+            if refinement.probes
+            else "interrupted in --refine's first probe: the suggestion is the sweep's own"
+        )
+    chosen = next((p for p in refinement.probes if p.lr == lr), None)
+    if chosen is not None and not math.isfinite(chosen.train_loss):
+        warnings.append(
+            f"--refine: at the suggestion, {lr:.3g}, the loss turned non-finite after "
+            f"{chosen.steps} of {config.steps} steps at a constant LR (so did every probe "
+            "around it): train at a lower LR, or check the model and data for NaNs"
+        )
     return dataclasses.replace(result, suggestions={**result.suggestions, name: moved},
                                warnings=warnings, refinement=refinement)  # fmt: skip
 
@@ -91,7 +127,16 @@ def refine_task(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> Refinement:
-    """The probes around `swept_lr`, config.steps steps each; SweepError if one fails."""
+    """The probes around `swept_lr`, config.steps steps each; SweepError if one fails.
+
+    With val_batches K the K batches are taken once, so that every probe is judged on
+    the same ones (a one-shot iterator would give each probe the next K)."""
+    if config.val_batches is not None:
+        stack = None if task.stack is None else task.stack.name
+        with seeded(config.seed, device, (task.val_loader,)):
+            kept = fixed_batches(own_workers(task.val_loader), config.val_batches, stack)
+        task = dataclasses.replace(task, val_loader=kept)
+        config = dataclasses.replace(config, val_batches=None)
 
     def probe(lr: float) -> Probe | None:
         if should_stop is not None and should_stop():

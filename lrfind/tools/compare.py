@@ -139,7 +139,7 @@ def _setup(report: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple((k, v) for k, v in values.items() if isinstance(v, str | int | float))
 
 
-_SETUP = ("steps", "start_lr", "end_lr", "accumulate")
+_SETUP = ("steps", "start_lr", "end_lr", "accumulate", "refine")
 
 
 def setup_differences(c: Comparison) -> list[str]:

@@ -62,7 +62,7 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
         evals, called = _eval_loader(trainer)
         loaders.append(evals)
         stack.eval_loader = evals
-        stack.took.append(f"{called} (with --val-batches K)")
+        stack.took.append(f"{called} (with --val-batches K or --refine)")
     stack.loaders = tuple(loaders)
     stack.took.append("compute_loss")
     smoothing = float(getattr(args, "label_smoothing_factor", 0.0) or 0.0)
