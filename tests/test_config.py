@@ -231,6 +231,7 @@ def test_the_settings_a_file_made_are_named_by_their_line(tmp_path: Path) -> Non
         ("[build]\nwidht = 3\n", "(set by {path}: [build])"),
         ("[optimizer]\nname = 'adamw'\nbetas = 3\n", "(set by {path}: [optimizer])"),
         ("[sweep]\nval_batches = 2\n", "(set by {path}: [sweep] val_batches = 2)"),
+        ("[sweep]\nrefine = true\n", "(set by {path}: [sweep] refine = true)"),  # TOML's spelling
     ],
 )
 def test_an_error_about_a_files_setting_names_the_file(

@@ -92,7 +92,7 @@ def resolve(
         if name in file_values:
             key = "name" if name == "optimizer" else name
             table = "optimizer" if name == "optimizer" else "sweep"
-            return f"{config_file}: [{table}] {key} = {file_values[name]!r}"
+            return f"{config_file}: [{table}] {key} = {_toml(file_values[name])}"
         return f"{name} (default {defaults[name]!r})"
 
     defaults = SweepConfig().to_dict()
@@ -153,10 +153,15 @@ def _origins(
         elif name == "optimizer":
             out[name] = f"{config_file}: [optimizer] name = {value!r}"
         elif name in _CLI_NAMES:
-            out[name] = f"{config_file}: [sweep] {name} = {value!r}"
+            out[name] = f"{config_file}: [sweep] {name} = {_toml(value)}"
     if build_args and "build_kwargs" in out:
         out["build_kwargs"] += " or --arg"
     return out
+
+
+def _toml(value: Any) -> str:
+    """A config file's value as the file spells it: true, not True."""
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 def _dist_timeout(timeout: float | None) -> float:
