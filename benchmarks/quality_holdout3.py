@@ -28,7 +28,7 @@ from pathlib import Path
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_data import BLOCK, VOCAB, Part, _split, _standard, _text
+from quality_data import BLOCK, VOCAB, Part, _split, _standard, _text, dataset
 from quality_holdout import run
 from quality_holdout2 import holdout2_dataset
 from quality_models import CharLM, CharRNN, Squeeze, mlp
@@ -56,12 +56,8 @@ def holdout3_dataset(name: str) -> tuple[Part, Part]:
     if name == "sparse_unc":
         x, y = d.make_sparse_uncorrelated(3000, n_features=12, random_state=11)
         return _split(x, _standard(y), False)
-    if name == "wine":
-        data = d.load_wine()
-        return _split(data.data, data.target, True)
-    if name == "digits":
-        data = d.load_digits()
-        return _split(data.data, data.target, True)
+    if name in ("wine", "digits"):  # the suite's own splits
+        return dataset(name)
     if name == "digits16":
         return holdout2_dataset("digits16")
     if name == "gfdl":

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_eval import half_of, interpolated, load_cases, shipped
+from quality_eval import assess, half_of, load_cases, shipped
 from quality_suite import SUITE, SuiteTask, compute_loss
 from quality_truth import CACHE, RESULTS, Cache
 
@@ -178,18 +178,29 @@ def rows() -> dict[str, list[tuple[Any, dict[str, Any]]]]:
     out: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for which in SETS:
         tasks, path, half = task_set(which)
-        cases, _ = load_cases(tasks, Cache(path), half)
-        fps = {c.name: Cache(path).data[c.name]["fingerprint"] for c in cases}
+        cache = Cache(path)
+        cases, _ = load_cases(tasks, cache, half)
         for case in cases:
+            fp = cache.data[case.name]["fingerprint"]
             for sw in case.sweeps:
-                e = done.get(f"{which}|{case.name}|{fps[case.name]}|{sw.seed}")
+                e = done.get(f"{which}|{case.name}|{fp}|{sw.seed}")
                 if e is not None and e["s"] is not None and len(e["probes"]) == len(OFFSETS):
                     out.setdefault(case.half, []).append((case, e))
     return out
 
 
-def regret(truth: dict[str, Any], lr: float) -> float:
-    return interpolated(truth, lr) / truth["best_score"] - 1
+def _rule_cell(
+    table: list[tuple[Any, dict[str, Any]]],
+    choose: Callable[[dict[str, Any]], float],
+    score: Callable[[Any, float], float] | None = None,
+) -> str:
+    """One rule's cell over `table`: regret interpolated on the grid, or from `score(case,
+    lr)` (trained at exactly that LR), and how many are more than a decade off."""
+    scored = []
+    for case, e in table:
+        lr = e["s"] * 10 ** choose(e)
+        scored.append(assess(case.truth, lr, None if score is None else score(case, lr)))
+    return _cell([r["regret"] for r in scored], sum(abs(r["decades"]) > 1 for r in scored))
 
 
 EXACT = ("v2 (no probe)", "climb both (the rule)", "climb by validation loss")
@@ -199,26 +210,20 @@ def exact(which: str) -> None:
     """Regret trained at exactly each LR (the ground truth's 2 seeds and budget, cached in the
     set's cache), for EXACT's rules on `which`, and the noise floor (quality_round3.FLOOR)."""
     import torch
-    from quality_round3 import FLOOR
+    from quality_round3 import FLOOR, floor_rows
     from quality_truth import mean_score
 
     torch.set_num_threads(1)
     tasks, path, _ = task_set(which)
     cache = Cache(path)
     table = rows().get(which, [])
-    lines = []
-    for label in EXACT:
-        regs, off = [], 0
-        for case, e in table:
-            lr = e["s"] * 10 ** VARIANTS[label](e)
-            regs.append(mean_score(tasks[case.name], lr, cache) / case.truth["best_score"] - 1)
-            off += abs(math.log10(lr / case.truth["best_lr"])) > 1
-        lines.append(f"| {label} | {_cell(regs, off)} |")
-    floor = []
-    for case in {c.name: c for c, _ in table}.values():
-        for side in (-FLOOR, FLOOR):
-            lr = case.truth["best_lr"] * 10**side
-            floor.append(mean_score(tasks[case.name], lr, cache) / case.truth["best_score"] - 1)
+
+    def trained(case: Any, lr: float) -> float:
+        return mean_score(tasks[case.name], lr, cache)
+
+    lines = [f"| {label} | {_rule_cell(table, VARIANTS[label], trained)} |" for label in EXACT]
+    cases = list({c.name: c for c, _ in table}.values())
+    floor = [r["regret"] for r in floor_rows(cases, tasks, cache)]
     lines.append(f"| noise floor: the grid best x 10^+-{FLOOR:g} | {_cell(floor, 0)} |")
     print(f"| rule, exact regret on {which} ({len(table)} sweeps) | mean / median, > 1 decade |")
     print("| --- | --- |")
@@ -246,14 +251,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| rule | " + " | ".join(f"{h} ({len(table[h])} sweeps)" for h in halves) + " |")
     print("| --- |" + " --- |" * len(halves))
     for label, choose in VARIANTS.items():
-        cells = []
-        for h in halves:
-            regs, off = [], 0
-            for case, e in table[h]:
-                lr = e["s"] * 10 ** choose(e)
-                regs.append(regret(case.truth, lr))
-                off += abs(math.log10(lr / case.truth["best_lr"])) > 1
-            cells.append(_cell(regs, off))
+        cells = [_rule_cell(table[h], choose) for h in halves]
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 

@@ -20,13 +20,7 @@ def fixed_batches(loader: Iterable[Any] | None, count: int, stack: str | None = 
     `stack` (a Stack's name) picks the fix when there is no loader.
     """
     if loader is None:
-        fix = "return a dict with a 'val_loader' key"
-        if stack is not None:  # where the stack's own validation data comes from
-            fix = (
-                "give the Trainer an eval_dataset"
-                if "Trainer" in stack
-                else "define val_dataloader() in the LightningModule or its datamodule"
-            )
+        fix = val_data_fix(stack, "return a dict with a 'val_loader' key")
         raise UsageError(
             f"--val-batches {count} needs a validation loader, and build() returned none: "
             f"{fix}, or drop --val-batches",
@@ -44,6 +38,16 @@ def fixed_batches(loader: Iterable[Any] | None, count: int, stack: str | None = 
             f"lower --val-batches to {len(batches)} or less"
         )
     return batches
+
+
+def val_data_fix(stack: str | None, plain: str) -> str:
+    """How to give lrfind validation data: `plain` for a plain build, else the way of the
+    stack named `stack` (a Trainer's eval_dataset, Lightning's val_dataloader())."""
+    if stack is None:
+        return plain
+    if "Trainer" in stack:
+        return "give the Trainer an eval_dataset"
+    return "define val_dataloader() in the LightningModule or its datamodule"
 
 
 def check_sized(loader: Any) -> None:

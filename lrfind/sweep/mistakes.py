@@ -201,5 +201,12 @@ def _old_weight_norm(model: nn.Module) -> bool:
     return any(isinstance(h, WeightNorm) for h in hooks)
 
 
-_CHECKS = (_wrapped, _loss_class, _loss_params, _step_fn_signature, _scripted, _on_meta)
-_CHECKS += (_spawn_unimportable,)
+_CHECKS = (
+    _wrapped,
+    _loss_class,
+    _loss_params,
+    _step_fn_signature,
+    _scripted,
+    _on_meta,
+    _spawn_unimportable,
+)

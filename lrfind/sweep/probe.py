@@ -21,7 +21,7 @@ from lrfind.core.suggest import Suggestion, nearest_index
 from lrfind.errors import LrfindError, SpecError, SweepError, UsageError, describe_exception
 from lrfind.sweep.groups import group_ratios
 from lrfind.sweep.guards import seeded, stop_on_interrupt, training
-from lrfind.sweep.loaders import cycle, fixed_batches, own_workers, why_empty
+from lrfind.sweep.loaders import cycle, fixed_batches, own_workers, val_data_fix, why_empty
 from lrfind.sweep.loop import Progress
 from lrfind.sweep.step import Stepper
 from lrfind.sweep.task import Task
@@ -30,11 +30,7 @@ NEEDS_VAL = (
     "--refine judges each probe by its validation loss as well as its training loss, and "
     "there is no validation data: {fix}"
 )
-_FIXES = {  # where the validation data comes from, by what build returned
-    None: "return a val_loader from build() (or pass val_loader= to find_lr)",
-    "Trainer": "give the Trainer an eval_dataset",
-    "Lightning": "define val_dataloader() in the LightningModule or its datamodule",
-}
+PLAIN_FIX = "return a val_loader from build() (or pass val_loader= to find_lr)"
 ONE_SHOT = (
     "--refine evaluates the val_loader after each probe, and it is a one-shot iterator ({what}): "
     "return a DataLoader or a list, or pass --val-batches K (its first K batches, kept)"
@@ -50,9 +46,8 @@ def sweep_part(task: Task, config: SweepConfig) -> tuple[Task, SweepConfig]:
         return task, config
     val = task.val_loader
     if val is None:
-        stack = None if task.stack is None else task.stack.name
-        kind = next((k for k in ("Trainer", "Lightning") if stack and k in stack), None)
-        raise UsageError(NEEDS_VAL.format(fix=_FIXES[kind]), setting="refine")
+        fix = val_data_fix(task.stack_name, PLAIN_FIX)
+        raise UsageError(NEEDS_VAL.format(fix=fix), setting="refine")
     if config.val_batches is None and isinstance(val, Iterator):  # the second probe gets none
         raise UsageError(ONE_SHOT.format(what=type(val).__name__), setting="refine")
     if _empty(val):
@@ -132,9 +127,9 @@ def refine_task(
     With val_batches K the K batches are taken once, so that every probe is judged on
     the same ones (a one-shot iterator would give each probe the next K)."""
     if config.val_batches is not None:
-        stack = None if task.stack is None else task.stack.name
         with seeded(config.seed, device, (task.val_loader,)):
-            kept = fixed_batches(own_workers(task.val_loader), config.val_batches, stack)
+            val = own_workers(task.val_loader)
+            kept = fixed_batches(val, config.val_batches, task.stack_name)
         task = dataclasses.replace(task, val_loader=kept)
         config = dataclasses.replace(config, val_batches=None)
 

@@ -77,8 +77,8 @@ class Stepper:
         self.val_loader: Iterable[Any] | None = None
         self._val_count = 0  # batches in the first validation pass
         if config.val_batches is not None:
-            stack = None if task.stack is None else task.stack.name
-            fixed = fixed_batches(own_workers(task.val_loader), config.val_batches, stack)
+            val = own_workers(task.val_loader)
+            fixed = fixed_batches(val, config.val_batches, task.stack_name)
             # Moved once: every step evaluates the same batches, already on the device.
             self.val_loader = [move_to(b, device, False, config.channels_last) for b in fixed]
         elif task.val_loader is not None:

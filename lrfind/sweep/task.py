@@ -58,6 +58,11 @@ class Task:
         if problems:
             raise SpecError("; ".join(problems))
 
+    @property
+    def stack_name(self) -> str | None:
+        """The training stack's name ("transformers.Trainer", "LightningModule"), or None."""
+        return None if self.stack is None else self.stack.name
+
 
 TASK_KEYS = tuple(f.name for f in fields(Task) if f.name not in ("stack", "given_by"))
 
