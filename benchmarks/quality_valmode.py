@@ -1,0 +1,167 @@
+"""The default's suggestion in validation mode (build() returns a val_loader), measured.
+
+    nice -n 10 python benchmarks/quality_valmode.py --sweep suite   # record what the cache lacks
+    python benchmarks/quality_valmode.py                             # tables, no training
+
+Why: when build() returns a `val_loader`, lrfind's sweep records, after each step, the mean
+loss over it (in eval mode, BatchNorm on batch statistics) instead of the training batch's
+loss, and its default rule (v2) reads that curve. Every range test of the suite and of the
+three holdouts is a training-loss sweep: v2 was chosen and judged on training-loss curves
+only. A validation curve is another shape (averaged over many rows, so far less noisy; it
+rises where the model starts to overfit or to blow up), and v2's noise-scaled thresholds
+and its basin's edge may not mean the same on it. Users who give a val_loader (the README's
+`build_with_val`, Smith's original test) get that curve.
+
+What is recorded (written down and committed before any of it was computed): for every task
+of the suite and of the three holdouts (69 tasks), seeds 0-2, the task's model and loader as
+in quality_truth.py's sweeps, with `val_loader` = the task's validation split (the data the
+ground truth scores) in batches of 256, in order, through lrfind's public `find_lr`, 1e-7 to
+10, 100 steps, `diverge_threshold=1e30` and smoothing 0 (the sweep runs past divergence, so
+that the stop rule is replayed offline, as for the training-loss sweeps). Cached in
+results/valmode-cache.json. Scored against the same ground truth (interpolated regret).
+
+The decision, fixed before anything was computed. The judging set is the second and third
+holdouts (60 sweeps), on which v2 was never chosen. Compared: v2 replayed on the
+validation-mode curves, and v2 on the same tasks' training-loss sweeps (cached; the training
+is the same: the validation pass changes neither the weights nor the data order).
+- If on the judging set v2 on the validation curves has a higher mean interpolated regret
+  than v2 on the training-loss curves, or more suggestions more than 1 decade from the grid
+  best, then in validation mode lrfind's stop rule and suggestion will read the training
+  loss (recorded at every step next to the validation loss; it is computed anyway), and the
+  validation curve is kept in the report and drawn on the plot.
+- Otherwise validation mode stays as it is.
+Either way, every set's numbers are reported (docs/quality.md), and nothing of v2 is re-tuned
+on these curves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality_data import chunks
+from quality_eval import assess, load_cases, shipped
+from quality_peers import PEERS
+from quality_probe import SETS, task_set
+from quality_suite import SuiteTask
+from quality_truth import RESULTS, SWEEP, SWEEP_SEEDS, Cache
+
+VALMODE = RESULTS / "valmode-cache.json"
+VAL_BATCH = 256
+JUDGING = ("holdout2", "holdout3")
+
+
+def sweep(task: SuiteTask, seed: int) -> dict[str, Any]:
+    """A validation-mode range test past divergence: lrs and the per-step validation loss."""
+    from lrfind import find_lr
+
+    model, loader = task.build(seed)
+    val = [batch for _, batch in chunks(task.parts()[1], VAL_BATCH)]
+    result = find_lr(model, loader, task.loss_fn, optimizer=task.make_optimizer, val_loader=val,
+                     seed=seed, device="cpu", diverge_threshold=1e30, smoothing=0.0, **SWEEP)  # fmt: skip
+    h = result.history
+    return {"lrs": list(h.lrs), "losses": [float(f"{v:.6g}") for v in h.losses]}
+
+
+def _load() -> dict[str, Any]:
+    return json.loads(VALMODE.read_text()) if VALMODE.exists() else {}
+
+
+def record(which: str) -> None:
+    """Every validation-mode sweep of `which` that the cache lacks, saved after each."""
+    import torch
+
+    torch.set_num_threads(1)
+    tasks, path, _ = task_set(which)
+    cache = Cache(path)
+    for name, task in tasks.items():
+        fp = cache.section(task)["fingerprint"]
+        for seed in SWEEP_SEEDS:
+            key = f"{which}|{name}|{fp}|{seed}"
+            if key in _load():
+                continue
+            entry = sweep(task, seed)
+            done = _load()
+            done[key] = entry
+            tmp = VALMODE.with_suffix(".tmp")
+            tmp.write_text(json.dumps(done, separators=(",", ":")))
+            os.replace(tmp, VALMODE)
+        print(f"{which} {name}: swept", file=sys.stderr, flush=True)
+
+
+def _rules() -> dict[str, Any]:
+    return {
+        "v2 (the default)": lambda lrs, raw: shipped(lrs, raw).lr,
+        "fastai minimum": lambda lrs, raw: PEERS["fastai minimum"](lrs, raw, SWEEP["steps"]).lr,
+    }
+
+
+def scored() -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
+    """{half: {rule: {"train" | "validation": assess() rows}}} over sweeps in both caches."""
+    done = _load()
+    out: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
+    for which in SETS:
+        tasks, path, half = task_set(which)
+        cache = Cache(path)
+        cases, _ = load_cases(tasks, cache, half)
+        for case in cases:
+            fp = cache.data[case.name]["fingerprint"]
+            for sw in case.sweeps:
+                val = done.get(f"{which}|{case.name}|{fp}|{sw.seed}")
+                if val is None:
+                    continue
+                for rule, fn in _rules().items():
+                    cell = out.setdefault(case.half, {}).setdefault(rule, {})
+                    cell.setdefault("train", []).append(assess(case.truth, fn(sw.lrs, sw.raw)))
+                    cell.setdefault("validation", []).append(
+                        assess(case.truth, fn(val["lrs"], val["losses"]))
+                    )
+    return out
+
+
+def _cell(rows: list[dict[str, Any]]) -> str:
+    got = [r for r in rows if r["lr"] is not None]
+    if not got:
+        return "no suggestion"
+    reg = [r["regret"] for r in got]
+    signed = statistics.fmean(r["decades"] for r in got)
+    off = sum(abs(r["decades"]) > 1 for r in got)
+    none = len(rows) - len(got)
+    return (f"{100 * statistics.fmean(reg):.1f}% / {100 * statistics.median(reg):.1f}%, "
+            f"{signed:+.2f} dec, {off} off" + (f", {none} none" if none else ""))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sweep", choices=SETS, help="record the validation-mode sweeps of a set")
+    args = parser.parse_args(argv)
+    if args.sweep:
+        record(args.sweep)
+        return
+    table = scored()
+    halves = [h for h in ("tuning", "test", "holdout", "holdout2", "holdout3") if h in table]
+    print("Interpolated regret mean / median, signed decades, suggestions > 1 decade off.\n")
+    print("| rule | curve | " + " | ".join(f"{h} ({len(table[h][next(iter(table[h]))]['train'])})"
+                                      for h in halves) + " |")  # fmt: skip
+    print("| --- | --- |" + " --- |" * len(halves))
+    for rule in _rules():
+        for curve in ("train", "validation"):
+            cells = [_cell(table[h][rule][curve]) for h in halves]
+            print(f"| {rule} | {curve} | " + " | ".join(cells) + " |")
+    judged = [h for h in JUDGING if h in table]
+    if judged:
+        v2 = table[judged[0]]["v2 (the default)"]
+        both = {c: [r for h in judged for r in table[h]["v2 (the default)"][c]] for c in v2}
+        print(f"\nThe decision's set ({' + '.join(judged)}, {len(both['train'])} sweeps):")
+        for curve, rows in both.items():
+            print(f"  v2 on the {curve} curves: {_cell(rows)}")
+
+
+if __name__ == "__main__":
+    main()
