@@ -2,6 +2,7 @@
 
     nice -n 10 python benchmarks/quality_valmode.py --sweep suite   # record what the cache lacks
     python benchmarks/quality_valmode.py                             # tables, no training
+    nice -n 10 python benchmarks/quality_valmode.py --exact          # exact regret, judging set
 
 Why: when build() returns a `val_loader`, lrfind's sweep records, after each step, the mean
 loss over it (in eval mode, BatchNorm on batch statistics) instead of the training batch's
@@ -125,6 +126,33 @@ def scored() -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
     return out
 
 
+def exact() -> None:
+    """v2's exact regret on the judging set, on both curves: each suggestion trained at exactly
+    its LR (the ground truth's seeds and budget; cached in the set's cache, trained if not)."""
+    import torch
+    from quality_truth import mean_score
+
+    torch.set_num_threads(1)
+    done, v2 = _load(), _rules()["v2 (the default)"]
+    got: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
+    for which in JUDGING:
+        tasks, path, half = task_set(which)
+        cache = Cache(path)
+        cases, _ = load_cases(tasks, cache, half)
+        for case in cases:
+            fp = cache.data[case.name]["fingerprint"]
+            for sw in case.sweeps:
+                val = done[f"{which}|{case.name}|{fp}|{sw.seed}"]
+                for curve, (lrs, raw) in {"train": (sw.lrs, sw.raw),
+                                          "validation": (val["lrs"], val["losses"])}.items():  # fmt: skip
+                    lr = v2(lrs, raw)
+                    score = None if lr is None else mean_score(tasks[case.name], lr, cache)
+                    got[curve].append(assess(case.truth, lr, score))
+    print(f"Exact regret on {' + '.join(JUDGING)} ({len(got['train'])} sweeps):")
+    for curve, rows in got.items():
+        print(f"  v2 on the {curve} curves: {_cell(rows)}")
+
+
 def _cell(rows: list[dict[str, Any]]) -> str:
     got = [r for r in rows if r["lr"] is not None]
     if not got:
@@ -140,9 +168,13 @@ def _cell(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", choices=SETS, help="record the validation-mode sweeps of a set")
+    parser.add_argument("--exact", action="store_true", help="exact regret on the judging set")
     args = parser.parse_args(argv)
     if args.sweep:
         record(args.sweep)
+        return
+    if args.exact:
+        exact()
         return
     table = scored()
     halves = [h for h in ("tuning", "test", "holdout", "holdout2", "holdout3") if h in table]
