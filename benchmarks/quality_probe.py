@@ -60,7 +60,7 @@ PROBES = RESULTS / "probe-cache.json"
 OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)
 STEPS = 100  # the sweep's length
 TAIL = 25  # the training metric: the mean of the last TAIL batch losses
-SETS = ("suite", "holdout", "holdout2", "holdout3")
+SETS = ("suite", "holdout", "holdout2", "holdout3", "holdout4")
 
 
 def task_set(which: str) -> tuple[dict[str, SuiteTask], Path, Callable[[str], str]]:
@@ -73,9 +73,12 @@ def task_set(which: str) -> tuple[dict[str, SuiteTask], Path, Callable[[str], st
     elif which == "holdout2":
         from quality_holdout2 import CACHE as path
         from quality_holdout2 import HOLDOUT2 as tasks
-    else:
+    elif which == "holdout3":
         from quality_holdout3 import CACHE as path
         from quality_holdout3 import HOLDOUT3 as tasks
+    else:
+        from quality_holdout4 import CACHE as path
+        from quality_holdout4 import HOLDOUT4 as tasks
     return dict(tasks), path, lambda _: which
 
 
@@ -247,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
         exact(args.exact)
         return
     table = rows()
-    halves = [h for h in ("tuning", "test", "holdout", "holdout2", "holdout3") if h in table]
+    halves = [
+        h for h in ("tuning", "test", "holdout", "holdout2", "holdout3", "holdout4") if h in table
+    ]
     print("| rule | " + " | ".join(f"{h} ({len(table[h])} sweeps)" for h in halves) + " |")
     print("| --- |" + " --- |" * len(halves))
     for label, choose in VARIANTS.items():

@@ -3,6 +3,8 @@
     nice -n 10 python benchmarks/quality_valmode.py --sweep suite   # record what the cache lacks
     python benchmarks/quality_valmode.py                             # tables, no training
     nice -n 10 python benchmarks/quality_valmode.py --exact          # exact regret, judging set
+    nice -n 10 python benchmarks/quality_valmode.py --probe holdout4 # probes from its suggestions
+    python benchmarks/quality_valmode.py --refine holdout4           # --refine from either curve
 
 Why: when build() returns a `val_loader`, lrfind's sweep records, after each step, the mean
 loss over it (in eval mode, BatchNorm on batch statistics) instead of the training batch's
@@ -54,6 +56,7 @@ from quality_suite import SuiteTask
 from quality_truth import RESULTS, SWEEP, SWEEP_SEEDS, Cache
 
 VALMODE = RESULTS / "valmode-cache.json"
+VAL_PROBES = RESULTS / "probe-valmode-cache.json"  # probes from v2 on the validation curves
 VAL_BATCH = 256
 JUDGING = ("holdout2", "holdout3")
 
@@ -94,6 +97,91 @@ def record(which: str) -> None:
             tmp.write_text(json.dumps(done, separators=(",", ":")))
             os.replace(tmp, VALMODE)
         print(f"{which} {name}: swept", file=sys.stderr, flush=True)
+
+
+def probe_from_validation(which: str) -> None:
+    """quality_probe.py's five probes around v2's suggestion on each validation-mode sweep of
+    `which` (quality_holdout4.py's candidate), saved after each sweep."""
+    import torch
+    from quality_probe import OFFSETS, probe
+
+    torch.set_num_threads(1)
+    tasks, path, _ = task_set(which)
+    cache = Cache(path)
+    for name, task in tasks.items():
+        fp = cache.section(task)["fingerprint"]
+        for seed in SWEEP_SEEDS:
+            key = f"{which}|{name}|{fp}|{seed}"
+            done = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
+            if key in done:
+                continue
+            val = _load()[key]
+            s = shipped(val["lrs"], val["losses"]).lr
+            entry: dict[str, Any] = {"s": s, "probes": {}}
+            if s is not None:
+                for d in OFFSETS:
+                    entry["probes"][str(d)] = probe(task, s * 10**d, 100 + seed)
+            done = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
+            done[key] = entry
+            tmp = VAL_PROBES.with_suffix(".tmp")
+            tmp.write_text(json.dumps(done, separators=(",", ":")))
+            os.replace(tmp, VAL_PROBES)
+        print(f"{which} {name}: probed from validation", file=sys.stderr, flush=True)
+
+
+def refine_table(which: str, exact_too: bool = False) -> None:
+    """--refine as it ships (probes around v2 on the training loss) against the candidate
+    (probes around v2 on the validation curve), with v2 and fastai's `minimum` on both
+    curves, over the sweeps of `which` that have both probe sets."""
+    from quality_probe import OFFSETS, PROBES, VARIANTS
+
+    climb = VARIANTS["climb both (the rule)"]
+    by_val = VARIANTS["climb by validation loss"]
+    train_probes = json.loads(PROBES.read_text())
+    val_probes = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
+    tasks, path, half = task_set(which)
+    cache = Cache(path)
+    cases, _ = load_cases(tasks, cache, half)
+    answers: dict[str, list[tuple[Any, float | None]]] = {}
+    for case in cases:
+        fp = cache.data[case.name]["fingerprint"]
+        for sw in case.sweeps:
+            key = f"{which}|{case.name}|{fp}|{sw.seed}"
+            tp, vp, val = train_probes.get(key), val_probes.get(key), _load().get(key)
+            if tp is None or vp is None or val is None:
+                continue
+
+            def refined(e: dict[str, Any], pick: Any) -> float | None:
+                ok = e["s"] is not None and len(e["probes"]) == len(OFFSETS)
+                return e["s"] * 10 ** pick(e) if ok else e["s"]
+
+            got = {
+                "v2, training loss (no probe)": tp["s"],
+                "v2, validation curve (no probe)": vp["s"],
+                "--refine as it ships (from the training loss)": refined(tp, climb),
+                "candidate: --refine from the validation curve": refined(vp, climb),
+                "climb by validation loss, from the validation curve": refined(vp, by_val),
+                "fastai minimum, training loss": _rules()["fastai minimum"](sw.lrs, sw.raw),
+                "fastai minimum, validation curve":
+                    _rules()["fastai minimum"](val["lrs"], val["losses"]),
+            }  # fmt: skip
+            for label, lr in got.items():
+                answers.setdefault(label, []).append((case, lr))
+    n = len(next(iter(answers.values()), []))
+    print(f"{which}, {n} sweeps: interpolated regret mean / median, signed decades, > 1 decade")
+    print("| rule | interpolated | exact |" if exact_too else "| rule | interpolated |")
+    print("| --- | --- | --- |" if exact_too else "| --- | --- |")
+    for label, pairs in answers.items():
+        cells = [_cell([assess(c.truth, lr) for c, lr in pairs])]
+        if exact_too and "fastai" not in label and "climb by" not in label:
+            from quality_truth import mean_score
+
+            scored = [(c, lr, None if lr is None else mean_score(tasks[c.name], lr, cache))
+                      for c, lr in pairs]  # fmt: skip
+            cells.append(_cell([assess(c.truth, lr, sc) for c, lr, sc in scored]))
+        elif exact_too:
+            cells.append("")
+        print(f"| {label} | " + " | ".join(cells) + " |")
 
 
 def _rules() -> dict[str, Any]:
@@ -169,15 +257,29 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sweep", choices=SETS, help="record the validation-mode sweeps of a set")
     parser.add_argument("--exact", action="store_true", help="exact regret on the judging set")
+    parser.add_argument("--probe", choices=SETS, help="probes from the validation curves' v2")
+    parser.add_argument("--refine", choices=SETS, help="--refine from either curve, on a set")
+    parser.add_argument("--refine-exact", action="store_true", help="with --refine: train each")
     args = parser.parse_args(argv)
     if args.sweep:
         record(args.sweep)
+        return
+    if args.probe:
+        probe_from_validation(args.probe)
+        return
+    if args.refine:
+        import torch
+
+        torch.set_num_threads(1)
+        refine_table(args.refine, args.refine_exact)
         return
     if args.exact:
         exact()
         return
     table = scored()
-    halves = [h for h in ("tuning", "test", "holdout", "holdout2", "holdout3") if h in table]
+    halves = [
+        h for h in ("tuning", "test", "holdout", "holdout2", "holdout3", "holdout4") if h in table
+    ]
     print("Interpolated regret mean / median, signed decades, suggestions > 1 decade off.\n")
     print("| rule | curve | " + " | ".join(f"{h} ({len(table[h][next(iter(table[h]))]['train'])})"
                                       for h in halves) + " |")  # fmt: skip
