@@ -699,6 +699,35 @@ def test_an_optimizer_with_a_scheduler_steps_the_copy_not_the_users() -> None:
     assert not any("LR scheduler" in n for n in unscheduled.training.notes)
 
 
+@pytest.mark.parametrize("kind", ["sgd", "adamw"])
+def test_a_scheduler_that_cycles_momentum_is_swept_at_its_peak_momentum(kind) -> None:
+    """OneCycleLR writes its max_momentum (the top of its cycle) into the groups when built;
+    at the peak LR, where the suggestion goes, it runs at base_momentum: the sweep runs there,
+    equal to an optimizer built with that momentum, and the user's optimizer keeps its own."""
+    model, loader, loss = tiny.build()
+    make = {
+        "sgd": lambda params, m: torch.optim.SGD(params, lr=1e-2, momentum=m),
+        "adamw": lambda params, m: torch.optim.AdamW(params, lr=1e-3, betas=(m, 0.999)),
+    }[kind]
+    optimizer = make(model.parameters(), 0.9)
+    torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=100, base_momentum=0.5, max_momentum=0.99
+    )
+    settings = {"steps": 20, "end_lr": 1e-2, "diverge_threshold": NEVER}
+    cycled = find_lr(model, loader, loss, optimizer=optimizer, **settings)
+    at_base = find_lr(model, loader, loss, optimizer=make(model.parameters(), 0.5), **settings)
+    assert cycled.history.losses == at_base.history.losses
+    group = optimizer.param_groups[0]
+    assert (group["momentum"] if kind == "sgd" else group["betas"][0]) == 0.99  # the user's
+    assert cycled.training is not None
+    what = "momentum" if kind == "sgd" else "beta1"
+    assert any(
+        n.startswith(f"the LR scheduler built on the optimizer cycles its {what} from 0.99 down")
+        and "the sweep runs at 0.5" in n
+        for n in cycled.training.notes
+    )
+
+
 def test_gradient_hooks_on_parameters_reach_the_copy_and_step_hooks_are_named() -> None:
     """A gradient mask on a parameter is part of the training; deepcopy drops it."""
     seen: list[int] = []

@@ -1,4 +1,5 @@
-"""The user's hooks on parameters and on the optimizer: what the sweep's copy keeps of them.
+"""The user's hooks on parameters and on the optimizer, and an LR scheduler's marks on the
+optimizer: what the sweep's copy keeps of them.
 
 deepcopy keeps a module's hooks but drops those on its parameters (`tensor.register_hook`)
 and gives a copied optimizer empty step hooks. A gradient hook is part of the training (a
@@ -6,6 +7,11 @@ mask that trains only some rows of an embedding), so the copy's parameters get i
 Optimizer step hooks and post-accumulate-grad hooks often act on the user's own objects (an
 EMA model, the optimizers of an optimizer-in-backward loop): running them would change those,
 so they stay off the copy and a note says so.
+
+A scheduler that cycles the momentum (OneCycleLR, CyclicLR: cycle_momentum=True, their
+default) writes its own momentum (or Adam's beta1) into the groups when it is built, the
+top of its cycle, where the LR is lowest. The suggestion becomes the peak LR of such a
+run, and at its peak the scheduler runs at its base momentum: the sweep runs there too.
 """
 
 from __future__ import annotations
@@ -55,3 +61,29 @@ def unswept_hooks(model: nn.Module, optimizer: object) -> list[str]:
             "not run in the sweep: it steps its own optimizer"
         )
     return notes
+
+
+def peak_momentum(optimizer: torch.optim.Optimizer) -> list[str]:
+    """Set the momentum (or beta1) of each group a cycling scheduler marked to the momentum
+    it runs at its peak LR (`base_momentum`); the Note that says so, if any group moved."""
+    moved: list[tuple[float, float, float]] = []
+    for group in optimizer.param_groups:
+        base, top = group.get("base_momentum"), group.get("max_momentum")
+        if not isinstance(base, float | int) or not isinstance(top, float | int):
+            continue
+        if isinstance(group.get("betas"), tuple | list):
+            moved.append((float(group["betas"][0]), float(base), float(top)))
+            group["betas"] = (base, *group["betas"][1:])
+        elif isinstance(group.get("momentum"), float | int):
+            moved.append((float(group["momentum"]), float(base), float(top)))
+            group["momentum"] = base
+    if not moved or all(now == base for now, base, _ in moved):
+        return []
+    now, base, top = moved[0]
+    what = "beta1" if "betas" in optimizer.param_groups[0] else "momentum"
+    return [
+        f"the LR scheduler built on the optimizer cycles its {what} from {top:g} down to "
+        f"{base:g} at the peak LR (cycle_momentum=True) and had set it to {now:g}: the sweep "
+        f"runs at {base:g}, where the suggested LR goes; build the scheduler with "
+        "cycle_momentum=False to sweep the optimizer's own"
+    ]

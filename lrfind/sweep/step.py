@@ -28,6 +28,7 @@ from lrfind.sweep.first_step import (
 )
 from lrfind.sweep.loaders import check_sized, fixed_batches, own_workers, why_empty
 from lrfind.sweep.optim import gradient_clipper, prepare
+from lrfind.sweep.param_hooks import peak_momentum
 from lrfind.sweep.targets import broadcast_watch
 from lrfind.sweep.task import Task
 
@@ -66,7 +67,7 @@ class Stepper:
             model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
         #: What lrfind says once about how it read the model's outputs.
-        self.notes: list[str] = copy_notes(task)
+        self.notes: list[str] = copy_notes(task) + peak_momentum(self.optimizer)
         self.compute = _under_autocast(step_loss(task, self.notes), device, config.amp)
         self.val_compute = self.compute
         if task.stack is not None and task.stack.val_step is not None:  # validation_step
