@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import random
+import re
 import warnings
 from collections import namedtuple
 from typing import Any
@@ -511,10 +512,17 @@ def test_an_optimizer_with_lr_none_names_the_fix_and_a_named_one_replaces_it() -
     relative = torch.optim.SGD(model.parameters(), lr=0.1)
     relative.param_groups[0]["lr"] = None  # as Adafactor's relative step keeps it
     task = Task(model=model, train_loader=tiny._loader(), loss_fn=nn.MSELoss(), optimizer=relative)
-    with pytest.raises(SpecError, match="lr=None .* give it an lr"):  # was a float() TypeError
-        find_lr(task, steps=8, device="cpu")
+    with pytest.raises(
+        SpecError, match=r"lr=None .* give it a fixed one \(SGD\(params, lr=1e-3\)\)"
+    ):
+        find_lr(task, steps=8, device="cpu")  # was a float() TypeError
     named = find_lr(task, steps=8, device="cpu", optimizer="adamw")
     assert len(named.history.lrs) == 8
+    # transformers' Adafactor raises for an lr while relative_step is on: the fix turns it off.
+    relative.param_groups[0].update(relative_step=True, scale_parameter=True, warmup_init=False)
+    fix = "SGD(params, lr=1e-3, relative_step=False, scale_parameter=False, warmup_init=False)"
+    with pytest.raises(SpecError, match=re.escape(fix)):
+        find_lr(task, steps=8, device="cpu")
 
 
 class _CosFace(nn.Module):

@@ -24,9 +24,14 @@ def group_ratios(optimizer: torch.optim.Optimizer) -> list[float]:
             "sweep an optimizer that has one (--optimizer adam, sgd, ...)"
         )
     if any(g.get("initial_lr", g["lr"]) is None for g in groups):  # Adafactor's relative step
+        # transformers' Adafactor refuses an lr while relative_step is on (its default).
+        given = "lr=1e-3, relative_step=False" if "relative_step" in groups[0] else "lr=1e-3"
+        if "relative_step" in groups[0] and "scale_parameter" in groups[0]:
+            given += ", scale_parameter=False, warmup_init=False"
         raise SpecError(
             f"{name} has lr=None (it sets its own step size, a relative step), and a range "
-            "test sets the LR: give it an lr (lr=1e-3) or sweep another (--optimizer adamw)"
+            f"test sets the LR: give it a fixed one ({name}(params, {given})) or sweep "
+            "another (--optimizer adamw)"
         )
     bases = [float(g.get("initial_lr", g["lr"])) for g in groups]
     scales = [float(g.get("lr_scale", 1.0)) for g in groups]
