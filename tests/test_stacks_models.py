@@ -257,6 +257,17 @@ def test_detection_batches_collated_by_default_name_the_collate_fn() -> None:
         find_lr(_FakeDetector(), varying, steps=8, device="cpu")
 
 
+def test_detection_batches_with_a_loss_fn_say_to_drop_it() -> None:
+    """The model takes the targets and returns its losses: a loss_fn makes lrfind call
+    model(images), and torchvision asserts "targets should not be none" (was exit 1)."""
+    loader = torch.utils.data.DataLoader(
+        _boxes(16), batch_size=4, collate_fn=lambda b: tuple(zip(*b, strict=True))
+    )
+    with pytest.raises(SpecError, match=r"build returned a loss_fn: .* drop the loss_fn") as e:
+        find_lr(_FakeDetector(), loader, nn.MSELoss(), steps=8, device="cpu")
+    assert e.value.exit_code == 2
+
+
 def test_a_detection_val_loader_names_that_eval_mode_gives_predictions() -> None:
     loader = torch.utils.data.DataLoader(
         _boxes(16), batch_size=4, collate_fn=lambda b: tuple(zip(*b, strict=True))

@@ -507,6 +507,35 @@ def test_an_accelerated_optimizer_is_named_with_what_it_wraps() -> None:
     assert result.optimizer == "AdamW"  # the sanity priors know AdamW's usual LRs
 
 
+def test_a_complex_loss_and_meta_batches_are_named_with_their_fixes() -> None:
+    """torch's words name no fix: 'grad can be implicitly created only for real scalar
+    outputs', 'Cannot copy out of meta tensor; no data!' (both were exit 1)."""
+    model, loader, loss = tiny.build()
+    complex_loss = lambda out, y: loss(out, y) * (1 + 1j)  # noqa: E731
+    with pytest.raises(SpecError, match=r"the loss is a torch.complex64 number, not a real one"):
+        find_lr(model, loader, complex_loss, steps=8, device="cpu")
+    x, y = next(iter(loader))
+    meta = [(x.to("meta"), y.to("meta"))] * 4
+    with pytest.raises(SpecError, match=r"the batches hold tensors on the meta device") as e:
+        find_lr(model, meta, loss, steps=8, device="cpu")
+    assert e.value.exit_code == 2
+
+
+def test_a_forward_that_returns_numpy_is_named() -> None:
+    class Numpy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> Any:
+            return self.net(x).detach().numpy()
+
+    _, loader, loss = tiny.build()
+    with pytest.raises(SpecError, match=r"forward returned a numpy ndarray, not a tensor") as e:
+        find_lr(Numpy(), loader, loss, steps=8, device="cpu")
+    assert e.value.exit_code == 2
+
+
 def test_an_optimizer_with_lr_none_names_the_fix_and_a_named_one_replaces_it() -> None:
     model = nn.Linear(4, 1)
     relative = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -147,6 +147,11 @@ def check_loss(loss: Any) -> None:
             f"the loss has shape {list(loss.shape)}, not a scalar: reduce it "
             "(e.g. reduction='mean' or loss.mean())"
         )
+    if loss.is_complex():  # backward() needs a real scalar: torch's words name no fix
+        raise SpecError(
+            f"the loss is a {loss.dtype} number, not a real one: a loss to minimise is real; "
+            "return a real part or a magnitude (loss.abs(), or (pred - y).abs().pow(2).mean())"
+        )
     if not loss.requires_grad:
         raise SpecError(
             "the loss does not require grad: is the output detached (.item(), .detach(), "

@@ -21,6 +21,7 @@ from torch import nn
 from lrfind.errors import LrfindError, SpecError, exception_text
 from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.adapters.base import keys_of
+from lrfind.sweep.adapters.outputs import is_detection_batch
 from lrfind.sweep.batch import dict_step_fn, several_inputs
 from lrfind.sweep.hints import hint
 from lrfind.sweep.loaders import batch_of_one
@@ -78,12 +79,39 @@ def explain(
             f"lrfind calls model(**batch) on dict batches (keys: {keys_of(batch)}), "
             f"and the model's forward rejects them ({text.splitlines()[0]}): {dict_step_fn(batch)}"
         )
+    if task.loss_fn is not None and task.step_fn is None and _detection_pair(batch):
+        return SpecError(
+            "batches are (images, target dicts), as torchvision's detection models take them, "
+            "and build returned a loss_fn: such a model computes its own losses from "
+            "model(images, targets); drop the loss_fn"
+        )
+    # A model on meta is refused before the copy; moving a meta batch fails before it is kept.
+    if _on_meta_device(batch) or "Cannot copy out of meta tensor" in text:
+        return SpecError(
+            "the batches hold tensors on the meta device (shapes, no data): build the "
+            "dataset's tensors on the CPU (or materialise them) before batching"
+        )
     if _BATCHNORM_ONE in text:
         return batch_of_one(task.val_loader if validation else task.train_loader, validation)
     several = None if task.step_fn or validation else several_inputs(text, batch)
     if several:
         return SpecError(several)
     return hint(error, batch, task.model) if isinstance(error, Exception) else ""
+
+
+def _detection_pair(batch: Any) -> bool:
+    return isinstance(batch, tuple | list) and len(batch) == 2 and is_detection_batch(batch)
+
+
+def _on_meta_device(batch: Any) -> bool:
+    """Whether any tensor in the batch (pairs, lists, dicts opened) is on the meta device."""
+    if isinstance(batch, torch.Tensor):
+        return batch.is_meta
+    if isinstance(batch, Mapping):
+        return any(_on_meta_device(v) for v in batch.values())
+    if isinstance(batch, tuple | list):
+        return any(_on_meta_device(v) for v in batch)
+    return False
 
 
 def _loss_class(task: Task) -> str | None:

@@ -41,6 +41,11 @@ class OutputReader:
     def _first(self, out: Any, targets: Any) -> Any:
         """The first output of a type: choose how to read it; check that loss_fn takes it."""
         read: Callable[[Any], Any] = _same
+        if type(out).__module__ == "numpy":  # torch's losses then fail in many ways
+            raise SpecError(
+                f"the model's forward returned a numpy {type(out).__name__}, not a tensor: keep "
+                "forward in torch (a numpy result has no gradient to train on)"
+            )
         if is_model_output(out) and isinstance(getattr(out, "logits", None), torch.Tensor):
             read = operator.attrgetter("logits")
             note(self.notes, f"the model returns a {type(out).__name__}: its .logits go to loss_fn")
