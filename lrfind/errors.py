@@ -28,6 +28,7 @@ class LrfindError(Exception):
             lost (None when it failed before its first step).
         report_path: where the partial report of the failed run was written.
         report: that partial report (what `--json` prints), also when writing it failed.
+        report_lost: why the partial report could not be written (a full disk), if so.
         finished: with --repeats, the result of the repeats that finished before this one
             failed (a SweepResult; None otherwise): the partial report is theirs.
         shown: another process has printed this message already (a torchrun
@@ -51,6 +52,7 @@ class LrfindError(Exception):
         self.history = history
         self.report_path = report_path
         self.report: dict[str, Any] | None = None
+        self.report_lost: str | None = None
         self.finished: Any = None
         self.shown = shown
         self.setting = setting

@@ -163,6 +163,7 @@ def _execute(
     if error is not None:
         # Where the partial report is: only when it was written.
         error.report_path = outcome.report_path if outcome.write_error is None else None
+        error.report_lost = None if outcome.write_error is None else str(outcome.write_error)
         error.report = outcome.report
         raise error
     return outcome

@@ -311,6 +311,24 @@ def test_a_failed_write_still_prints_the_suggestion(
     assert "Suggested learning rate:" in result.stdout
 
 
+def test_a_failed_sweep_whose_partial_report_cannot_be_written_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk after a failed sweep: the curve is lost, and the user is told why (the
+    "(the partial report is in ...)" line just went missing)."""
+    import lrfind.output.report
+
+    def full(report: object, path: Path) -> Path:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lrfind.output.report, "write_report", full)
+    result = run(f"{ASSETS}/bad.py:raises_mid_sweep", tmp_path)
+    assert result.exit_code == 1, result.output
+    last = error_lines(result)[-1]
+    assert last.startswith("(no partial report: cannot write ") and "free some space" in last
+    assert "report.json (No space left on device)" in last
+
+
 def test_a_folder_in_the_way_of_the_report_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "out" / "report.json").mkdir(parents=True)
     assert_error(run(f"{TINY}:build", tmp_path), 2, "report.json is a folder")

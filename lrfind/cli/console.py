@@ -78,6 +78,8 @@ def fail(err: Console, e: LrfindError, debug: bool = False) -> NoReturn:
     notes = []
     if e.report_path is not None:
         notes.append(f"the partial report is in {e.report_path}")
+    elif e.report_lost is not None:  # a full disk: the curve is lost, and the user must know
+        notes.append(f"no partial report: {e.report_lost}")
     if not debug and isinstance(e, SweepError) and e.__cause__ is not None:
         notes.append("--debug shows the traceback")
     if notes:
