@@ -188,6 +188,18 @@ def test_out_of_range_value_names_its_source(tmp_path: Path) -> None:
         resolve("m.py:build", NONE, None, path)
     with pytest.raises(ConfigError, match="--start-lr 0.0"):
         resolve("m.py:build", {**NONE, "start_lr": 0.0}, None, None)
+    # Overridden on the command line, the file's bad value is still named (a run without
+    # the flag would get it), and only once, where both are bad.
+    path = _write(tmp_path, "[sweep]\nstart_lr = 0\nsteps = 99999999999999999999\n")
+    with pytest.raises(ConfigError) as e:
+        resolve("m.py:build", {**NONE, "start_lr": 1e-5, "steps": 10}, None, path)
+    assert e.value.problems == [
+        f"{path}: [sweep] start_lr = 0: must be a finite number > 0",
+        f"{path}: [sweep] steps = 99999999999999999999: must be an integer from 6 to 1,000,000",
+    ]
+    with pytest.raises(ConfigError) as e:
+        resolve("m.py:build", {**NONE, "start_lr": -1.0}, None, path)
+    assert [p.split(":")[0] for p in e.value.problems] == ["--start-lr -1.0", path, path]
 
 
 def test_unknown_keys_types_and_ranges_come_in_one_message(tmp_path: Path) -> None:

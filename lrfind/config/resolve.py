@@ -84,8 +84,8 @@ def resolve(
         file_values.pop("optimizer_kwargs", None)
     merged: dict[str, Any] = {**file_values, **given}
 
-    def source(name: str) -> str:
-        if name in given:
+    def source(name: str, file: bool = False) -> str:
+        if name in given and not file:
             return f"{_CLI_NAMES.get(name, name)} {given[name]!r}"
         if name == "optimizer_kwargs":
             return f"{config_file}: [optimizer]"
@@ -99,6 +99,13 @@ def resolve(
     sweep_values = {name: merged.get(name, default) for name, default in defaults.items()}
     # The file's unknown keys and wrong types, and every value out of range, at once.
     problems += [f"{source(name)}: {msg}" for name, msg in check(_Values(sweep_values))]
+    # A file's value the command line overrides is still checked: the next run without
+    # the flag (a CI job) would get it.
+    shadowed = {name for name in file_values if name in given and name in defaults}
+    if shadowed:
+        alone = {name: file_values.get(name, default) for name, default in defaults.items()}
+        problems += [f"{source(name, file=True)}: {msg}"
+                     for name, msg in check(_Values(alone)) if name in shadowed]  # fmt: skip
     if problems:
         raise ConfigError(problems)
 
