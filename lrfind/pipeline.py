@@ -98,7 +98,9 @@ def _remove_if_empty(folder: Path) -> None:
 
 def _start(cfg: RunConfig, progress: Progress | None, started: float) -> RunOutcome:
     if cfg.torchrun.speaks or not cfg.distributed:  # as in execute
-        prepare_out_dir(cfg.out_dir)
+        option = "out_dir" if "out_dir" in cfg.origins else "--out-dir"  # a config file's
+        with about("out_dir"):
+            prepare_out_dir(cfg.out_dir, option)
     with about("spec"):
         check_spec(cfg.spec)  # a mistyped SPEC is reported before torch loads
     if not cfg.distributed:
@@ -178,9 +180,9 @@ def _ignore_worker_deaths() -> None:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
 
 
-def prepare_out_dir(out_dir: Path) -> None:
+def prepare_out_dir(out_dir: Path, option: str = "--out-dir") -> None:
     """Create the output folder, or explain why it cannot be used (before anything runs)."""
-    prepare_dir(out_dir, (REPORT_NAME, PLOT_NAME))
+    prepare_dir(out_dir, (REPORT_NAME, PLOT_NAME), option)
 
 
 def _write(

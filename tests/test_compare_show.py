@@ -270,6 +270,11 @@ def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "no suggested LR: the loss never decreases" in result.stderr
     assert (tmp_path / "o" / "lr_finder.png").exists()
+    report["no_suggestion_reasons"] = {}  # hand-edited: Python's None was printed
+    path.write_text(json.dumps(report))
+    result = runner.invoke(app, ["show", str(path), "--no-plot"])
+    assert result.exit_code == 1
+    assert "no suggested LR: it gives no reason (a hand-edited report?) (" in result.stderr
 
 
 def test_show_gives_a_failed_reports_error_in_one_short_line(tmp_path: Path) -> None:

@@ -329,6 +329,17 @@ def test_a_failed_sweep_whose_partial_report_cannot_be_written_says_so(
     assert "report.json (No space left on device)" in last
 
 
+def test_a_config_files_bad_out_dir_is_named_as_the_files(tmp_path: Path) -> None:
+    """It was blamed on --out-dir, which the user never passed."""
+    (tmp_path / "afile").write_text("x")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[output]\nout_dir = "{tmp_path / "afile"}"\n')
+    result = invoke("run", f"{TINY}:build", "--steps", "20", "--config", str(config))
+    line = assert_error(result, 2, f"out_dir {tmp_path / 'afile'} is an existing file")
+    assert line.endswith(f"(set by {config}: [output] out_dir = '{tmp_path / 'afile'}')")
+    assert "--out-dir" not in line
+
+
 def test_a_folder_in_the_way_of_the_report_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "out" / "report.json").mkdir(parents=True)
     assert_error(run(f"{TINY}:build", tmp_path), 2, "report.json is a folder")

@@ -342,7 +342,11 @@ def test_from_report_without_a_plan_takes_the_suggestion_as_before(
     ("edit", "message"),
     [
         ({"schedules": [1]}, "'schedules' is [1], expected an object or null"),
-        ({"schedules": {"total_steps": 1000, "max_lr": 0.05}}, "'schedules.base_lr' is None"),
+        ({"schedules": {"total_steps": 1000, "max_lr": 0.05}}, "'schedules.base_lr' is missing"),
+        (
+            {"schedules": {"total_steps": 1000, "base_lr": None, "max_lr": 0.05}},
+            "'schedules.base_lr' is null, expected",
+        ),
         ({"schedules": {"total_steps": 1000, "base_lr": 0.0, "max_lr": 0.05}}, "is 0.0, expected"),
         ({"schedules": {"total_steps": 1.5, "base_lr": 1e-3, "max_lr": 0.05}}, "total_steps' is"),
         ({"training": "SGD"}, "'training' is 'SGD', expected an object or null"),

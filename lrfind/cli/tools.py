@@ -130,7 +130,8 @@ def show(
         out.print(line, markup=False, soft_wrap=True)
     if s.lr is None:
         stop = f"{result.stop_reason} after {result.steps_run} steps"
-        err.print(f"Error: the report has no suggested LR: {s.reason} ({stop})", markup=False)
+        why = s.reason or "it gives no reason (a hand-edited report?)"
+        err.print(f"Error: the report has no suggested LR: {why} ({stop})", markup=False)
         raise typer.Exit(1)
     out.print(escape(uncertainty_line(result)), soft_wrap=True)
     out.print(suggestion_line(result))

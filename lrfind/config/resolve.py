@@ -161,6 +161,8 @@ def _origins(
             out[name] = f"{config_file}: [optimizer] name = {value!r}"
         elif name in _CLI_NAMES:
             out[name] = f"{config_file}: [sweep] {name} = {_toml(value)}"
+        elif name in ("out_dir", "plot"):
+            out[name] = f"{config_file}: [output] {name} = {_toml(value)}"
     if build_args and "build_kwargs" in out:
         out["build_kwargs"] += " or --arg"
     return out

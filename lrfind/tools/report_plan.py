@@ -47,8 +47,10 @@ def report_plan(report: Mapping[str, Any], path: object) -> ReportPlan | None:
         return None
     if not isinstance(saved, Mapping):
         raise UsageError(f"{path}: 'schedules' is {_shown(saved)}, expected an object or null")
-    bounds = [_positive(saved.get(k), f"schedules.{k}", path) for k in ("base_lr", "max_lr")]
-    total = saved.get("total_steps")
+    bounds = [
+        _positive(saved.get(k, _MISSING), f"schedules.{k}", path) for k in ("base_lr", "max_lr")
+    ]
+    total = saved.get("total_steps", _MISSING)
     if not (isinstance(total, int) and not isinstance(total, bool) and 2 <= total <= MAX_STEPS):
         raise UsageError(
             f"{path}: 'schedules.total_steps' is {_shown(total)}, expected an integer "
@@ -82,6 +84,15 @@ def _ratios(training: Any, path: object) -> tuple[float, ...] | None:
     return tuple(_positive(g.get("lr_ratio"), key.format(i), path) for i, g in enumerate(groups))
 
 
+class _Missing:
+    """A key the report lacks: "missing", not Python's None (a JSON null is "null")."""
+
+
+_MISSING = _Missing()
+
+
 def _shown(value: Any) -> str:
-    text = repr(value)
+    if value is _MISSING:
+        return "missing"
+    text = "null" if value is None else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
