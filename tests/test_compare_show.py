@@ -277,6 +277,18 @@ def test_show_out_dir_and_no_suggestion(tmp_path: Path) -> None:
     assert "no suggested LR: it gives no reason (a hand-edited report?) (" in result.stderr
 
 
+def test_show_prints_no_control_characters_from_a_report(tmp_path: Path) -> None:
+    """A report from elsewhere (a CI artifact) must not recolour or rewrite the terminal."""
+    report = json.loads(_saved(tmp_path, _result()).read_text())
+    report["warnings"] = ["red \x1b[31mANSI\x1b[0m and a bell \x07"]
+    path = tmp_path / "esc.json"
+    path.write_text(json.dumps(report))
+    result = runner.invoke(app, ["show", str(path), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "red \ufffd[31mANSI\ufffd[0m and a bell \ufffd" in result.stderr
+
+
 def test_show_gives_a_failed_reports_error_in_one_short_line(tmp_path: Path) -> None:
     report = json.loads(_saved(tmp_path, _result()).read_text())
     report["error"] = "RuntimeError: " + "boom\n" * 400  # a hand-kept or huge message

@@ -72,3 +72,20 @@ def parse_json(text: str, path: str | Path, hint: str) -> Any:
         # digits than Python converts (sys.get_int_max_str_digits).
         what = str(e).split(":")[0].split(";")[0]  # drop the Python-level advice
         raise UsageError(f"{path}: not readable JSON ({what}); {hint}") from None
+
+
+# Control characters (C0 but tab and newline, DEL, C1): a report from elsewhere (a CI
+# artifact) must not recolour or rewrite the terminal it is shown on.
+_CONTROL = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)], "\ufffd")
+
+
+def printable(value: Any) -> Any:
+    """`value` (parsed JSON) with every control character in its strings and keys replaced
+    by U+FFFD."""
+    if isinstance(value, str):
+        return value.translate(_CONTROL)
+    if isinstance(value, list):
+        return [printable(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): printable(v) for k, v in value.items()}
+    return value
