@@ -9,6 +9,7 @@ Python's recursion limit: each is a UsageError that names the file.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -58,9 +59,12 @@ def _decoded(data: bytes, shown: str, hint: str) -> str:
 
 
 def parse_json(text: str, path: str | Path, hint: str) -> Any:
-    """json.loads, every failure a UsageError naming the file."""
+    """json.loads, every failure a UsageError naming the file; no control characters in
+    its strings (see printable)."""
     try:
-        return json.loads(text)
+        value = json.loads(text)
+        # Only an escape or a raw DEL / C1 character can put one there (JSON forbids raw C0).
+        return printable(value) if _MAY_HOLD_CONTROL.search(text) else value
     except json.JSONDecodeError as e:
         raise UsageError(f"{path}: not valid JSON ({e.msg}, line {e.lineno}); {hint}") from None
     except RecursionError:
@@ -76,6 +80,7 @@ def parse_json(text: str, path: str | Path, hint: str) -> Any:
 
 # Control characters (C0 but tab and newline, DEL, C1): a report from elsewhere (a CI
 # artifact) must not recolour or rewrite the terminal it is shown on.
+_MAY_HOLD_CONTROL = re.compile(r"\\u|[\x7f-\x9f]")
 _CONTROL = dict.fromkeys([*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)], "\ufffd")
 
 

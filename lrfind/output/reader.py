@@ -19,7 +19,7 @@ from lrfind.core.refinement import Refinement
 from lrfind.core.repeats import RepeatRun, Repeats
 from lrfind.core.training import Group, Training
 from lrfind.errors import ConfigError, UsageError
-from lrfind.output.inputs import parse_json, printable, read_text
+from lrfind.output.inputs import parse_json, read_text
 from lrfind.output.schema import READ_SETTINGS, check_report
 
 if TYPE_CHECKING:  # annotation only: the result's modules load numpy, which compare never needs
@@ -34,7 +34,7 @@ def read_report(path: str | Path) -> dict[str, Any]:
 
     Every key a command reads back is checked for its type (lrfind.output.schema).
     """
-    report = printable(parse_json(read_text(path, _HINT), path, _HINT))
+    report = parse_json(read_text(path, _HINT), path, _HINT)
     missing = [k for k in _REQUIRED if not isinstance(report, dict) or k not in report]
     if missing:
         raise UsageError(
