@@ -41,6 +41,22 @@ def test_fall_bounds_none_when_the_loss_never_falls() -> None:
     assert fall_bounds([1e-3, 1e-2], [2.0, 1.0]) is None  # too few points
 
 
+def test_a_one_point_fall_is_not_printed_as_a_range() -> None:
+    """ "the loss falls from lr 0.00162 to 0.00162" read as a range of one LR."""
+    from types import SimpleNamespace
+
+    from lrfind.output.terminal import plan_lines
+
+    def lines(bounds: tuple[float, float]) -> str:
+        got = plan([1e-3, 1e-2], [1.0, 0.5], 1e-3, 100, bounds)
+        fake = SimpleNamespace(refinement=None, training=None, repeats=None,
+                               schedules=lambda: got)  # fmt: skip
+        return plan_lines(fake)[0]  # type: ignore[arg-type]
+
+    assert "(the loss falls at lr 0.00162 alone; snippets" in lines((0.00162, 0.00162))
+    assert "(the loss falls from lr 0.0001 to 0.00162; snippets" in lines((1e-4, 0.00162))
+
+
 def test_plan_kwargs_exact() -> None:
     p = plan(LRS, LOSS, suggested_lr=0.05, total_steps=200)
     assert p is not None and (p.base_lr, p.max_lr, p.peak_lr) == (1e-3, 1e-1, 0.05)

@@ -77,9 +77,11 @@ def plan_lines(result: SweepResult) -> list[str]:
     lines = [] if result.refinement is None else [result.refinement.line()]
     plan = result.schedules()
     if plan is not None:
+        falls = f"the loss falls from lr {plan.base_lr:.3g} to {plan.max_lr:.3g}"
+        if f"{plan.base_lr:.3g}" == f"{plan.max_lr:.3g}":  # a basin of one point
+            falls = f"the loss falls at lr {plan.max_lr:.3g} alone"
         lines.append(
-            f"Schedules for a {plan.total_steps}-step run (the loss falls from lr "
-            f"{plan.base_lr:.3g} to {plan.max_lr:.3g}; snippets in report.json):"
+            f"Schedules for a {plan.total_steps}-step run ({falls}; snippets in report.json):"
         )
         groups = result.training is not None and result.training.groups_differ
         for name, schedule in plan.schedules.items():
