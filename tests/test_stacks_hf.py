@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -186,6 +187,27 @@ def test_the_trainers_clipping_is_over_the_whole_model_as_train_clips() -> None:
     assert (
         len(clipped) == len(list(stepper.model.parameters())) > len(head.param_groups[0]["params"])
     )
+
+
+def test_the_took_and_set_aside_lines_name_what_the_trainer_uses() -> None:
+    """A scheduler in optimizers=(...) replaces lr_scheduler_type and its warmup (warmup_steps
+    was listed as set aside too); compute_loss_func is named where compute_loss uses it."""
+    from transformers import Trainer
+
+    model = trainer_groups._model()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+    def loss_func(outputs: Any, labels: Any, num_items_in_batch: Any = None) -> Any:
+        return torch.nn.functional.cross_entropy(outputs.logits, labels)
+
+    trainer = Trainer(model=model, args=trainer_groups._args(warmup_steps=5),
+                      train_dataset=trainer_groups._examples(32, seed=0),
+                      optimizers=(optimizer, scheduler), compute_loss_func=loss_func)  # fmt: skip
+    t = find_lr(trainer, **FAST).training
+    assert t is not None and t.set_aside[0] == "the scheduler in optimizers=(LambdaLR)"
+    assert not any("warmup" in x for x in t.set_aside)
+    assert "compute_loss with compute_loss_func" in t.took
 
 
 def test_optimizers_given_to_the_trainer_are_swept_as_they_are() -> None:

@@ -230,6 +230,9 @@ def test_module_train_and_val_loaders_as_fit_takes_them() -> None:
     result = find_lr(pl_forms.build_train_and_val_loaders(), val_batches=2, **FAST)
     assert result.loss_source == "validation (2 batches)"
     assert "the train loader given" in result.training.took
+    # The val loader build returned, not val_dataloader(), which the module does not have.
+    said = "validation_step and the val loader given (with --val-batches K or --refine)"
+    assert said in result.training.took
 
 
 def test_a_finetuning_callback_freezes_the_copy_as_fit_would() -> None:

@@ -64,7 +64,8 @@ def trainer_fields(trainer: Any, came: str) -> dict[str, Any]:
         stack.eval_loader = evals
         stack.took.append(f"{called} (with --val-batches K or --refine)")
     stack.loaders = tuple(loaders)
-    stack.took.append("compute_loss")
+    loss_func = getattr(trainer, "compute_loss_func", None)
+    stack.took.append("compute_loss" + (" with compute_loss_func" if loss_func else ""))
     smoothing = float(getattr(args, "label_smoothing_factor", 0.0) or 0.0)
     if smoothing:
         stack.took.append(f"label_smoothing_factor {smoothing:g}")
@@ -206,13 +207,14 @@ def _settings(args: Any) -> dict[str, Setting]:
 
 def _set_aside(trainer: Any, args: Any) -> list[str]:
     """What the Trainer would do in train() that a range test leaves out, said plainly."""
-    if getattr(trainer, "lr_scheduler", None) is not None:  # it replaces lr_scheduler_type
+    own = getattr(trainer, "lr_scheduler", None) is not None
+    if own:  # it replaces lr_scheduler_type and its warmup
         out = [f"the scheduler in optimizers=({type(trainer.lr_scheduler).__name__})"]
     else:
         out = [f"lr_scheduler_type {_value(args.lr_scheduler_type)}"]
     # warmup_steps below 1 is a ratio of the run (transformers 5 folded warmup_ratio into it).
     warmup = getattr(args, "warmup_steps", 0) or getattr(args, "warmup_ratio", 0)
-    if warmup:
+    if warmup and not own:
         out.append(f"warmup_steps {warmup:g}" + (" (a ratio of the run)" if warmup < 1 else ""))
     for flag in ("torch_compile", "gradient_checkpointing", "use_liger_kernel"):
         if getattr(args, flag, False):

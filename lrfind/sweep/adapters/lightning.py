@@ -122,7 +122,8 @@ def _fields(module: Any, parts: dict[str, Any], came: str) -> dict[str, Any]:
         steps.val_index = step_takes_index(module.validation_step)
         stack.val_step = lambda model, batch: model(batch, next(val_counter), True)
         stack.eval_loader = evals
-        stack.took.append("validation_step and val_dataloader() (with --val-batches K or --refine)")
+        source = "the val loader given" if "val loader" in parts else "val_dataloader()"
+        stack.took.append(f"validation_step and {source} (with --val-batches K or --refine)")
     stack.on_copy = _on_copy(data, train, evals)
     optimizer = None
     if overrides(module, "configure_optimizers"):
