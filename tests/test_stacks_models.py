@@ -268,6 +268,19 @@ def test_detection_batches_with_a_loss_fn_say_to_drop_it() -> None:
     assert e.value.exit_code == 2
 
 
+class SoftTargetCrossEntropy(nn.Module):
+    """timm's loss (its name is how lrfind knows it): soft (N, C) targets from Mixup."""
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return torch.sum(-target * torch.log_softmax(x, dim=-1), dim=-1).mean()
+
+
+def test_soft_target_cross_entropy_on_class_ids_names_the_mixup() -> None:
+    data = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(4)]
+    with pytest.raises(SpecError, match=r"SoftTargetCrossEntropy, which takes \(N, C\) soft"):
+        find_lr(nn.Linear(4, 3), data, SoftTargetCrossEntropy(), steps=8, device="cpu")
+
+
 def test_a_detection_val_loader_names_that_eval_mode_gives_predictions() -> None:
     loader = torch.utils.data.DataLoader(
         _boxes(16), batch_size=4, collate_fn=lambda b: tuple(zip(*b, strict=True))

@@ -86,6 +86,12 @@ def explain(
             "model(images, targets); drop the loss_fn"
         )
     # A model on meta is refused before the copy; moving a meta batch fails before it is kept.
+    if _soft_targets_missing(task, batch):
+        return SpecError(
+            "loss_fn is timm's SoftTargetCrossEntropy, which takes (N, C) soft targets (timm's "
+            "Mixup / CutMix make them), and the batches hold (N,) class ids: apply the Mixup "
+            "in a step_fn, or use LabelSmoothingCrossEntropy or nn.CrossEntropyLoss"
+        )
     if _on_meta_device(batch) or "Cannot copy out of meta tensor" in text:
         return SpecError(
             "the batches hold tensors on the meta device (shapes, no data): build the "
@@ -101,6 +107,14 @@ def explain(
 
 def _detection_pair(batch: Any) -> bool:
     return isinstance(batch, tuple | list) and len(batch) == 2 and is_detection_batch(batch)
+
+
+def _soft_targets_missing(task: Task, batch: Any) -> bool:
+    """timm's SoftTargetCrossEntropy (by name: timm is not imported) on hard class ids."""
+    if type(task.loss_fn).__name__ != "SoftTargetCrossEntropy" or task.step_fn is not None:
+        return False
+    targets = batch[1] if isinstance(batch, tuple | list) and len(batch) == 2 else None
+    return isinstance(targets, torch.Tensor) and targets.dim() == 1
 
 
 def _on_meta_device(batch: Any) -> bool:
