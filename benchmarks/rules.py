@@ -224,8 +224,10 @@ def robust_curve(raw: Sequence[float], rule: Rule) -> list[float]:
     (with `ceiling`, the medians capped at their highest value up to their minimum first)."""
     medians = _centred(list(raw), rule.median_width, "median")
     if rule.ceiling and medians:
-        low = min(range(len(medians)), key=medians.__getitem__)
-        cap = max(medians[: low + 1])
+        # Past the start trim, as the suggestion looks: the first point is no median.
+        lo = min(int(len(medians) * rule.start_trim), len(medians) - 1)
+        low = min(range(lo, len(medians)), key=medians.__getitem__)
+        cap = max(medians[lo : low + 1])
         medians = [min(v, cap) for v in medians]
     return _centred(medians, rule.mean_width, "mean")
 
