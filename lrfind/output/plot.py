@@ -9,17 +9,19 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lrfind.core.curve import edges
 from lrfind.core.result import SweepResult
 from lrfind.output.files import write_atomic
-from lrfind.output.mpl import load_matplotlib
+from lrfind.output.mpl import load_matplotlib, quiet_float_errors
+from lrfind.output.plot_layout import lr_limits, pinned, place_legend, stack_coinciding
 from lrfind.output.plot_repeats import draw_repeats
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
 
 _RAW, _SMOOTH, _MIN, _SUGGEST = "#7aa6d6", "#1f4e8c", "#c0392b", "#1e8449"
 _LABEL_BOX = {"boxstyle": "round,pad=0.25", "fc": "white", "ec": "none", "alpha": 0.85}
@@ -31,7 +33,7 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
 
     The minimum of the smoothed loss and the headline suggestion are marked
     and labelled with their values; other methods' suggestions are small
-    markers listed in the legend.
+    markers listed in the legend, which goes where it hides no label or marker.
     """
     load_matplotlib()
     from matplotlib.figure import Figure
@@ -39,6 +41,11 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     h = result.history
     fig = Figure(figsize=(9, 5.5), dpi=110, layout="constrained")
     ax = fig.add_subplot()
+    ax.set_xscale("log")
+    # Fixed before anything is drawn: autoscaling would stretch the axis to any mark.
+    limits = lr_limits(h.lrs, _marked_lrs(result))
+    if limits is not None:
+        ax.set_xlim(*limits)
     if result.repeats is not None:
         draw_repeats(ax, result.repeats)
     if h.is_smoothed:
@@ -49,7 +56,6 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         ax.plot(h.lrs, h.smoothed, color=_SMOOTH, lw=2.4, label=label)
     else:  # the curve read is the raw loss itself: one line
         ax.plot(h.lrs, h.losses, color=_SMOOTH, lw=2, label="loss")
-    ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"{result.loss_source} loss")
     ax.grid(True, which="major", alpha=0.3)
@@ -58,9 +64,11 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
     if result.method != "robust":  # the robust rule reads the curve up to the stop
         _shade_ignored_tail(ax, h.lrs)
 
+    marks: list[Line2D] = []  # what the legend must not cover, and may stack
     if result.min_index is not None:
         x, y = h.lrs[result.min_index], h.smoothed[result.min_index]
-        ax.plot([x], [y], "o", color=_MIN, ms=9, zorder=5, label=f"minimum: lr {x:.2g}")
+        (dot,) = ax.plot([x], [y], "o", color=_MIN, ms=9, zorder=5, label=f"minimum: lr {x:.2g}")
+        marks.append(dot)
         right_half = _log_fraction(h.lrs, x) > 0.6
         ax.annotate(
             f"minimum\nlr {x:.2g}, loss {y:.3g}",
@@ -77,30 +85,27 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         )
     s = result.suggestion
     if s.lr is not None:
-        ax.axvline(s.lr, color=_SUGGEST, ls="--", lw=1.6, zorder=4)
-        y = _curve_at(h.lrs, h.smoothed, s.lr)
-        ax.plot(
-            [s.lr],
-            [y],
-            "D",
-            color=_SUGGEST,
-            ms=9,
-            zorder=6,
-            label=_suggested_label(result),
-        )
+        diamond = _mark(ax, result, limits, s.lr, "D", _suggested_label(result), color=_SUGGEST)
+        marks.append(diamond)
+        x, y = diamond.get_xydata()[0]
+        if x == s.lr:  # on the axis (else pinned at its edge: no line to draw)
+            ax.axvline(s.lr, color=_SUGGEST, ls="--", lw=1.6, zorder=4)
         ref = result.refinement
         if ref is not None and ref.lr != ref.swept_lr:  # where the sweep alone put it
-            y0 = _curve_at(h.lrs, h.smoothed, ref.swept_lr)
-            ax.plot([ref.swept_lr], [y0], "D", mfc="none", mec=_SUGGEST, ms=9, zorder=6,
-                    label=f"the sweep's own: lr {ref.swept_lr:.2g}")  # fmt: skip
-        # Above and to the right: the curve falls after the suggestion, so
-        # that corner is empty, and the label stays off the dashed line.
+            own = f"the sweep's own: lr {ref.swept_lr:.2g}"
+            marks.append(
+                _mark(ax, result, limits, ref.swept_lr, "D", own, mfc="none", mec=_SUGGEST)
+            )
+        # Above and to the right: the curve falls after the suggestion, so that corner
+        # is empty, and the label stays off the dashed line (left of a right-edge pin).
+        at_right = x < s.lr
+        beyond = "" if x == s.lr else "\n(off the axis)"
         ax.annotate(
-            f"suggested lr\n{s.lr:.2g}",
-            (s.lr, y),
-            xytext=(12, 22),
+            f"suggested lr\n{s.lr:.2g}{beyond}",
+            (x, y),
+            xytext=(-12 if at_right else 12, 22),
             textcoords="offset points",
-            ha="left",
+            ha="right" if at_right else "left",
             color=_SUGGEST,
             fontsize=11,
             fontweight="bold",
@@ -110,18 +115,46 @@ def plot_result(result: SweepResult, title: str | None = None) -> Figure:
         if name == s.method or other.lr is None or name not in _OTHERS:
             continue
         color, marker = _OTHERS[name]
-        ax.plot(
-            [other.lr],
-            [_curve_at(h.lrs, h.smoothed, other.lr)],
-            marker,
-            color=color,
-            ms=7,
-            zorder=5,
-            label=f"{name}: lr {other.lr:.2g}",
+        label = f"{name}: lr {other.lr:.2g}"
+        marks.append(
+            _mark(ax, result, limits, other.lr, marker, label, color=color, ms=7, zorder=5)
         )
-    ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
     ax.set_title(title or _title(result), fontsize=12)
+    fig.get_layout_engine().execute(fig)  # the layout, final: the next two measure it in pixels
+    stack_coinciding(marks)
+    place_legend(ax, [*ax.texts, *marks], fontsize=9, framealpha=0.9)
     return fig
+
+
+def _marked_lrs(result: SweepResult) -> list[float]:
+    """Every LR the plot marks besides the curve's own."""
+    ref, rep = result.refinement, result.repeats
+    lrs = [s.lr for s in result.suggestions.values()] + [result.suggestion.lr]
+    lrs += [] if ref is None else [ref.swept_lr]
+    lrs += [] if rep is None else rep.lrs
+    return [lr for lr in lrs if lr is not None]
+
+
+def _mark(
+    ax: Axes,
+    result: SweepResult,
+    limits: tuple[float, float] | None,
+    lr: float,
+    marker: str,
+    label: str,
+    **style: Any,
+) -> Line2D:
+    """A marker on the curve at `lr`; off the axis, a pointer at the edge it lies past."""
+    h = result.history
+    x, pointer = pinned(lr, limits)
+    y = _curve_at(h.lrs, h.smoothed, lr)
+    if pointer is not None:  # the curve's end may be far above the frame: keep it in,
+        low, high = ax.get_ylim()  # with room above for the suggestion's label
+        span = high - low
+        y, label = min(max(y, low + 0.1 * span), high - 0.3 * span), f"{label} (off the axis)"
+    style = {"ms": 9, "zorder": 6, **style}
+    (line,) = ax.plot([x], [y], pointer or marker, label=label, **style)
+    return line
 
 
 def _suggested_label(result: SweepResult) -> str:
@@ -132,8 +165,9 @@ def _suggested_label(result: SweepResult) -> str:
 
 def save_plot(result: SweepResult, path: str | Path, title: str | None = None) -> Path:
     """Draw the result and write it as a PNG to `path`, atomically."""
-    fig = plot_result(result, title)
-    return write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    with quiet_float_errors():
+        fig = plot_result(result, title)
+        return write_atomic(path, lambda f: fig.savefig(f, format="png"))
 
 
 def _title(result: SweepResult) -> str:

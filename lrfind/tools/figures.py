@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lrfind.output.files import write_atomic
-from lrfind.output.mpl import load_matplotlib
+from lrfind.output.mpl import load_matplotlib, quiet_float_errors
 from lrfind.tools.diagnose import Diagnosis
 from lrfind.tools.losses import LossLog
 from lrfind.tools.schedule import Trace
@@ -115,4 +115,5 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     """Write the Figure as a PNG at `path` (its folder created if needed), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_atomic(path, lambda f: fig.savefig(f, format="png"))
+    with quiet_float_errors():
+        return write_atomic(path, lambda f: fig.savefig(f, format="png"))
