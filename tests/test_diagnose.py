@@ -6,6 +6,7 @@ import itertools
 import json
 import math
 import random
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -59,8 +60,10 @@ def test_nan_is_diverging_and_says_where() -> None:
 def test_a_nan_in_the_second_half_is_not_a_zigzag_of_nan_percent() -> None:
     d = diagnose(_log([2.0 - 0.03 * i for i in range(30)] + [math.nan] * 10))
     osc = next(c for c in d.checks if c.name == "oscillating")
-    assert d.kind == "diverging" and not osc.fired
-    assert osc.evidence == "second half: not measured, the train loss is not finite there"
+    assert d.kind == "diverging" and not osc.fired and osc.value is None
+    assert osc.evidence == (
+        "not measured: the train loss is not finite (the diverging row says where)"
+    )
 
 
 def test_a_converged_loss_near_zero_is_not_oscillating() -> None:
@@ -660,3 +663,116 @@ def test_no_train_column_names_the_columns_and_the_cause(
     with pytest.raises(UsageError, match="no train loss column") as e:
         load_losses(tmp_path / "x")
     assert message in str(e.value)
+
+
+NOT_FINITE = "not measured: the train loss is not finite (the diverging row says where)"
+
+
+def test_an_inf_loss_leaves_no_nan_or_inf_in_the_evidence() -> None:
+    # hunt-52: a run whose loss turns inf and 1e308 read "is nanx (or 0x) the highest loss
+    # after it (inf)", "zig-zags by +-nan%" and a stuck row of -inf.
+    falling = [1 / (i + 1) for i in range(31)]
+    for train in (falling + [math.inf, 1e308] * 9 + [math.inf], [math.inf] * 50):
+        d = diagnose(_log(train))
+        where = "epoch 32" if train[0] == 1 else "epoch 1"
+        assert d.kind == "diverging"
+        assert [(c.name, c.value, c.fired, c.evidence) for c in d.checks] == [
+            ("diverging", math.inf, True, f"train loss is inf at {where}"),
+            ("spike", None, False, NOT_FINITE),
+            ("climb", None, False, NOT_FINITE),
+            ("stuck", None, False, NOT_FINITE),
+            ("oscillating", None, False, NOT_FINITE),
+            ("overfitting", None, False, NOT_FINITE),
+        ]
+
+
+def test_losses_near_the_float_limit_are_measured_not_overflowed() -> None:
+    # Finite, but their sums and squares overflow: a flat 1e308 was "healthy" (its means
+    # inf, "not comparable"), a zig-zag of 1e200 "+-inf%".
+    flat = diagnose(_log([1e308] * 50))
+    assert flat.kind == "stuck"
+    assert [c.value for c in flat.checks] == [0.0, 1.0, 0.0, 0.0, 0.0, None]
+    assert flat.checks[3].evidence == (
+        "mean train loss 1e+308 over the first 10 points, 1e+308 over the last 10 points: "
+        "did not change"
+    )
+    assert flat.checks[4].evidence == (
+        "second half: the train loss zig-zags by +-0% (RMS) of its mean level 1e+308"
+    )
+    zigzag = diagnose(_log([1e200 * (1 + 0.5 * (-1) ** i) for i in range(50)]))
+    assert zigzag.kind == "oscillating"
+    assert zigzag.checks[4].value == pytest.approx(0.5, rel=1e-12)
+    assert zigzag.checks[4].evidence == (
+        "second half: the train loss zig-zags by +-50% (RMS) of its mean level 1e+200"
+    )
+    # 1e300 over 1e-10 is past a float: a spike all the same, and said so.
+    spike = diagnose(_log([1e300, 1e-10, 1e-10, 1e-10, 1e-11, 1e-11, 1e-11, 1e-11])).checks[1]
+    assert spike.fired and spike.value == sys.float_info.max
+    assert spike.evidence == (
+        "train loss 1e+300 at epoch 1 is over 1.798e+308x the highest loss after it (1e-10)"
+    )
+
+
+def test_a_loss_below_0_is_measured_in_differences() -> None:
+    # hunt-52: a Gaussian NLL falling from 0 to -49 read "fell 889%" (of |-4.5|) and "its
+    # mean level 36.5" (the mean |loss|; the mean is -36.5).
+    d = diagnose(_log([0.0 - i for i in range(50)]))
+    assert d.kind == "healthy"
+    # Fractions of the median |loss|, 24.5; the climb's is of its own fall, 38.
+    values = [-10 / 24.5, 1 / 24.5, (-44.5 + 38) / 38, 40 / 24.5, 0.0]
+    assert [c.value for c in d.checks[:5]] == pytest.approx(values, rel=1e-12)
+    assert [c.evidence for c in d.checks] == [
+        "mean train loss -44.5 over the last 10 points, 10 (40.8% of the median |loss| 24.5) "
+        "below the lowest 10-point mean before them (-34.5, epochs 31-40)",
+        "train loss 0 at epoch 1 is 1 (0.04082x the median |loss| 24.5) above the highest "
+        "loss after it (-1)",
+        "train loss fell from 0 to -38 (epochs 38-40), then climbed back 0% of that fall "
+        "(-44.5 over the last 10 points)",
+        "mean train loss -4.5 over the first 10 points, -44.5 over the last 10 points: fell 40 "
+        "(163% of the median |loss| 24.5)",
+        "second half: the train loss zig-zags by +-0% (RMS) of its mean level -36.5",
+        "no validation loss to compare",
+    ]
+    # A blow-up from -3 to 5000 is a spike: no ratio, but 1662 median |loss| above the rest.
+    blown = diagnose(_log([-3.0, -3.1, 5000.0] + [-3.0 - 0.01 * (i % 2) for i in range(20)]))
+    assert blown.kind == "diverging" and blown.checks[1].fired
+    assert blown.checks[1].value == pytest.approx(5003 / 3.01)
+    assert blown.checks[1].evidence == (
+        "train loss 5000 at epoch 3 is 5003 (1662x the median |loss| 3.01) above the highest "
+        "loss after it (-3)"
+    )
+    # Zig-zagging across 0, never having fallen: against its mean |loss|, not its mean.
+    across = diagnose(_log([-0.3 * (-1) ** i - 0.02 for i in range(50)])).checks[4]
+    assert across.evidence == (
+        "second half: the train loss zig-zags by +-100% (RMS) of its mean |loss| 0.3 "
+        "(mean level -0.02)"
+    )
+    # A val loss below 0 that climbs back 0.75 from its minimum, 50% of its median |loss|.
+    train = [-1 - 0.1 * i for i in range(20)]
+    val = [-1 - 0.1 * i if i < 10 else -2 + 0.1 * (i - 10) for i in range(20)]
+    overfit = diagnose(_log(train, val)).checks[5]
+    assert overfit.fired and overfit.value == pytest.approx(0.5)
+    assert overfit.evidence == (
+        "mean val loss -1.25 over its last 4 logged points, 0.75 (50% of the median |loss| 1.5) "
+        "above the lowest before them (-2 at epoch 11); train loss -2 there, -2.75 over the "
+        "last 4 points (fell 0.75)"
+    )
+
+
+def test_comment_lines_are_skipped_and_a_commented_header_is_read(tmp_path: Path) -> None:
+    # hunt-52: "# exported from foo" above the header was the header: "rows must have 1
+    # cells like the header", which names neither the comment nor the fix.
+    rows = "".join(f"{i},{v}\n" for i, v in enumerate(_falling(20)))
+    path = tmp_path / "comment.csv"
+    path.write_text(f"# exported from foo\nstep,train_loss\n# resumed here\n{rows}")
+    log = load_losses(path)
+    assert log.x == [float(i) for i in range(20)] and log.train == pytest.approx(_falling(20))
+    result = runner.invoke(app, ["diagnose", str(path), "--no-plot"])
+    assert result.exit_code == 0 and "Diagnosis: healthy" in result.stdout, result.output
+    # numpy's savetxt writes its header as a comment: "# step,train_loss" is the header.
+    path.write_text(f"# step,train_loss\n{rows}")
+    assert load_losses(path).x == [float(i) for i in range(20)]
+    # A comment that names no column is no header: a bare column of losses stays one.
+    path.write_text("# exported from foo\n" + "".join(f"{v}\n" for v in _falling(20)))
+    log = load_losses(path)
+    assert log.x == [float(i) for i in range(1, 21)] and log.train == pytest.approx(_falling(20))

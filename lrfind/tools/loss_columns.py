@@ -46,11 +46,35 @@ def _run(name: Any) -> str | None:
 
 def csv_rows(text: str) -> list[list[str]]:
     """The rows with a cell in them, split on the separator that splits the header most
-    (',', a tab or ';')."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    (',', a tab or ';'). A line starting with '#' is a comment (an exporter's note), read
+    as a blank line; the last one before the rows is the header where it names a column
+    lrfind reads and the first row is numbers: numpy's savetxt writes '# step,loss'."""
+    lines = text.splitlines()
+    comments = [line.lstrip().startswith("#") for line in lines]
+    kept = ["" if comment else line for line, comment in zip(lines, comments, strict=True)]
+    first = next((line for line in kept if line.strip()), "")
     sep = max(SEPARATORS, key=lambda s: len(next(csv.reader([first], delimiter=s), [])))
-    rows = csv.reader(io.StringIO(text), delimiter=sep)
-    return [r for r in rows if r and any(c.strip() for c in r)]
+    rows = csv.reader(io.StringIO("\n".join(kept)), delimiter=sep)
+    rows = [r for r in rows if r and any(c.strip() for c in r)]
+    header = _comment_header(lines, sep)
+    if rows and header and len(header) == len(rows[0]) and all(map(is_number, rows[0])):
+        rows.insert(0, header)
+    return rows
+
+
+def _comment_header(lines: list[str], sep: str) -> list[str] | None:
+    """The last comment before the first row, as cells, if one names a column lrfind reads."""
+    last = None
+    for line in lines:
+        if line.lstrip().startswith("#"):
+            last = line.lstrip()[1:]
+        elif line.strip():
+            break
+    if last is None:
+        return None
+    cells = [c.strip() for c in next(csv.reader([last], delimiter=sep), [])]
+    known = {*TRAIN_KEYS, *VAL_KEYS, *X_KEYS, *TENSORBOARD}
+    return cells if any(column_key(c) in known for c in cells) else None
 
 
 def check_one_run(names: Iterable[Any], used: Iterable[str | None]) -> None:
