@@ -536,15 +536,18 @@ def test_a_blow_up_that_settles_on_a_plateau_is_diverging_not_stuck_or_overfitti
 
 
 @pytest.mark.parametrize(
-    ("option", "message"),
-    [("--spike", "--spike 0.5: must be >= 1"), ("--stuck-drop", "must be a fraction")],
+    ("option", "value", "message"),
+    [
+        ("--spike", "0.5", "--spike 0.5: must be a number >= 1"),
+        ("--spike", "nan", "--spike nan: must be a number >= 1"),  # it said >= 0
+        ("--stuck-drop", "1.5", "must be a fraction"),
+    ],
 )
 def test_thresholds_that_cannot_mean_anything_are_usage_errors(
-    tmp_path: Path, option: str, message: str
+    tmp_path: Path, option: str, value: str, message: str
 ) -> None:
     path = tmp_path / "l.json"
     path.write_text(json.dumps(HEALTHY))
-    value = "0.5" if option == "--spike" else "1.5"
     result = runner.invoke(app, ["diagnose", str(path), option, value, "--no-plot"])
     assert result.exit_code == 2 and message in result.stderr
 

@@ -43,9 +43,12 @@ def check_thresholds(t: Thresholds) -> None:
     names = ("diverge_rise", "spike", "stuck_drop", "oscillation", "overfit_rise", "climb_back")
     for name in names:
         value = getattr(t, name)
-        if not (math.isfinite(value) and value >= 0):
+        if name == "spike":  # below the highest loss after it is no spike: every run would fire
+            if not (math.isfinite(value) and value >= 1):
+                raise UsageError(
+                    f"--spike {value}: must be a number >= 1 (a ratio to the losses after it)"
+                )
+        elif not (math.isfinite(value) and value >= 0):
             raise UsageError(f"--{name.replace('_', '-')} {value}: must be a number >= 0")
-    if t.spike < 1:  # a loss below the highest after it is no spike: every run would fire
-        raise UsageError(f"--spike {t.spike}: must be >= 1 (a ratio to the losses after it)")
     if t.stuck_drop > 1:
         raise UsageError(f"--stuck-drop {t.stuck_drop}: must be a fraction, at most 1")
