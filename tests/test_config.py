@@ -193,9 +193,12 @@ def test_out_of_range_value_names_its_source(tmp_path: Path) -> None:
     path = _write(tmp_path, "[sweep]\nstart_lr = 0\nsteps = 99999999999999999999\n")
     with pytest.raises(ConfigError) as e:
         resolve("m.py:build", {**NONE, "start_lr": 1e-5, "steps": 10}, None, path)
+    why = "here; a run without it would stop on it)"
     assert e.value.problems == [
-        f"{path}: [sweep] start_lr = 0: must be a finite number > 0",
-        f"{path}: [sweep] steps = 99999999999999999999: must be an integer from 6 to 1,000,000",
+        f"{path}: [sweep] start_lr = 0: must be a finite number > 0 "
+        f"(overridden by --start-lr {why}",
+        f"{path}: [sweep] steps = 99999999999999999999: must be an integer from 6 to 1,000,000 "
+        f"(overridden by --steps {why}",
     ]
     with pytest.raises(ConfigError) as e:
         resolve("m.py:build", {**NONE, "start_lr": -1.0}, None, path)

@@ -226,6 +226,8 @@ class _FakeDetector(nn.Module):
         self.net = nn.Linear(4, 4)
 
     def forward(self, images: Any, targets: Any = None) -> Any:
+        if self.training and targets is None:  # torchvision's own words
+            raise AssertionError("targets should not be none when in training mode")
         outs = [self.net(im.flatten()[:4]) for im in images]
         if not self.training:
             return [{"boxes": o.detach(), "labels": torch.ones(1)} for o in outs]
@@ -266,6 +268,37 @@ def test_detection_batches_with_a_loss_fn_say_to_drop_it() -> None:
     with pytest.raises(SpecError, match=r"build returned a loss_fn: .* drop the loss_fn") as e:
         find_lr(_FakeDetector(), loader, nn.MSELoss(), steps=8, device="cpu")
     assert e.value.exit_code == 2
+
+    # Any other failure on such batches is the user's own, in its own words (helper-55).
+    class Broken(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(7, 4)  # the images flatten to 8 values: a shape bug
+
+        def forward(self, images: Any) -> Any:
+            return self.net(torch.stack([im.flatten()[:8] for im in images]))
+
+    def loss_fn(out: Any, targets: Any) -> Any:
+        return out.pow(2).mean()
+
+    with pytest.raises(
+        SweepError, match=r"step 1/8 \(lr 1e-07\) failed: RuntimeError: addmm: mat1"
+    ):
+        find_lr(Broken(), loader, loss_fn, steps=8, device="cpu")
+
+
+def test_a_meta_tensor_made_in_forward_is_the_users_error_not_the_batches() -> None:
+    class MakesMeta(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = nn.Linear(4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.net(x) + torch.zeros(1, device="meta").cpu()
+
+    data = [(torch.randn(8, 4), torch.randn(8, 1)) for _ in range(4)]
+    with pytest.raises(SweepError, match=r"failed: NotImplementedError: Cannot copy out of meta"):
+        find_lr(MakesMeta(), data, nn.MSELoss(), steps=8, device="cpu")
 
 
 class SoftTargetCrossEntropy(nn.Module):

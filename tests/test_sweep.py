@@ -759,10 +759,27 @@ def test_a_scheduler_that_cycles_momentum_is_swept_at_its_peak_momentum(kind) ->
     assert cycled.training is not None
     what = "momentum" if kind == "sgd" else "beta1"
     assert any(
-        n.startswith(f"the LR scheduler built on the optimizer cycles its {what} from 0.99 down")
-        and "the sweep runs at 0.5" in n
+        n.startswith(f"the LR scheduler built on the optimizer cycles its {what} between 0.5 at")
+        and "the sweep runs at 0.5, where the suggested LR goes, not at the 0.99" in n
         for n in cycled.training.notes
     )
+
+
+def test_a_cycling_scheduler_over_groups_of_different_momenta_names_each_group() -> None:
+    model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+    groups = [{"params": model[0].parameters()}, {"params": model[2].parameters()}]
+    optimizer = torch.optim.SGD(groups, lr=1e-2, momentum=0.9)
+    torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=100, base_momentum=[0.85, 0.4], max_momentum=[0.85, 0.6]
+    )
+    _, loader, loss = tiny.build()
+    result = find_lr(model, loader, loss, optimizer=optimizer, steps=10, device="cpu")
+    assert result.training is not None
+    said = [n for n in result.training.notes if "cycle_momentum=True" in n]
+    assert said and said[0].endswith(
+        "the sweep runs each group at it: group 1 at 0.4 (it held 0.6); build the scheduler "
+        "with cycle_momentum=False to sweep the optimizer's own"
+    )  # group 0 did not move
 
 
 def test_gradient_hooks_on_parameters_reach_the_copy_and_step_hooks_are_named() -> None:

@@ -104,7 +104,8 @@ def resolve(
     shadowed = {name for name in file_values if name in given and name in defaults}
     if shadowed:
         alone = {name: file_values.get(name, default) for name, default in defaults.items()}
-        problems += [f"{source(name, file=True)}: {msg}"
+        problems += [f"{source(name, file=True)}: {msg} (overridden by {_CLI_NAMES[name]} here; "
+                     "a run without it would stop on it)"
                      for name, msg in check(_Values(alone)) if name in shadowed]  # fmt: skip
     if problems:
         raise ConfigError(problems)

@@ -79,20 +79,23 @@ def explain(
             f"lrfind calls model(**batch) on dict batches (keys: {keys_of(batch)}), "
             f"and the model's forward rejects them ({text.splitlines()[0]}): {dict_step_fn(batch)}"
         )
-    if task.loss_fn is not None and task.step_fn is None and _detection_pair(batch):
+    # The error must be a detection model's: any other failure on such batches is the user's.
+    detection = "targets should not be none" in text.lower() or "argument: 'targets'" in text
+    if task.loss_fn is not None and task.step_fn is None and detection and _detection_pair(batch):
         return SpecError(
             "batches are (images, target dicts), as torchvision's detection models take them, "
             "and build returned a loss_fn: such a model computes its own losses from "
             "model(images, targets); drop the loss_fn"
         )
-    # A model on meta is refused before the copy; moving a meta batch fails before it is kept.
     if _soft_targets_missing(task, batch):
         return SpecError(
             "loss_fn is timm's SoftTargetCrossEntropy, which takes (N, C) soft targets (timm's "
             "Mixup / CutMix make them), and the batches hold (N,) class ids: apply the Mixup "
             "in a step_fn, or use LabelSmoothingCrossEntropy or nn.CrossEntropyLoss"
         )
-    if _on_meta_device(batch) or "Cannot copy out of meta tensor" in text:
+    # A model on meta is refused before the copy; moving a meta batch fails before it is
+    # kept (no batch yet). A meta tensor made inside forward is the user's own error.
+    if _on_meta_device(batch) or (batch is None and "Cannot copy out of meta tensor" in text):
         return SpecError(
             "the batches hold tensors on the meta device (shapes, no data): build the "
             "dataset's tensors on the CPU (or materialise them) before batching"

@@ -66,24 +66,36 @@ def unswept_hooks(model: nn.Module, optimizer: object) -> list[str]:
 def peak_momentum(optimizer: torch.optim.Optimizer) -> list[str]:
     """Set the momentum (or beta1) of each group a cycling scheduler marked to the momentum
     it runs at its peak LR (`base_momentum`); the Note that says so, if any group moved."""
-    moved: list[tuple[float, float, float]] = []
-    for group in optimizer.param_groups:
+    moved: list[tuple[int, float, float, float]] = []  # group, held, base, top
+    for i, group in enumerate(optimizer.param_groups):
         base, top = group.get("base_momentum"), group.get("max_momentum")
         if not isinstance(base, float | int) or not isinstance(top, float | int):
             continue
         if isinstance(group.get("betas"), tuple | list):
-            moved.append((float(group["betas"][0]), float(base), float(top)))
+            held = float(group["betas"][0])
             group["betas"] = (base, *group["betas"][1:])
         elif isinstance(group.get("momentum"), float | int):
-            moved.append((float(group["momentum"]), float(base), float(top)))
+            held = float(group["momentum"])
             group["momentum"] = base
-    if not moved or all(now == base for now, base, _ in moved):
+        else:
+            continue
+        if held != base:
+            moved.append((i, held, float(base), float(top)))
+    if not moved:
         return []
-    now, base, top = moved[0]
-    what = "beta1" if "betas" in optimizer.param_groups[0] else "momentum"
+    what = "beta1" if "betas" in optimizer.param_groups[moved[0][0]] else "momentum"
+    if len({m[1:] for m in moved}) == 1 and len(moved) == len(optimizer.param_groups):
+        _, held, base, top = moved[0]
+        cycle = f"between {base:g} at the peak LR and {top:g}"
+        runs = f"the sweep runs at {base:g}, where the suggested LR goes, not at the {held:g} "
+        runs += "the groups held"
+    else:
+        cycle = "down to each group's base_momentum at the peak LR"
+        runs = "the sweep runs each group at it: " + ", ".join(
+            f"group {i} at {base:g} (it held {held:g})" for i, held, base, _ in moved
+        )
     return [
-        f"the LR scheduler built on the optimizer cycles its {what} from {top:g} down to "
-        f"{base:g} at the peak LR (cycle_momentum=True) and had set it to {now:g}: the sweep "
-        f"runs at {base:g}, where the suggested LR goes; build the scheduler with "
-        "cycle_momentum=False to sweep the optimizer's own"
+        f"the LR scheduler built on the optimizer cycles its {what} {cycle} "
+        f"(cycle_momentum=True): {runs}; build the scheduler with cycle_momentum=False to "
+        "sweep the optimizer's own"
     ]
