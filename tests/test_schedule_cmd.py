@@ -122,6 +122,17 @@ def test_figure_has_one_labelled_line_per_scheduler_with_its_lrs() -> None:
         assert fig.axes[0].get_yscale() == "log"
 
 
+@pytest.mark.parametrize("names", [["onecyclelr"], ["onecyclelr", "cosineannealinglr"]])
+def test_the_title_fits_the_figure(names: list[str]) -> None:
+    """One panel is 4.2 inches wide: the one-line title ran off both sides."""
+    traces = [simulate(name, 0.0697, 1000) for name in names]
+    fig = schedule_figure(traces, 0.0697, origin="report.json's LR")
+    fig.canvas.draw()
+    title = fig._suptitle.get_window_extent()  # type: ignore[union-attr]
+    whole = fig.bbox
+    assert whole.x0 <= title.x0 and title.x1 <= whole.x1 and title.y1 <= whole.y1
+
+
 def _report(tmp_path: Path, lr: float | None) -> Path:
     path = tmp_path / "report.json"
     path.write_text(json.dumps({"schema_version": 1, "suggested_lr": lr, "stop_reason": "nan"}))

@@ -8,6 +8,7 @@ only here, inside the functions.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,11 +72,11 @@ def schedule_figure(
     if overlay:
         axes[0].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     steps = len(traces[0].lrs) if traces else 0
-    fig.suptitle(
-        f"torch.optim.lr_scheduler, stepped {steps} times from {origin or '--lr'} "
-        f"{base_lr:.3g} (dotted)",
-        fontsize=12,
-    )
+    title = (f"torch.optim.lr_scheduler, stepped {steps} times from {origin or '--lr'} "
+             f"{base_lr:.3g} (dotted)")  # fmt: skip
+    # Wrapped to the figure's width (about 8.5 characters an inch at 12 points): one panel
+    # is 4.2 inches wide, and the title in one line ran off both sides.
+    fig.suptitle("\n".join(textwrap.wrap(title, int(size[0] * 8.5))), fontsize=12)
     return fig
 
 
