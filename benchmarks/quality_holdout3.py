@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
@@ -67,17 +66,9 @@ def holdout3_dataset(name: str) -> tuple[Part, Part]:
     raise KeyError(name)
 
 
-@dataclass(frozen=True)
-class Holdout3Task(SuiteTask):
-    """A suite task whose data come from `holdout3_dataset` (no pre-training)."""
-
-    def parts(self) -> tuple[Part, Part]:
-        return holdout3_dataset(self.data)
-
-
-def _h3(*args: object, **kw: object) -> Holdout3Task:
-    base = _task(*args, **kw)  # type: ignore[arg-type]
-    return Holdout3Task(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+def _h3(*args: object, **kw: object) -> SuiteTask:
+    """A suite task whose data come from `holdout3_dataset`."""
+    return _task(*args, parts_from=holdout3_dataset, **kw)  # type: ignore[arg-type]
 
 
 def cnn16_plain(n_out: int = 10) -> nn.Sequential:
@@ -98,7 +89,7 @@ def cnn16_bn(n_out: int = 10) -> nn.Sequential:
     )  # fmt: skip
 
 
-TASKS: list[Holdout3Task] = [
+TASKS: list[SuiteTask] = [
     _h3("hastie_logistic_sgdm", "h3_hastie_linear",
         "logistic (2-class softmax) regression, Hastie 10-2, CE, SGD+momentum, batch 32",
         "hastie", lambda: nn.Linear(10, 2), "ce", "sgdm", 300, 32),
@@ -130,7 +121,7 @@ TASKS: list[Holdout3Task] = [
         "GRU LM, LGPL-2.1, CE, AdamW, batch 32",
         "lgpl21", lambda: CharRNN(VOCAB, "gru"), "lm", "adamw", 200, 32),
 ]  # fmt: skip
-HOLDOUT3: dict[str, Holdout3Task] = {t.name: t for t in TASKS}
+HOLDOUT3: dict[str, SuiteTask] = {t.name: t for t in TASKS}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -80,17 +79,9 @@ def holdout4_dataset(name: str) -> tuple[Part, Part]:
     raise KeyError(name)
 
 
-@dataclass(frozen=True)
-class Holdout4Task(SuiteTask):
-    """A suite task whose data come from `holdout4_dataset` (no pre-training)."""
-
-    def parts(self) -> tuple[Part, Part]:
-        return holdout4_dataset(self.data)
-
-
-def _h4(*args: object, **kw: object) -> Holdout4Task:
-    base = _task(*args, **kw)  # type: ignore[arg-type]
-    return Holdout4Task(**{f: getattr(base, f) for f in base.__dataclass_fields__})
+def _h4(*args: object, **kw: object) -> SuiteTask:
+    """A suite task whose data come from `holdout4_dataset`."""
+    return _task(*args, parts_from=holdout4_dataset, **kw)  # type: ignore[arg-type]
 
 
 def cnn16_gn(n_out: int = 10) -> nn.Sequential:
@@ -110,7 +101,7 @@ def mlp_dropout(n_in: int, n_out: int) -> nn.Sequential:
     )  # fmt: skip
 
 
-TASKS: list[Holdout4Task] = [
+TASKS: list[SuiteTask] = [
     _h4("classif4_softmax_adamw", "h4_classif_linear",
         "softmax regression, 4-class make_classification, CE, AdamW, batch 64",
         "classif4", lambda: nn.Linear(20, 4), "ce", "adamw", 300, 64),
@@ -143,7 +134,7 @@ TASKS: list[Holdout4Task] = [
         "LSTM LM, GFDL-1.2, CE, SGD+momentum, batch 16",
         "gfdl12", lambda: CharRNN(VOCAB, "lstm"), "lm", "sgdm", 200, 16),
 ]  # fmt: skip
-HOLDOUT4: dict[str, Holdout4Task] = {t.name: t for t in TASKS}
+HOLDOUT4: dict[str, SuiteTask] = {t.name: t for t in TASKS}
 
 assert len(np.unique([t.family for t in TASKS])) == len(TASKS)  # one task per family
 

@@ -47,7 +47,7 @@ import math
 import os
 import statistics
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,34 @@ def task_set(which: str) -> tuple[dict[str, SuiteTask], Path, Callable[[str], st
     return dict(tasks), path, lambda _: which
 
 
+def keyed_sweeps(which: str) -> Iterator[tuple[dict[str, SuiteTask], Cache, Any, Any, str]]:
+    """(tasks, cache, case, sweep, key) for every cached sweep of `which` that has its ground
+    truth; `key` ("set|task|fingerprint|seed") names it in the probe and valmode caches."""
+    tasks, path, half = task_set(which)
+    cache = Cache(path)
+    cases, _ = load_cases(tasks, cache, half)
+    for case in cases:
+        fp = cache.data[case.name]["fingerprint"]
+        for sw in case.sweeps:
+            yield tasks, cache, case, sw, f"{which}|{case.name}|{fp}|{sw.seed}"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A results cache: {} before its first entry."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def save_entry(path: Path, key: str, entry: Any) -> dict[str, Any]:
+    """Add one entry to a results cache, atomically; read again first, since a run on
+    another set may have added its own meanwhile. Returns the cache as saved."""
+    done = read_json(path)
+    done[key] = entry
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(done, separators=(",", ":")))
+    os.replace(tmp, path)
+    return done
+
+
 def probe(task: SuiteTask, lr: float, seed: int) -> dict[str, Any]:
     """STEPS steps at a constant `lr` from a fresh init: raw losses (to the first non-finite
     one) and the validation loss at the end (NaN once diverged)."""
@@ -104,31 +132,31 @@ def probe(task: SuiteTask, lr: float, seed: int) -> dict[str, Any]:
     return {"losses": [float(f"{v:.5g}") for v in losses], "val": val}
 
 
-def compute(which: str) -> None:
-    """Train every probe of `which` that the cache lacks, saving after each sweep."""
+def compute(which: str, out: Path = PROBES, curves: dict[str, Any] | None = None) -> None:
+    """Train every probe of `which` that `out` lacks, saving after each sweep: around v2's
+    suggestion on each training-loss sweep, or on the curve `curves` holds under its key
+    (quality_valmode.py's validation-mode sweeps)."""
     import torch
 
     torch.set_num_threads(1)
     tasks, path, _ = task_set(which)
     cache = Cache(path)
-    done = json.loads(PROBES.read_text()) if PROBES.exists() else {}
+    done = read_json(out)
     for name, task in tasks.items():
         section = cache.section(task)
         for seed, sweep in sorted(section["sweeps"].items()):
             key = f"{which}|{name}|{section['fingerprint']}|{seed}"
             if key in done:
                 continue
-            s = shipped(sweep["lrs"], sweep["losses"]).lr
+            curve = sweep if curves is None else curves[key]
+            s = shipped(curve["lrs"], curve["losses"]).lr
             entry: dict[str, Any] = {"s": s, "probes": {}}
             if s is not None:
                 for d in OFFSETS:
                     entry["probes"][str(d)] = probe(task, s * 10**d, 100 + int(seed))
-            done = json.loads(PROBES.read_text()) if PROBES.exists() else {}
-            done[key] = entry
-            tmp = PROBES.with_suffix(".tmp")
-            tmp.write_text(json.dumps(done, separators=(",", ":")))
-            os.replace(tmp, PROBES)
-        print(f"{which} {name}: probed", file=sys.stderr, flush=True)
+            done = save_entry(out, key, entry)
+        said = "probed" if curves is None else "probed from validation"
+        print(f"{which} {name}: {said}", file=sys.stderr, flush=True)
 
 
 def train_metric(e: dict[str, Any], d: float) -> float:
@@ -177,18 +205,13 @@ VARIANTS: dict[str, Callable[[dict[str, Any]], float]] = {
 
 def rows() -> dict[str, list[tuple[Any, dict[str, Any]]]]:
     """Per half (tuning, test, holdout, ...): (case, probes) of every probed sweep with truth."""
-    done = json.loads(PROBES.read_text()) if PROBES.exists() else {}
+    done = read_json(PROBES)
     out: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
     for which in SETS:
-        tasks, path, half = task_set(which)
-        cache = Cache(path)
-        cases, _ = load_cases(tasks, cache, half)
-        for case in cases:
-            fp = cache.data[case.name]["fingerprint"]
-            for sw in case.sweeps:
-                e = done.get(f"{which}|{case.name}|{fp}|{sw.seed}")
-                if e is not None and e["s"] is not None and len(e["probes"]) == len(OFFSETS):
-                    out.setdefault(case.half, []).append((case, e))
+        for _, _, case, _, key in keyed_sweeps(which):
+            e = done.get(key)
+            if e is not None and e["s"] is not None and len(e["probes"]) == len(OFFSETS):
+                out.setdefault(case.half, []).append((case, e))
     return out
 
 

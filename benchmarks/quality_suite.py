@@ -123,6 +123,9 @@ class SuiteTask:
     batch_size: int
     pretrain: str | None = None
     score: str = "loss"
+    # The holdouts' own datasets by name (quality_holdout*.py); not in the fingerprint, as
+    # the data's name is.
+    parts_from: Callable[[str], tuple[Any, Any]] = dataset
 
     @property
     def loss_fn(self) -> Callable[..., torch.Tensor] | None:
@@ -136,8 +139,8 @@ class SuiteTask:
         return 1e-6 if self.optimizer in ADAPTIVE else 1e-5
 
     def parts(self) -> tuple[Any, Any]:
-        """(train, validation) of the task's data; the holdouts override this alone."""
-        return dataset(self.data)
+        """(train, validation) of the task's data."""
+        return self.parts_from(self.data)
 
     def build(self, seed: int) -> tuple[nn.Module, Batches]:
         """The model initialised from `seed` (pre-trained weights, a fresh head) and its loader."""

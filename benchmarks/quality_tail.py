@@ -14,8 +14,7 @@ raw 0.379, the curve 15.4).
 The fix, from first principles: before the mean, the medians are capped at their highest
 value up to their minimum. The descent and the minimum are unchanged; past the minimum the
 curve cannot exceed what it was before it, so an explosion can pull the mean up by at most
-the curve's own height (`RobustRule.ceiling`, lrfind/core/robust.py; `Rule.ceiling`,
-benchmarks/rules.py).
+the curve's own height (`capped` below, on lrfind's own stop and answer).
 
 The decision, written down and committed before any of quality_holdout4.py's tasks were
 scored: v2 with the cap replaces v2 as the default if, over the fourth holdout's 30
@@ -39,58 +38,67 @@ What happened (run after the fourth holdout's ground truth and sweeps were cache
   rising) failed under it. The rise pulling up the end of a flat plateau is what tells such
   a curve from a descent; capped, the plateau is dead flat, its "depth" a rounding error
   (4e-16), and a flat-then-rising curve got a suggestion at its first LR instead of "no
-  usable curve". Keeping the rise's own points uncapped did not fix that. The cap stays in
-  the code, off (`RobustRule.ceiling`), so that these tables can be re-run; the robust
+  usable curve". Keeping the rise's own points uncapped did not fix that. The cap lives
+  here alone (`capped`), so that these tables can be re-run; the robust
   curve near divergence and 20-point sweeps (v2 is 1.2 to 2 decades low on them) stay open.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_eval import assess, load_cases, shipped
-from quality_probe import SETS, task_set
-from quality_truth import Cache
+from quality_eval import assess, shipped
+from quality_probe import SETS, keyed_sweeps, read_json
 from quality_valmode import VALMODE, _cell
 
 HALVES = ("tuning", "test", "holdout", "holdout2", "holdout3", "holdout4")
 
 
-def _rules() -> dict[str, Any]:
-    from lrfind.core.robust import RobustRule
+def capped(lrs: Sequence[float], raw: Sequence[float]) -> float | None:
+    """v2's suggestion (lrfind's code: its stop, its answer) on the robust curve with the cap:
+    the centred medians capped at their highest value up to their minimum, both looked for
+    past the start trim, before the centred mean."""
+    from lrfind.core.robust import RobustRule, centred, replay
+    from lrfind.core.robust_suggest import robust_answer
 
-    v2 = RobustRule()
-    return {"v2": dataclasses.replace(v2, ceiling=False),
-            "v2 with the cap": dataclasses.replace(v2, ceiling=True)}  # fmt: skip
+    rule = RobustRule()
+    n, stop, _ = replay(raw, rule)
+    keep = [i for i in range(n) if math.isfinite(raw[i]) and lrs[i] > 0]
+    medians = centred([raw[i] for i in keep], rule.median_width, "median")
+    curve = [math.nan] * n
+    if medians:
+        lo = min(int(len(medians) * rule.start_trim), len(medians) - 1)
+        low = min(range(lo, len(medians)), key=medians.__getitem__)
+        cap = max(medians[lo : low + 1])
+        means = centred([min(v, cap) for v in medians], rule.mean_width, "mean")
+        for i, v in zip(keep, means, strict=True):
+            curve[i] = v
+    return robust_answer(lrs[:n], raw[:n], stop, rule, smoothed=curve).lr
+
+
+RULES = {"v2": lambda lrs, raw: shipped(lrs, raw).lr, "v2 with the cap": capped}
 
 
 def table() -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
     """{curve: {half: {rule: assess() rows}}} for the training-loss, validation-mode and
     thinned (every fifth point) training-loss sweeps."""
-    val = json.loads(VALMODE.read_text()) if VALMODE.exists() else {}
+    val = read_json(VALMODE)
     out: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
     for which in SETS:
-        tasks, path, half = task_set(which)
-        cache = Cache(path)
-        cases, _ = load_cases(tasks, cache, half)
-        for case in cases:
-            fp = cache.data[case.name]["fingerprint"]
-            for sw in case.sweeps:
-                curves = {"training loss": (sw.lrs, sw.raw),
-                          "training loss, every 5th point": (sw.lrs[::5], sw.raw[::5])}  # fmt: skip
-                v = val.get(f"{which}|{case.name}|{fp}|{sw.seed}")
-                if v is not None:
-                    curves["validation mode"] = (v["lrs"], v["losses"])
-                for curve, (lrs, raw) in curves.items():
-                    for label, rule in _rules().items():
-                        got = shipped(lrs, raw, rule).lr
-                        cell = out.setdefault(curve, {}).setdefault(case.half, {})
-                        cell.setdefault(label, []).append(assess(case.truth, got))
+        for _, _, case, sw, key in keyed_sweeps(which):
+            curves = {"training loss": (sw.lrs, sw.raw),
+                      "training loss, every 5th point": (sw.lrs[::5], sw.raw[::5])}  # fmt: skip
+            if key in val:
+                curves["validation mode"] = (val[key]["lrs"], val[key]["losses"])
+            for curve, (lrs, raw) in curves.items():
+                for label, rule in RULES.items():
+                    cell = out.setdefault(curve, {}).setdefault(case.half, {})
+                    cell.setdefault(label, []).append(assess(case.truth, rule(lrs, raw)))
     return out
 
 
@@ -101,7 +109,7 @@ def main() -> None:
         print(f"\n{curve}: interpolated regret mean / median, signed decades, > 1 decade off\n")
         print("| rule | " + " | ".join(f"{h} ({len(halves[h]['v2'])})" for h in names) + " |")
         print("| --- |" + " --- |" * len(names))
-        for label in _rules():
+        for label in RULES:
             print(f"| {label} | " + " | ".join(_cell(halves[h][label]) for h in names) + " |")
         changed = sum(
             a["lr"] != b["lr"]

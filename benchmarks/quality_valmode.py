@@ -40,8 +40,6 @@ on these curves.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import sys
 from pathlib import Path
@@ -49,9 +47,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality_data import chunks
-from quality_eval import assess, load_cases, shipped
+from quality_eval import assess, shipped
 from quality_peers import PEERS
-from quality_probe import SETS, task_set
+from quality_probe import SETS, compute, keyed_sweeps, read_json, save_entry, task_set
 from quality_suite import SuiteTask
 from quality_truth import RESULTS, SWEEP, SWEEP_SEEDS, Cache
 
@@ -74,7 +72,7 @@ def sweep(task: SuiteTask, seed: int) -> dict[str, Any]:
 
 
 def _load() -> dict[str, Any]:
-    return json.loads(VALMODE.read_text()) if VALMODE.exists() else {}
+    return read_json(VALMODE)
 
 
 def record(which: str) -> None:
@@ -84,89 +82,59 @@ def record(which: str) -> None:
     torch.set_num_threads(1)
     tasks, path, _ = task_set(which)
     cache = Cache(path)
+    done = _load()
     for name, task in tasks.items():
         fp = cache.section(task)["fingerprint"]
         for seed in SWEEP_SEEDS:
             key = f"{which}|{name}|{fp}|{seed}"
-            if key in _load():
-                continue
-            entry = sweep(task, seed)
-            done = _load()
-            done[key] = entry
-            tmp = VALMODE.with_suffix(".tmp")
-            tmp.write_text(json.dumps(done, separators=(",", ":")))
-            os.replace(tmp, VALMODE)
+            if key not in done:
+                done = save_entry(VALMODE, key, sweep(task, seed))
         print(f"{which} {name}: swept", file=sys.stderr, flush=True)
 
 
-def probe_from_validation(which: str) -> None:
-    """quality_probe.py's five probes around v2's suggestion on each validation-mode sweep of
-    `which` (quality_holdout4.py's candidate), saved after each sweep."""
-    import torch
-    from quality_probe import OFFSETS, probe
+def _fastai(lrs: Any, raw: Any) -> float | None:
+    return PEERS["fastai minimum"](lrs, raw, SWEEP["steps"]).lr
 
-    torch.set_num_threads(1)
-    tasks, path, _ = task_set(which)
-    cache = Cache(path)
-    for name, task in tasks.items():
-        fp = cache.section(task)["fingerprint"]
-        for seed in SWEEP_SEEDS:
-            key = f"{which}|{name}|{fp}|{seed}"
-            done = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
-            if key in done:
-                continue
-            val = _load()[key]
-            s = shipped(val["lrs"], val["losses"]).lr
-            entry: dict[str, Any] = {"s": s, "probes": {}}
-            if s is not None:
-                for d in OFFSETS:
-                    entry["probes"][str(d)] = probe(task, s * 10**d, 100 + seed)
-            done = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
-            done[key] = entry
-            tmp = VAL_PROBES.with_suffix(".tmp")
-            tmp.write_text(json.dumps(done, separators=(",", ":")))
-            os.replace(tmp, VAL_PROBES)
-        print(f"{which} {name}: probed from validation", file=sys.stderr, flush=True)
+
+RULES = {"v2 (the default)": lambda lrs, raw: shipped(lrs, raw).lr, "fastai minimum": _fastai}
+
+
+def _refined(e: dict[str, Any], pick: Any) -> float | None:
+    """A probe rule's LR from one sweep's probes (the sweep's own suggestion if unprobed)."""
+    from quality_probe import OFFSETS
+
+    ok = e["s"] is not None and len(e["probes"]) == len(OFFSETS)
+    return e["s"] * 10 ** pick(e) if ok else e["s"]
 
 
 def refine_table(which: str, exact_too: bool = False) -> None:
     """--refine as it ships (probes around v2 on the training loss) against the candidate
     (probes around v2 on the validation curve), with v2 and fastai's `minimum` on both
     curves, over the sweeps of `which` that have both probe sets."""
-    from quality_probe import OFFSETS, PROBES, VARIANTS
+    from quality_probe import PROBES, VARIANTS
+    from quality_truth import mean_score
 
     climb = VARIANTS["climb both (the rule)"]
     by_val = VARIANTS["climb by validation loss"]
-    train_probes = json.loads(PROBES.read_text())
-    val_probes = json.loads(VAL_PROBES.read_text()) if VAL_PROBES.exists() else {}
-    tasks, path, half = task_set(which)
-    cache = Cache(path)
-    cases, _ = load_cases(tasks, cache, half)
+    train_probes, val_probes, curves = read_json(PROBES), read_json(VAL_PROBES), _load()
     answers: dict[str, list[tuple[Any, float | None]]] = {}
-    for case in cases:
-        fp = cache.data[case.name]["fingerprint"]
-        for sw in case.sweeps:
-            key = f"{which}|{case.name}|{fp}|{sw.seed}"
-            tp, vp, val = train_probes.get(key), val_probes.get(key), _load().get(key)
-            if tp is None or vp is None or val is None:
-                continue
-
-            def refined(e: dict[str, Any], pick: Any) -> float | None:
-                ok = e["s"] is not None and len(e["probes"]) == len(OFFSETS)
-                return e["s"] * 10 ** pick(e) if ok else e["s"]
-
-            got = {
-                "v2, training loss (no probe)": tp["s"],
-                "v2, validation curve (no probe)": vp["s"],
-                "--refine as it ships (from the training loss)": refined(tp, climb),
-                "candidate: --refine from the validation curve": refined(vp, climb),
-                "climb by validation loss, from the validation curve": refined(vp, by_val),
-                "fastai minimum, training loss": _rules()["fastai minimum"](sw.lrs, sw.raw),
-                "fastai minimum, validation curve":
-                    _rules()["fastai minimum"](val["lrs"], val["losses"]),
-            }  # fmt: skip
-            for label, lr in got.items():
-                answers.setdefault(label, []).append((case, lr))
+    for _, _, case, sw, key in keyed_sweeps(which):
+        tp, vp, val = train_probes.get(key), val_probes.get(key), curves.get(key)
+        if tp is None or vp is None or val is None:
+            continue
+        got = {
+            "v2, training loss (no probe)": tp["s"],
+            "v2, validation curve (no probe)": vp["s"],
+            "--refine as it ships (from the training loss)": _refined(tp, climb),
+            "candidate: --refine from the validation curve": _refined(vp, climb),
+            "climb by validation loss, from the validation curve": _refined(vp, by_val),
+            "fastai minimum, training loss": _fastai(sw.lrs, sw.raw),
+            "fastai minimum, validation curve": _fastai(val["lrs"], val["losses"]),
+        }
+        for label, lr in got.items():
+            answers.setdefault(label, []).append((case, lr))
+    tasks, path, _ = task_set(which)
+    cache = Cache(path)  # where exact scores are kept (and trained, if missing)
     n = len(next(iter(answers.values()), []))
     print(f"{which}, {n} sweeps: interpolated regret mean / median, signed decades, > 1 decade")
     print("| rule | interpolated | exact |" if exact_too else "| rule | interpolated |")
@@ -174,8 +142,6 @@ def refine_table(which: str, exact_too: bool = False) -> None:
     for label, pairs in answers.items():
         cells = [_cell([assess(c.truth, lr) for c, lr in pairs])]
         if exact_too and "fastai" not in label and "climb by" not in label:
-            from quality_truth import mean_score
-
             scored = [(c, lr, None if lr is None else mean_score(tasks[c.name], lr, cache))
                       for c, lr in pairs]  # fmt: skip
             cells.append(_cell([assess(c.truth, lr, sc) for c, lr, sc in scored]))
@@ -184,33 +150,21 @@ def refine_table(which: str, exact_too: bool = False) -> None:
         print(f"| {label} | " + " | ".join(cells) + " |")
 
 
-def _rules() -> dict[str, Any]:
-    return {
-        "v2 (the default)": lambda lrs, raw: shipped(lrs, raw).lr,
-        "fastai minimum": lambda lrs, raw: PEERS["fastai minimum"](lrs, raw, SWEEP["steps"]).lr,
-    }
-
-
 def scored() -> dict[str, dict[str, dict[str, list[dict[str, Any]]]]]:
     """{half: {rule: {"train" | "validation": assess() rows}}} over sweeps in both caches."""
     done = _load()
     out: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {}
     for which in SETS:
-        tasks, path, half = task_set(which)
-        cache = Cache(path)
-        cases, _ = load_cases(tasks, cache, half)
-        for case in cases:
-            fp = cache.data[case.name]["fingerprint"]
-            for sw in case.sweeps:
-                val = done.get(f"{which}|{case.name}|{fp}|{sw.seed}")
-                if val is None:
-                    continue
-                for rule, fn in _rules().items():
-                    cell = out.setdefault(case.half, {}).setdefault(rule, {})
-                    cell.setdefault("train", []).append(assess(case.truth, fn(sw.lrs, sw.raw)))
-                    cell.setdefault("validation", []).append(
-                        assess(case.truth, fn(val["lrs"], val["losses"]))
-                    )
+        for _, _, case, sw, key in keyed_sweeps(which):
+            val = done.get(key)
+            if val is None:
+                continue
+            for rule, fn in RULES.items():
+                cell = out.setdefault(case.half, {}).setdefault(rule, {})
+                cell.setdefault("train", []).append(assess(case.truth, fn(sw.lrs, sw.raw)))
+                cell.setdefault("validation", []).append(
+                    assess(case.truth, fn(val["lrs"], val["losses"]))
+                )
     return out
 
 
@@ -221,21 +175,16 @@ def exact() -> None:
     from quality_truth import mean_score
 
     torch.set_num_threads(1)
-    done, v2 = _load(), _rules()["v2 (the default)"]
+    done, v2 = _load(), RULES["v2 (the default)"]
     got: dict[str, list[dict[str, Any]]] = {"train": [], "validation": []}
     for which in JUDGING:
-        tasks, path, half = task_set(which)
-        cache = Cache(path)
-        cases, _ = load_cases(tasks, cache, half)
-        for case in cases:
-            fp = cache.data[case.name]["fingerprint"]
-            for sw in case.sweeps:
-                val = done[f"{which}|{case.name}|{fp}|{sw.seed}"]
-                for curve, (lrs, raw) in {"train": (sw.lrs, sw.raw),
-                                          "validation": (val["lrs"], val["losses"])}.items():  # fmt: skip
-                    lr = v2(lrs, raw)
-                    score = None if lr is None else mean_score(tasks[case.name], lr, cache)
-                    got[curve].append(assess(case.truth, lr, score))
+        for tasks, cache, case, sw, key in keyed_sweeps(which):
+            val = done[key]
+            for curve, (lrs, raw) in {"train": (sw.lrs, sw.raw),
+                                      "validation": (val["lrs"], val["losses"])}.items():  # fmt: skip
+                lr = v2(lrs, raw)
+                score = None if lr is None else mean_score(tasks[case.name], lr, cache)
+                got[curve].append(assess(case.truth, lr, score))
     print(f"Exact regret on {' + '.join(JUDGING)} ({len(got['train'])} sweeps):")
     for curve, rows in got.items():
         print(f"  v2 on the {curve} curves: {_cell(rows)}")
@@ -264,8 +213,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.sweep:
         record(args.sweep)
         return
-    if args.probe:
-        probe_from_validation(args.probe)
+    if args.probe:  # the candidate's probes: quality_probe.py's, around v2 on these curves
+        compute(args.probe, VAL_PROBES, _load())
         return
     if args.refine:
         import torch
@@ -284,7 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     print("| rule | curve | " + " | ".join(f"{h} ({len(table[h][next(iter(table[h]))]['train'])})"
                                       for h in halves) + " |")  # fmt: skip
     print("| --- | --- |" + " --- |" * len(halves))
-    for rule in _rules():
+    for rule in RULES:
         for curve in ("train", "validation"):
             cells = [_cell(table[h][rule][curve]) for h in halves]
             print(f"| {rule} | {curve} | " + " | ".join(cells) + " |")

@@ -62,7 +62,6 @@ class Rule:
     noise: str = "both"  # the noise scale: "both" (the larger), "median_diff" or "raw_diff"
     median_width: int = 11  # the offline robust curve: centred median, then
     mean_width: int = 3  # centred mean
-    ceiling: bool = False  # the median curve capped at its highest value up to its minimum
     start_trim: float = 0.05  # fraction of the points left out at the start
     end_trim: int = 0  # points before the stop left out
     method: str = "min"  # "min": LR of the minimum / divisor; "descent", "bottom": see below
@@ -220,16 +219,8 @@ def _centred(values: Sequence[float], width: int, how: str) -> list[float]:
 
 
 def robust_curve(raw: Sequence[float], rule: Rule) -> list[float]:
-    """The offline robust curve of the finite points: centred median, then centred mean
-    (with `ceiling`, the medians capped at their highest value up to their minimum first)."""
-    medians = _centred(list(raw), rule.median_width, "median")
-    if rule.ceiling and medians:
-        # Past the start trim, as the suggestion looks: the first point is no median.
-        lo = min(int(len(medians) * rule.start_trim), len(medians) - 1)
-        low = min(range(lo, len(medians)), key=medians.__getitem__)
-        cap = max(medians[lo : low + 1])
-        medians = [min(v, cap) for v in medians]
-    return _centred(medians, rule.mean_width, "mean")
+    """The offline robust curve of the finite points: centred median, then centred mean."""
+    return _centred(_centred(list(raw), rule.median_width, "median"), rule.mean_width, "mean")
 
 
 @dataclass(frozen=True)

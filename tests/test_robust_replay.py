@@ -71,9 +71,9 @@ def test_the_default_is_the_frozen_v2(prototype) -> None:
     default = RobustRule()
     # Every parameter lrfind has is v2's frozen value (the prototype's others are unused:
     # "descent_level" belongs to a method v2 does not use, and lrfind's noise is "both").
-    # `ceiling` came after v2 was frozen (benchmarks/quality_tail.py).
-    names = [f.name for f in fields(RobustRule) if f.name != "ceiling"]
-    assert {n: getattr(default, n) for n in names} == {n: frozen[n] for n in names}
+    assert {f.name: getattr(default, f.name) for f in fields(RobustRule)} == {
+        f.name: frozen[f.name] for f in fields(RobustRule)
+    }
     assert frozen["noise"] == "both" and frozen["method"] == "bottom"
     # V1 is the prototype's v1 (its Rule() defaults), parameter by parameter; its DEFAULT is v2.
     assert prototype.DEFAULT == prototype.V2 == prototype.Rule(**frozen)

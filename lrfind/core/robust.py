@@ -53,11 +53,6 @@ class RobustRule:
     grace: int = 10  # points before the rule may fire (2 x window); a NaN stops at once
     median_width: int = 3  # the robust curve: centred median of this many points,
     mean_width: int = 9  # then a centred mean of this many
-    # The median curve capped at its highest value up to its minimum (past the start trim)
-    # before the mean, so that an explosion cannot drag the mean over the points before it:
-    # tried (benchmarks/quality_tail.py) and not adopted, since it also flattens the rise
-    # that tells a flat-then-rising curve from a descent.
-    ceiling: bool = False
     start_trim: float = 0.05  # share of the points at the start the minimum is not looked for in
     end_trim: int = 0  # points before the stop the minimum is not looked for in
     method: str = "bottom"  # "bottom": the left edge of the minimum's basin; "min": the minimum
@@ -228,11 +223,4 @@ def centred(values: Sequence[float], width: int, how: str) -> list[float]:
 
 def robust_curve(raw: Sequence[float], rule: RobustRule) -> list[float]:
     """The offline robust curve of finite losses: centred median, then centred mean."""
-    medians = centred(list(raw), rule.median_width, "median")
-    if rule.ceiling and medians:
-        # Past the start trim, as the suggestion looks: the first point is no median.
-        lo = min(int(len(medians) * rule.start_trim), len(medians) - 1)
-        low = min(range(lo, len(medians)), key=medians.__getitem__)
-        cap = max(medians[lo : low + 1])
-        medians = [min(v, cap) for v in medians]
-    return centred(medians, rule.mean_width, "mean")
+    return centred(centred(list(raw), rule.median_width, "median"), rule.mean_width, "mean")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import torch
@@ -45,24 +45,24 @@ _DTYPE_NAMES = {
 }
 
 
-def _leaves(batch: Any) -> Iterator[Any]:
-    """What a batch holds once its tuples, lists and dicts are opened."""
-    if isinstance(batch, dict):
+def leaves(batch: Any) -> Iterator[Any]:
+    """What a batch holds once its tuples, lists and mappings are opened."""
+    if isinstance(batch, Mapping):
         batch = list(batch.values())
     if isinstance(batch, tuple | list):
         for item in batch:
-            yield from _leaves(item)
+            yield from leaves(item)
     else:
         yield batch
 
 
 def _dtypes(batch: Any) -> set[torch.dtype]:
-    return {leaf.dtype for leaf in _leaves(batch) if isinstance(leaf, torch.Tensor)}
+    return {leaf.dtype for leaf in leaves(batch) if isinstance(leaf, torch.Tensor)}
 
 
 def _not_tensors(batch: Any) -> str:
     """What in the batch is no tensor, and how to make it one: a batch no collate built."""
-    kinds = {_kind(leaf) for leaf in _leaves(batch)}
+    kinds = {_kind(leaf) for leaf in leaves(batch)}
     if "str" in kinds:
         return (
             "; the batch holds strings (text not tokenized): tokenize in the Dataset or a "

@@ -23,7 +23,7 @@ from lrfind.spec import SYNTHETIC_MODULE
 from lrfind.sweep.adapters.base import keys_of
 from lrfind.sweep.adapters.outputs import is_detection_batch
 from lrfind.sweep.batch import dict_step_fn, several_inputs
-from lrfind.sweep.hints import hint
+from lrfind.sweep.hints import hint, leaves
 from lrfind.sweep.loaders import batch_of_one
 from lrfind.sweep.task import Task
 
@@ -121,14 +121,8 @@ def _soft_targets_missing(task: Task, batch: Any) -> bool:
 
 
 def _on_meta_device(batch: Any) -> bool:
-    """Whether any tensor in the batch (pairs, lists, dicts opened) is on the meta device."""
-    if isinstance(batch, torch.Tensor):
-        return batch.is_meta
-    if isinstance(batch, Mapping):
-        return any(_on_meta_device(v) for v in batch.values())
-    if isinstance(batch, tuple | list):
-        return any(_on_meta_device(v) for v in batch)
-    return False
+    """Whether any tensor in the batch is on the meta device."""
+    return any(isinstance(x, torch.Tensor) and x.is_meta for x in leaves(batch))
 
 
 def _loss_class(task: Task) -> str | None:

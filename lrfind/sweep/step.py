@@ -67,7 +67,9 @@ class Stepper:
             model = wrap(model)
         self.model = torch.compile(model) if config.compile else model
         #: What lrfind says once about how it read the model's outputs.
-        self.notes: list[str] = copy_notes(task) + peak_momentum(self.optimizer)
+        # The copy's momentum, where a cycling scheduler marked it, goes to its peak-LR value.
+        cycled = peak_momentum(self.optimizer)
+        self.notes: list[str] = copy_notes(task) + cycled
         self.compute = _under_autocast(step_loss(task, self.notes), device, config.amp)
         self.val_compute = self.compute
         if task.stack is not None and task.stack.val_step is not None:  # validation_step
